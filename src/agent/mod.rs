@@ -1,0 +1,144 @@
+//! Clients for the agents under test: A2A (0.2.x, 0.3, 1.0), plain HTTP JSON, and
+//! OpenAI-compatible chat completions.
+//!
+//! Contract used by the engine:
+//! - [`AgentClient::probe`] is called once per agent before scheduling; an error turns every
+//!   scenario of that agent into `error` with one message.
+//! - [`AgentClient::send`] sends one user message within a conversation and returns the
+//!   agent's reply text; [`ConversationState`] carries the `contextId` between turns.
+//! - Errors say what happened in words a user can act on, and never contain secrets.
+
+use std::time::Duration;
+
+use crate::engine::Usage;
+use crate::secret::Secret;
+
+/// How to reach one agent.
+#[derive(Debug, Clone)]
+pub struct AgentEndpoint {
+    pub name: String,
+    /// A2A: the agent's base URL (card at `{url}/.well-known/agent-card.json`).
+    /// HTTP JSON: the URL to POST to. OpenAI chat: the base URL (`…/v1`).
+    pub url: String,
+    pub kind: AgentKind,
+    pub auth: Auth,
+    /// Extra headers sent on every request (values may be secrets).
+    pub headers: Vec<(String, Secret)>,
+}
+
+/// The protocol an agent speaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentKind {
+    A2a,
+    /// POST a JSON body built from `request_template` (`{{message}}`, `{{context_id}}`
+    /// placeholders, JSON-escaped) and read the reply text at `reply_pointer` (JSON Pointer).
+    HttpJson {
+        request_template: String,
+        reply_pointer: String,
+    },
+    /// `POST {url}/chat/completions` with `model`; usage is read from the reply.
+    OpenAiChat {
+        model: String,
+    },
+}
+
+/// Credentials sent on every request, the card fetch included.
+#[derive(Debug, Clone, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    ApiKey {
+        header: String,
+        key: Secret,
+    },
+    Bearer(Secret),
+    Basic {
+        user: String,
+        password: Secret,
+    },
+}
+
+/// Client knobs.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Per HTTP request.
+    pub timeout: Duration,
+    /// Retries for connect errors and 5xx only (not for 4xx, not for timeouts of a request
+    /// that reached the agent).
+    pub retries: u32,
+    /// First backoff delay; doubles each retry, with jitter.
+    pub backoff: Duration,
+    /// Bodies larger than this are cut off and reported as an error.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            retries: 2,
+            backoff: Duration::from_millis(200),
+            max_body_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// What an agent answered to one message.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AgentReply {
+    pub text: String,
+    pub usage: Option<Usage>,
+    /// HTTP attempts made for this turn (1 when nothing was retried).
+    pub attempts: u32,
+}
+
+/// State carried across the turns of one conversation.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationState {
+    /// A2A `contextId` returned by the agent on the first turn and sent on every later turn.
+    pub context_id: Option<String>,
+    /// A2A `taskId` of a task left in `input-required`, to continue it.
+    pub task_id: Option<String>,
+    /// For chat agents: the messages so far.
+    pub history: Vec<(crate::engine::Role, String)>,
+}
+
+/// What went wrong talking to an agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentError {
+    #[error("cannot connect to {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("no answer from {url} within {timeout_ms} ms")]
+    Timeout { url: String, timeout_ms: u64 },
+    #[error("{url} answered HTTP {status}: {snippet}")]
+    Http { url: String, status: u16, snippet: String },
+    #[error(
+        "{url} answered with a body over {limit} bytes; raise --max-body-bytes if that is expected"
+    )]
+    BodyTooLarge { url: String, limit: usize },
+    #[error("{url} broke the protocol: {detail}")]
+    Protocol { url: String, detail: String },
+    #[error("agent error {code}: {message}")]
+    Remote { code: i64, message: String },
+}
+
+impl AgentError {
+    /// Connect errors and 5xx are worth retrying; nothing else is.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            AgentError::Unreachable { .. } => true,
+            AgentError::Http { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// Facts learned from the probe (the agent card for A2A).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AgentInfo {
+    pub name: Option<String>,
+    pub protocol_version: Option<String>,
+    pub streaming: bool,
+    /// The card's JSON, for the cache key.
+    pub card: Option<serde_json::Value>,
+}

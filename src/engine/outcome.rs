@@ -1,0 +1,128 @@
+//! What happened to one scenario.
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::Priority;
+
+/// The four outcome statuses of design §4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    /// An assertion or the judge said no: a quality verdict.
+    Failed,
+    /// Infrastructure: unreachable, timeout, protocol or judge failure after retries.
+    Error,
+    /// Not run or not judgeable: filtered at run time, fail-fast, budget, interrupt, or
+    /// nothing checkable.
+    Skipped,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Passed, Status::Failed, Status::Error, Status::Skipped];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The verdict on one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Could not be checked deterministically (for example a field check on a prose reply,
+    /// or a rubric item with no judge configured).
+    NotAssessed,
+}
+
+/// The result of one deterministic assertion or rubric item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// `expected_output` key, `rubric.policy_checks[2]`, …
+    pub key: String,
+    /// What was expected, in words (`contains "validated"`, `latency < 2000 ms`).
+    pub expected: String,
+    /// What came back, when there was something to compare (`1834 ms`, `"warning"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+    pub verdict: Verdict,
+    /// Why, when the verdict is not a plain pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Who said a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Agent,
+}
+
+/// One message of the conversation with the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptEntry {
+    pub role: Role,
+    pub text: String,
+}
+
+/// Token usage reported by an agent or an LLM.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens
+    }
+
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.cached_input_tokens += other.cached_input_tokens;
+        self.output_tokens += other.output_tokens;
+    }
+}
+
+/// Everything known about one scenario's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub id: String,
+    pub priority: Priority,
+    pub category: String,
+    pub agent: String,
+    /// Where the scenario was written, `file:line:col`.
+    pub source: String,
+    pub status: Status,
+    /// Short reasons, the first one is the headline (`contains "validated": not found`).
+    pub reasons: Vec<String>,
+    pub checks: Vec<CheckResult>,
+    pub transcript: Vec<TranscriptEntry>,
+    /// Wall-clock time spent talking to the agent, all turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Wall-clock time from start to verdict, including retries.
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    pub cached: bool,
+    /// HTTP attempts made (1 when nothing was retried).
+    pub attempts: u32,
+}

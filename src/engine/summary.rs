@@ -1,0 +1,102 @@
+//! Totals of a run, and the exit code they map to.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{CancelReason, ExitCode, Outcome, Status};
+use crate::scenario::Priority;
+
+/// Counts per status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub error: usize,
+    pub skipped: usize,
+}
+
+impl StatusCounts {
+    pub fn record(&mut self, status: Status) {
+        self.total += 1;
+        match status {
+            Status::Passed => self.passed += 1,
+            Status::Failed => self.failed += 1,
+            Status::Error => self.error += 1,
+            Status::Skipped => self.skipped += 1,
+        }
+    }
+
+    /// Passed over everything that got a verdict (passed + failed + error); `None` when
+    /// nothing did.
+    pub fn pass_rate(&self) -> Option<f64> {
+        let judged = self.passed + self.failed + self.error;
+        (judged > 0).then(|| self.passed as f64 / judged as f64)
+    }
+}
+
+/// The totals a run ends with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    pub counts: StatusCounts,
+    pub by_priority: BTreeMap<Priority, StatusCounts>,
+    pub by_agent: BTreeMap<String, StatusCounts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled: Option<CancelReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_message: Option<String>,
+    /// Sum of known costs (USD).
+    pub cost_usd: f64,
+    pub cached: usize,
+    pub exit_code: i32,
+}
+
+impl RunSummary {
+    /// Totals of finished outcomes, and the exit code they map to.
+    pub fn build(
+        run_id: String,
+        started_at: String,
+        finished_at: String,
+        duration_ms: u64,
+        outcomes: &[Outcome],
+        cancelled: Option<(CancelReason, String)>,
+    ) -> Self {
+        let mut counts = StatusCounts::default();
+        let mut by_priority: BTreeMap<Priority, StatusCounts> = BTreeMap::new();
+        let mut by_agent: BTreeMap<String, StatusCounts> = BTreeMap::new();
+        let mut cost_usd = 0.0;
+        let mut cached = 0;
+        for outcome in outcomes {
+            counts.record(outcome.status);
+            by_priority.entry(outcome.priority).or_default().record(outcome.status);
+            by_agent.entry(outcome.agent.clone()).or_default().record(outcome.status);
+            cost_usd += outcome.cost_usd.unwrap_or(0.0);
+            cached += usize::from(outcome.cached);
+        }
+        let reason = cancelled.as_ref().map(|(reason, _)| *reason);
+        let exit_code = ExitCode::for_run(&counts, reason) as i32;
+        let (cancelled, cancel_message) = match cancelled {
+            Some((reason, message)) => (Some(reason), Some(message)),
+            None => (None, None),
+        };
+        RunSummary {
+            run_id,
+            started_at,
+            finished_at,
+            duration_ms,
+            counts,
+            by_priority,
+            by_agent,
+            cancelled,
+            cancel_message,
+            cost_usd,
+            cached,
+            exit_code,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! rogue-runner: runs LLM-agent test scenarios in parallel against live agents, judges them,
+//! and tells a person and CI exactly what happened.
+//!
+//! The binary is a thin layer over these modules; data flows one way:
+//! `scenario` (load, normalize, select) → `engine` (schedule, converse through `agent`,
+//! check through `judge`) → typed events → `report` consumers.
+#![forbid(unsafe_code)]
+
+pub mod agent;
+pub mod engine;
+pub mod scenario;
+pub mod secret;
