@@ -142,3 +142,41 @@ pub struct AgentInfo {
     /// The card's JSON, for the cache key.
     pub card: Option<serde_json::Value>,
 }
+
+/// A client for one agent. Cheap to clone; clones share the connection pool.
+#[derive(Debug, Clone)]
+pub struct AgentClient {
+    endpoint: std::sync::Arc<AgentEndpoint>,
+    options: ClientOptions,
+    http: reqwest::Client,
+}
+
+impl AgentClient {
+    /// A client that uses the given connection pool (share one `reqwest::Client` per run).
+    pub fn new(endpoint: AgentEndpoint, options: ClientOptions, http: reqwest::Client) -> Self {
+        AgentClient { endpoint: std::sync::Arc::new(endpoint), options, http }
+    }
+
+    pub fn endpoint(&self) -> &AgentEndpoint {
+        &self.endpoint
+    }
+
+    /// Checks the agent once before scheduling: for A2A, fetches its card.
+    pub async fn probe(&self) -> Result<AgentInfo, AgentError> {
+        let _ = (&self.options, &self.http);
+        Err(AgentError::Protocol {
+            url: self.endpoint.url.clone(),
+            detail: "agent client not implemented yet".to_owned(),
+        })
+    }
+
+    /// Sends one user message in `conversation` and returns the agent's reply.
+    pub async fn send(
+        &self,
+        conversation: &mut ConversationState,
+        text: &str,
+    ) -> Result<AgentReply, AgentError> {
+        let _ = (conversation, text);
+        self.probe().await.map(|_| AgentReply::default())
+    }
+}
