@@ -1,12 +1,31 @@
 //! Scenario files: discovery, parsing, normalization into one model, selection and counts.
 
+mod agent_alias;
 mod assertion;
 pub mod comparator;
+mod diagnostic;
+mod expectation;
+mod fields;
+mod file_context;
+mod genesis;
+mod loader;
 mod model;
+pub mod native;
+pub mod node;
 mod priority;
+mod rogue;
+pub mod source_file;
 
 pub use assertion::{Assertion, AssertionKind, ExpectedValue, PRESENCE_SENTINELS};
+pub use diagnostic::{Diagnostic, RenderedDiagnostic, Severity};
+pub use loader::{
+    FileResult, LoadOptions, LoadReport, LoadedFile, load_file, load_paths, load_text,
+};
 pub use model::{
     AgentRef, AgentSource, Conversation, Layout, Limits, Rubric, Scenario, SourceLocation,
 };
 pub use priority::{InvalidPriority, Priority};
+mod selection;
+mod stats;
+pub use selection::{InvalidPattern, Selection};
+pub use stats::{PriorityCounts, Stats, UNASSIGNED_AGENT};

@@ -1,0 +1,290 @@
+//! Raw command-line arguments (clap). `RunConfig::from_args` turns them into a validated
+//! configuration in one step.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::scenario::Priority;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0    every selected scenario passed
+  1    at least one scenario failed (a quality verdict)
+  2    usage, configuration or scenario validation error (nothing ran)
+  3    aborted by fail-fast (P0 pass rate below --p0-threshold)
+  4    cost budget exhausted (--max-cost)
+  5    nothing failed, but at least one scenario errored (agent unreachable, timeout, protocol)
+  130  interrupted (Ctrl-C)
+
+Examples:
+  rogue-runner demo
+  rogue-runner --scenarios-dir tests/rogue/scenarios/ --output-dir reports/rogue/
+  rogue-runner --scenarios-dir tests/rogue/scenarios/ --priority P0 --parallel 3
+  rogue-runner validate tests/rogue/scenarios/
+  rogue-runner list tests/rogue/scenarios/ --priority P0 --format json";
+
+/// Run LLM-agent test scenarios in parallel against live agents.
+///
+/// With no subcommand, runs the scenarios in --scenarios-dir (the same as `run`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "rogue-runner",
+    version,
+    about,
+    long_about = None,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    arg_required_else_help = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
+pub enum Command {
+    /// Run scenarios against their agents and write reports (the default command).
+    #[command(after_help = AFTER_HELP)]
+    Run(RunArgs),
+    /// Load and check scenario files; print every problem with file:line:col. Exit 2 on errors.
+    Validate(ValidateArgs),
+    /// List the selected scenarios with counts by priority, category, agent and file.
+    List(ListArgs),
+    /// Print the JSON Schema of rogue-runner's own scenario format.
+    Schema,
+    /// Run the bundled example scenarios against an embedded demo agent (no network, no key).
+    Demo(DemoArgs),
+    /// Serve the demo A2A agent on 127.0.0.1, answering for any agent name under /a2a/{name}.
+    MockAgent(MockAgentArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Filters shared by run, list and validate.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Only these priorities (P0, P1, P2); repeat or separate with commas.
+    #[arg(long, value_name = "P0|P1|P2", value_delimiter = ',')]
+    pub priority: Vec<Priority>,
+    /// Only scenarios of these categories; repeat or separate with commas.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub category: Vec<String>,
+    /// Only scenarios with at least one of these tags; repeat or separate with commas.
+    #[arg(long, value_name = "TAG", value_delimiter = ',')]
+    pub tag: Vec<String>,
+    /// Only scenarios whose id matches this glob (`qa_*`, `*_p0_*`); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub id: Vec<String>,
+}
+
+/// Limits for reading untrusted scenario files.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Refuse scenario files larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::scenario::source_file::DEFAULT_MAX_FILE_BYTES)]
+    pub max_file_bytes: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Directory (or file) of scenario files, searched recursively for .yaml, .yml and .json.
+    /// Repeatable.
+    #[arg(long, value_name = "DIR", required = true)]
+    pub scenarios_dir: Vec<PathBuf>,
+
+    /// Where reports are written: results.json, summary.md, events.jsonl.
+    #[arg(long, value_name = "DIR", default_value = "./reports/rogue")]
+    pub output_dir: PathBuf,
+
+    #[command(flatten)]
+    pub filters: FilterArgs,
+
+    /// Conversations in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub parallel: u32,
+
+    /// Conversations in flight at once per agent (default: no limit beyond --parallel).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub per_agent_parallel: Option<u32>,
+
+    /// Base URL of the A2A service: scenarios with no URL go to {URL}/a2a/{agent}.
+    #[arg(long, value_name = "URL", default_value = "http://localhost:8000", env = "ROGUE_SERVER")]
+    pub rogue_server: String,
+
+    /// Send the scenarios of agent NAME to URL instead (repeatable). NAME `*` matches every
+    /// agent, including scenarios that name none (Rogue files).
+    #[arg(long = "agent", value_name = "NAME=URL")]
+    pub agents: Vec<String>,
+
+    /// Protocol of the agents under test.
+    #[arg(long, value_enum, default_value_t = AgentProtocol::A2a)]
+    pub agent_protocol: AgentProtocol,
+
+    /// For --agent-protocol http-json: the JSON body; `{{message}}` and `{{context_id}}` are
+    /// replaced by the JSON-escaped text.
+    #[arg(long, value_name = "JSON", default_value = r#"{"message": "{{message}}"}"#)]
+    pub request_template: String,
+
+    /// For --agent-protocol http-json: JSON Pointer to the reply text in the agent's answer.
+    #[arg(long, value_name = "POINTER", default_value = "/reply")]
+    pub reply_pointer: String,
+
+    /// For --agent-protocol openai: the model name sent to the agent.
+    #[arg(long, value_name = "MODEL", default_value = "gpt-4o-mini")]
+    pub agent_model: String,
+
+    /// Credentials for the agents, read from environment variables (never from the command
+    /// line): `bearer:ENV`, `api-key:HEADER:ENV` or `basic:USER:ENV`.
+    #[arg(long, value_name = "SCHEME")]
+    pub auth: Option<String>,
+
+    /// Reuse results of unchanged scenarios from the cache.
+    #[arg(long)]
+    pub use_cache: bool,
+
+    /// Where the result cache lives.
+    #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
+    pub cache_dir: PathBuf,
+
+    /// Run everything even when P0 scenarios fail.
+    #[arg(long)]
+    pub no_fail_fast: bool,
+
+    /// Abort when the P0 pass rate can no longer reach this fraction (0 to 1).
+    #[arg(long, value_name = "RATE", default_value_t = 0.8)]
+    pub p0_threshold: f64,
+
+    /// Stop scheduling after N failed scenarios.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_fail: Option<u32>,
+
+    /// Time limit for each request to an agent (`30s`, `500ms`, `2m`).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// Retries for connect errors and 5xx answers (never for 4xx or answers that arrived).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+
+    /// Largest reply body accepted from an agent, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// How progress is shown: a bar on a terminal, plain lines in CI or when piped.
+    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
+    pub progress: ProgressChoice,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AgentProtocol {
+    /// A2A JSON-RPC (0.2.x, 0.3 and 1.0, chosen from the agent card).
+    A2a,
+    /// Plain HTTP: POST --request-template, read --reply-pointer.
+    HttpJson,
+    /// OpenAI-compatible chat completions at {URL}/chat/completions.
+    Openai,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressChoice {
+    Auto,
+    Bar,
+    Plain,
+    Quiet,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// Scenario files or directories.
+    #[arg(value_name = "DIR", required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Print errors only, not warnings.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Output: human-readable diagnostics, or one JSON document.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Scenario files or directories.
+    #[arg(value_name = "DIR", required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Output: a table, or JSON with the counts and every normalized scenario.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Print the counts only, not one line per scenario.
+    #[arg(long)]
+    pub summary: bool,
+    /// Base URL used to show each scenario's agent URL.
+    #[arg(long, value_name = "URL", default_value = "http://localhost:8000", env = "ROGUE_SERVER")]
+    pub rogue_server: String,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Where the demo's reports are written.
+    #[arg(long, value_name = "DIR", default_value = "./reports/demo")]
+    pub output_dir: PathBuf,
+    /// How progress is shown.
+    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
+    pub progress: ProgressChoice,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MockAgentArgs {
+    /// Port on 127.0.0.1 (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// A2A wire generation to speak.
+    #[arg(long, value_enum, default_value_t = MockDialectArg::V0_3)]
+    pub dialect: MockDialectArg,
+    /// Advertise and serve streaming (message/stream).
+    #[arg(long)]
+    pub streaming: bool,
+    /// Fixed delay before every reply (`0ms`, `200ms`, `1s`).
+    #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = parse_duration)]
+    pub latency: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MockDialectArg {
+    #[value(name = "0.2")]
+    V0_2,
+    #[value(name = "0.3")]
+    V0_3,
+    #[value(name = "1.0")]
+    V1_0,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 30s, 500ms, 2m)"))
+}

@@ -1,0 +1,23 @@
+//! Errors a command reports to the user before or instead of running.
+
+/// A command could not do its job. Shown through miette, with a hint.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CliError {
+    /// The arguments or configuration are wrong: exit 2.
+    #[error("{message}")]
+    Usage {
+        message: String,
+        #[help]
+        hint: Option<String>,
+    },
+    #[error("cannot write output: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot encode output as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        CliError::Usage { message: message.into(), hint: Some(hint.into()) }
+    }
+}

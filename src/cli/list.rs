@@ -1,0 +1,134 @@
+//! `rogue-runner list DIR…`
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::args::{ListArgs, OutputFormat};
+use super::{CliError, output, selection_from};
+use crate::engine::ExitCode;
+use crate::scenario::{LoadOptions, Scenario, Stats, UNASSIGNED_AGENT, load_paths};
+
+#[derive(Serialize)]
+struct ListDocument<'a> {
+    stats: &'a Stats,
+    files: usize,
+    errors: usize,
+    warnings: usize,
+    scenarios: &'a [&'a Scenario],
+}
+
+pub(super) fn run(
+    args: &ListArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let selection = selection_from(&args.filters)?;
+    let options =
+        LoadOptions { max_file_bytes: args.input.max_file_bytes, ..LoadOptions::default() };
+    let report = load_paths(&args.paths, &options);
+    let selected: Vec<&Scenario> =
+        report.scenarios.iter().filter(|s| selection.matches(s)).collect();
+    let stats = Stats::of(selected.iter().copied());
+    let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        output::render_diagnostics(stderr, &errors, output::stderr_color())?;
+        writeln!(
+            stderr,
+            "{} error(s) in scenario files; the scenarios with errors are not listed (see `rogue-runner validate`)",
+            errors.len()
+        )?;
+    }
+    match args.format {
+        OutputFormat::Json => {
+            let doc = ListDocument {
+                stats: &stats,
+                files: report.files.len(),
+                errors: errors.len(),
+                warnings: report.warning_count(),
+                scenarios: if args.summary { &[] } else { &selected },
+            };
+            serde_json::to_writer_pretty(&mut *stdout, &doc)?;
+            writeln!(stdout)?;
+        }
+        OutputFormat::Table => {
+            if !args.summary {
+                let rows: Vec<Vec<String>> = selected
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            output::sanitize(&s.id),
+                            s.priority.to_string(),
+                            output::sanitize(&s.category),
+                            agent_label(s),
+                            format!(
+                                "{}:{}:{}",
+                                s.source.file.display(),
+                                s.source.line,
+                                s.source.col
+                            ),
+                        ]
+                    })
+                    .collect();
+                output::table(
+                    stdout,
+                    &["ID", "PRI", "CATEGORY", "AGENT", "SOURCE"],
+                    &rows,
+                    usize::MAX,
+                )?;
+                writeln!(stdout)?;
+            }
+            write_stats(stdout, &stats, report.files.len())?;
+        }
+    }
+    Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Usage })
+}
+
+fn agent_label(s: &Scenario) -> String {
+    if s.agent.name.is_empty() {
+        UNASSIGNED_AGENT.to_owned()
+    } else {
+        output::sanitize(&s.agent.name)
+    }
+}
+
+fn write_stats(out: &mut dyn Write, stats: &Stats, files: usize) -> std::io::Result<()> {
+    let p = stats.by_priority;
+    writeln!(
+        out,
+        "{} scenario(s) in {files} file(s): P0 {}, P1 {}, P2 {}",
+        stats.total, p.p0, p.p1, p.p2
+    )?;
+    writeln!(out)?;
+    let counts = |c: &crate::scenario::PriorityCounts| {
+        vec![c.p0.to_string(), c.p1.to_string(), c.p2.to_string(), c.total.to_string()]
+    };
+    let rows: Vec<Vec<String>> = stats
+        .by_agent
+        .iter()
+        .map(|(agent, c)| {
+            let mut row = vec![output::sanitize(agent)];
+            row.extend(counts(c));
+            row
+        })
+        .collect();
+    output::table(out, &["AGENT", "P0", "P1", "P2", "TOTAL"], &rows, 1)?;
+    writeln!(out)?;
+    let mut categories: Vec<(&String, &usize)> = stats.by_category.iter().collect();
+    categories.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let rows: Vec<Vec<String>> =
+        categories.iter().map(|(c, n)| vec![output::sanitize(c), n.to_string()]).collect();
+    output::table(out, &["CATEGORY", "SCENARIOS"], &rows, 1)?;
+    writeln!(out)?;
+    let rows: Vec<Vec<String>> = stats
+        .by_file
+        .iter()
+        .map(|(file, c)| {
+            let mut row = vec![file.display().to_string()];
+            row.extend(counts(c));
+            row
+        })
+        .collect();
+    output::table(out, &["FILE", "P0", "P1", "P2", "TOTAL"], &rows, 1)?;
+    Ok(())
+}

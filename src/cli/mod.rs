@@ -1,0 +1,71 @@
+//! The command line: parse arguments, validate them once, dispatch to a command, and turn the
+//! outcome into an exit code. Everything here is glue over the library modules.
+
+mod args;
+mod error;
+mod list;
+mod output;
+mod validate;
+
+use std::io::Write;
+
+use clap::Parser;
+
+pub use args::{Cli, Command};
+pub use error::CliError;
+pub use output::sanitize;
+
+use crate::engine::ExitCode;
+use crate::scenario::Selection;
+
+/// Run the command line and return the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::Usage.code() } else { ExitCode::Success.code() };
+        }
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    match dispatch(cli, &mut out, &mut err) {
+        Ok(code) => code.code(),
+        Err(e) => {
+            let report = miette::Report::new(e);
+            let _ = writeln!(err, "{report:?}");
+            ExitCode::Usage.code()
+        }
+    }
+}
+
+fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Some(Command::Validate(args)) => validate::run(&args, out, err),
+        Some(Command::List(args)) => list::run(&args, out, err),
+        Some(Command::Schema) => {
+            writeln!(out, "{}", crate::scenario::native::json_schema())?;
+            Ok(ExitCode::Success)
+        }
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "rogue-runner", out);
+            Ok(ExitCode::Success)
+        }
+        Some(Command::Run(_) | Command::Demo(_) | Command::MockAgent(_)) | None => {
+            Err(CliError::usage("this command is not available yet", "use `validate` or `list`"))
+        }
+    }
+}
+
+fn selection_from(filters: &args::FilterArgs) -> Result<Selection, CliError> {
+    Selection::new(
+        filters.priority.clone(),
+        filters.category.clone(),
+        filters.tag.clone(),
+        &filters.id,
+    )
+    .map_err(|e| CliError::usage(e.to_string(), "use shell-style globs such as `qa_*` or `*_p0_*`"))
+}

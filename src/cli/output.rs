@@ -1,0 +1,96 @@
+//! Writing to the terminal: diagnostics through miette, tables, and sanitized text.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use crate::scenario::{Diagnostic, RenderedDiagnostic};
+
+/// Whether to use colour on stderr (a terminal, and `NO_COLOR` unset).
+pub(super) fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Render diagnostics with source snippets, grouped by file, in file order.
+pub(super) fn render_diagnostics(
+    out: &mut dyn Write,
+    diagnostics: &[&Diagnostic],
+    color: bool,
+) -> std::io::Result<()> {
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut sources: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
+    for diagnostic in diagnostics {
+        let source = sources
+            .entry(diagnostic.file.clone())
+            .or_insert_with(|| fs_err::read_to_string(&diagnostic.file).ok())
+            .clone();
+        match source {
+            Some(text)
+                if diagnostic.offset <= text.len() && text.is_char_boundary(diagnostic.offset) =>
+            {
+                let rendered = RenderedDiagnostic::new((*diagnostic).clone(), text);
+                let mut buffer = String::new();
+                if handler.render_report(&mut buffer, &rendered).is_ok() {
+                    out.write_all(buffer.as_bytes())?;
+                    continue;
+                }
+                writeln!(out, "{diagnostic}")?;
+            }
+            _ => writeln!(out, "{diagnostic}")?,
+        }
+    }
+    Ok(())
+}
+
+/// Text from files or agents, safe to print on a terminal: control characters and escape
+/// sequences removed.
+pub fn sanitize(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
+}
+
+/// A simple left-aligned text table; the last column is not padded.
+pub(super) fn table(
+    out: &mut dyn Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+    right_align_from: usize,
+) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        let last = cells.len().saturating_sub(1);
+        for (i, cell) in cells.iter().enumerate() {
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if i >= right_align_from {
+                text.push_str(&" ".repeat(pad));
+                text.push_str(cell);
+            } else {
+                text.push_str(cell);
+                if i != last {
+                    text.push_str(&" ".repeat(pad));
+                }
+            }
+            if i != last {
+                text.push_str("  ");
+            }
+        }
+        text.trim_end().to_owned()
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}

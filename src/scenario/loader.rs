@@ -1,0 +1,450 @@
+//! Finding scenario files, parsing them in parallel, and checking across files.
+//!
+//! Per-file problems never stop the others: every file is read, every problem is reported
+//! with `file:line:col`, and the scenarios of clean files are kept.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::file_context::FileContext;
+use super::genesis::{self, FileDefaults};
+use super::node::{self, Node, NodeKind, ParseLimits, Pos};
+use super::source_file::{self, DEFAULT_MAX_FILE_BYTES};
+use super::{Diagnostic, Layout, Scenario, native, rogue};
+
+/// Limits for untrusted input.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    /// Files larger than this are refused before parsing.
+    pub max_file_bytes: u64,
+    pub parse: ParseLimits,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { max_file_bytes: DEFAULT_MAX_FILE_BYTES, parse: ParseLimits::default() }
+    }
+}
+
+/// One file that was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadedFile {
+    pub path: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<Layout>,
+    /// Scenarios loaded from it (after errors and duplicates are dropped).
+    pub scenarios: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// Everything the loader found.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Valid scenarios, in file order, files in path order.
+    pub scenarios: Vec<Scenario>,
+    /// All problems, errors and warnings, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+    pub files: Vec<LoadedFile>,
+}
+
+impl LoadReport {
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics.len() - self.error_count()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// File extensions read when walking a directory.
+const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
+
+/// Load every scenario file under `paths` (files, or directories walked recursively).
+pub fn load_paths(paths: &[PathBuf], options: &LoadOptions) -> LoadReport {
+    let mut report = LoadReport::default();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        match fs_err::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                let before = files.len();
+                walk(path, &mut files, &mut report.diagnostics, 0);
+                if files.len() == before {
+                    report.diagnostics.push(
+                        Diagnostic::error(path, start(), "no scenario files in this directory")
+                            .with_hint("scenario files end in .yaml, .yml or .json"),
+                    );
+                }
+            }
+            Ok(_) => files.push(path.clone()),
+            Err(_) => report.diagnostics.push(
+                Diagnostic::error(path, start(), "no such file or directory")
+                    .with_hint("check the path passed to --scenarios-dir"),
+            ),
+        }
+    }
+    files.sort();
+    files.dedup();
+
+    let results: Vec<FileResult> = files.par_iter().map(|path| load_file(path, options)).collect();
+    for result in results {
+        report.files.push(LoadedFile {
+            path: result.path,
+            layout: result.layout,
+            scenarios: result.scenarios.len(),
+            errors: result.diagnostics.iter().filter(|d| d.is_error()).count(),
+            warnings: result.diagnostics.iter().filter(|d| !d.is_error()).count(),
+        });
+        report.diagnostics.extend(result.diagnostics);
+        report.scenarios.extend(result.scenarios);
+    }
+    reject_duplicate_ids(&mut report);
+    report
+}
+
+fn start() -> Pos {
+    Pos { line: 1, col: 1, offset: 0 }
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    let entries = match fs_err::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            diagnostics.push(Diagnostic::error(
+                dir,
+                start(),
+                format!("cannot list the directory: {e}"),
+            ));
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name == ".git" || name == "node_modules" || name == "target" {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, files, diagnostics, depth + 1);
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        {
+            files.push(path);
+        }
+    }
+}
+
+/// What one file gave.
+#[derive(Debug)]
+pub struct FileResult {
+    pub path: PathBuf,
+    pub layout: Option<Layout>,
+    pub scenarios: Vec<Scenario>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Load one file. Never panics, never aborts the others.
+pub fn load_file(path: &Path, options: &LoadOptions) -> FileResult {
+    let mut result = FileResult {
+        path: path.to_path_buf(),
+        layout: None,
+        scenarios: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    let text = match source_file::read_source(path, path, options.max_file_bytes) {
+        Ok(text) => text,
+        Err(diagnostic) => {
+            result.diagnostics.push(diagnostic);
+            return result;
+        }
+    };
+    let is_json =
+        path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let (layout, scenarios, diagnostics) = load_text(path, &text, is_json, options);
+    result.layout = layout;
+    result.scenarios = scenarios;
+    result.diagnostics = diagnostics;
+    result
+}
+
+/// Load scenarios from text already in memory (`display` names it in diagnostics).
+pub fn load_text(
+    display: &Path,
+    text: &str,
+    is_json: bool,
+    options: &LoadOptions,
+) -> (Option<Layout>, Vec<Scenario>, Vec<Diagnostic>) {
+    let mut ctx = FileContext::new(display);
+    if is_json && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        let (line, col) = (e.line().max(1), e.column().max(1));
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        let hint = if message.contains("trailing comma") {
+            "JSON allows no comma before `]` or `}`: remove it"
+        } else if message.contains("EOF") {
+            "the file ends early: close every `{` and `[`"
+        } else {
+            "fix the JSON syntax at this position"
+        };
+        let offset = line_col_offset(text, line, col);
+        ctx.error(
+            Pos { line: line as u32, col: col as u32, offset },
+            format!("invalid JSON: {message}"),
+        )
+        .hint(hint);
+        return (None, Vec::new(), ctx.diagnostics);
+    }
+    let root = match node::parse_document(text, options.parse) {
+        Ok(root) => root,
+        Err(e) => {
+            let tab =
+                (!is_json).then(|| tab_in_indentation(text, e.pos.line as usize + 1)).flatten();
+            match tab {
+                Some(pos) => ctx
+                    .error(pos, "a tab character is used for indentation")
+                    .hint("YAML indents with spaces only: replace the tab with spaces"),
+                None => {
+                    let recorded = ctx.error(e.pos, e.message);
+                    if let Some(hint) = e.hint {
+                        recorded.hint(hint);
+                    }
+                }
+            }
+            return (None, Vec::new(), ctx.diagnostics);
+        }
+    };
+    let (layout, scenarios) = normalize_root(&mut ctx, &root);
+    (layout, scenarios, ctx.diagnostics)
+}
+
+fn line_col_offset(text: &str, line: usize, col: usize) -> usize {
+    let line_start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();
+    let rest = &text[line_start.min(text.len())..];
+    line_start + rest.char_indices().nth(col - 1).map_or(rest.len(), |(i, _)| i)
+}
+
+/// The first tab in the leading whitespace of a line, up to `max_line`.
+fn tab_in_indentation(text: &str, max_line: usize) -> Option<Pos> {
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i >= max_line {
+            break;
+        }
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if let Some(col) = line[..indent].find('\t') {
+            return Some(Pos { line: i as u32 + 1, col: col as u32 + 1, offset: offset + col });
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Keys of a Genesis file that are not the header.
+const TAIL_SECTIONS: &[&str] = &["judge_llm", "cost_tracking", "reporting"];
+
+fn normalize_root(ctx: &mut FileContext<'_>, root: &Node) -> (Option<Layout>, Vec<Scenario>) {
+    match &root.kind {
+        NodeKind::Seq(items) => {
+            ctx.warning(root.pos, "the file is a bare list of scenarios with no header")
+                .hint("wrap it as `scenarios:` under a header naming the agent");
+            let defaults = FileDefaults::default();
+            let stem = file_stem(ctx.display);
+            let scenarios = items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| {
+                    if item.get("scenario").is_some() {
+                        rogue::normalize(ctx, item, i, &stem, None)
+                    } else {
+                        genesis::normalize(ctx, item, i, Layout::Headerless, &defaults)
+                    }
+                })
+                .collect();
+            (Some(Layout::Headerless), scenarios)
+        }
+        NodeKind::Scalar { .. } => {
+            ctx.error(
+                root.pos,
+                format!("expected a mapping with a `scenarios:` list, found {}", root.describe()),
+            )
+            .hint("see `rogue-runner schema` for the format");
+            (None, Vec::new())
+        }
+        NodeKind::Map(entries) => {
+            if native::is_native(root) {
+                return (Some(Layout::Native), native::normalize(ctx, root));
+            }
+            let nested: Vec<(&str, &Node)> = entries
+                .iter()
+                .filter(|(_, v)| v.get("scenarios").is_some())
+                .map(|(k, v)| (k.as_scalar_text().unwrap_or_default(), v))
+                .collect();
+            if let Some(list) = root.get("scenarios") {
+                if let Some((key, header)) = nested.first() {
+                    ctx.error(
+                        header.get("scenarios").map_or(header.pos, |n| n.pos),
+                        format!("`scenarios` appears both at the top level and inside `{key}`"),
+                    )
+                    .hint("keep one scenario list per file");
+                    return (None, Vec::new());
+                }
+                let Some(items) = list.as_seq() else {
+                    ctx.error(
+                        list.pos,
+                        format!("`scenarios` must be a list, found {}", list.describe()),
+                    );
+                    return (None, Vec::new());
+                };
+                let rogue_style = items.first().is_some_and(|i| i.get("scenario").is_some());
+                if rogue_style {
+                    let bc = root.get("business_context").and_then(Node::as_str);
+                    let stem = file_stem(ctx.display);
+                    let scenarios = items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, item)| rogue::normalize(ctx, item, i, &stem, bc))
+                        .collect();
+                    for (k, _) in entries {
+                        let key = k.as_scalar_text().unwrap_or_default();
+                        if key != "scenarios" && key != "business_context" {
+                            ctx.warning(
+                                k.pos,
+                                format!("unknown top-level key `{key}` in a Rogue file is ignored"),
+                            );
+                        }
+                    }
+                    return (Some(Layout::Rogue), scenarios);
+                }
+                let header = entries.iter().find(|(k, v)| {
+                    let key = k.as_scalar_text().unwrap_or_default();
+                    key != "scenarios" && !TAIL_SECTIONS.contains(&key) && v.as_map().is_some()
+                });
+                let header_key = header.and_then(|(k, _)| k.as_scalar_text());
+                let header = header.map(|(_, v)| v);
+                let mut defaults = genesis::header_defaults(ctx, header_key, header);
+                genesis::tail_sections(root, &mut defaults);
+                let shape_b = items.first().is_some_and(genesis::is_shape_b);
+                let layout = if shape_b { Layout::GenesisBTop } else { Layout::GenesisATop };
+                let scenarios = genesis_items(ctx, items, layout, &defaults);
+                genesis::check_header(ctx, header, &scenarios, items.len());
+                return (Some(layout), scenarios);
+            }
+            match nested.as_slice() {
+                [(key, header)] => {
+                    let Some(items) = header.get("scenarios").and_then(Node::as_seq) else {
+                        let pos = header.get("scenarios").map_or(header.pos, |n| n.pos);
+                        ctx.error(pos, format!("`{key}.scenarios` must be a list"));
+                        return (None, Vec::new());
+                    };
+                    let mut defaults = genesis::header_defaults(ctx, Some(key), Some(header));
+                    genesis::tail_sections(root, &mut defaults);
+                    let shape_b = items.first().is_some_and(genesis::is_shape_b);
+                    let layout =
+                        if shape_b { Layout::GenesisBNested } else { Layout::GenesisANested };
+                    let scenarios = genesis_items(ctx, items, layout, &defaults);
+                    genesis::check_header(ctx, Some(header), &scenarios, items.len());
+                    (Some(layout), scenarios)
+                }
+                [] => {
+                    let guess = entries.iter().find(|(_, v)| {
+                        v.as_seq().is_some_and(|items| items.iter().any(|i| i.get("id").is_some()))
+                    });
+                    let recorded = ctx.error(root.pos, "no `scenarios` list found");
+                    match guess {
+                        Some((k, _)) => recorded.hint(format!(
+                            "`{}` holds scenarios: did you mean `scenarios`?",
+                            k.as_scalar_text().unwrap_or_default()
+                        )),
+                        None => recorded
+                            .hint("add a `scenarios:` list at the top level or inside the header"),
+                    }
+                    (None, Vec::new())
+                }
+                [(first, _), (second, header), ..] => {
+                    ctx.error(
+                        header.pos,
+                        format!("both `{first}` and `{second}` hold a `scenarios` list"),
+                    )
+                    .hint("keep one scenario list per file");
+                    (None, Vec::new())
+                }
+            }
+        }
+    }
+}
+
+fn genesis_items(
+    ctx: &mut FileContext<'_>,
+    items: &[Node],
+    layout: Layout,
+    defaults: &FileDefaults,
+) -> Vec<Scenario> {
+    let scenarios: Vec<Scenario> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| genesis::normalize(ctx, item, i, layout, defaults))
+        .collect();
+    let inferred =
+        scenarios.iter().filter(|s| s.agent.resolved_from == super::AgentSource::IdPrefix).count();
+    if inferred > 0 {
+        let pos = items.first().map_or(Pos { line: 1, col: 1, offset: 0 }, |n| n.pos);
+        ctx.warning(
+            pos,
+            format!("the agent of {inferred} scenario(s) is inferred from their id prefix"),
+        )
+        .hint("name the agent in the file header, or pass --agent NAME=URL, to be explicit");
+    }
+    scenarios
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenarios").to_owned()
+}
+
+fn reject_duplicate_ids(report: &mut LoadReport) {
+    let mut first: HashMap<String, (PathBuf, u32, u32)> =
+        HashMap::with_capacity(report.scenarios.len());
+    let mut keep = Vec::with_capacity(report.scenarios.len());
+    let mut dropped: HashMap<PathBuf, usize> = HashMap::new();
+    for scenario in std::mem::take(&mut report.scenarios) {
+        let here = (scenario.source.file.clone(), scenario.source.line, scenario.source.col);
+        if let Some((file, line, col)) = first.get(&scenario.id) {
+            report.diagnostics.push(
+                Diagnostic::error(
+                    &scenario.source.file,
+                    Pos { line: scenario.source.line, col: scenario.source.col, offset: 0 },
+                    format!("duplicate scenario id `{}`", scenario.id),
+                )
+                .with_hint(format!(
+                    "it is first defined at {}:{line}:{col}; ids must be unique across all files",
+                    file.display()
+                )),
+            );
+            *dropped.entry(scenario.source.file.clone()).or_default() += 1;
+        } else {
+            first.insert(scenario.id.clone(), here);
+            keep.push(scenario);
+        }
+    }
+    for file in &mut report.files {
+        if let Some(n) = dropped.get(&file.path) {
+            file.scenarios -= n;
+            file.errors += n;
+        }
+    }
+    report.scenarios = keep;
+}
