@@ -30,10 +30,10 @@ pub(super) fn render_diagnostics(
             .or_insert_with(|| fs_err::read_to_string(&diagnostic.file).ok())
             .clone();
         match source {
-            Some(text)
-                if diagnostic.offset <= text.len() && text.is_char_boundary(diagnostic.offset) =>
-            {
-                let rendered = RenderedDiagnostic::new((*diagnostic).clone(), text);
+            Some(text) => {
+                let mut located = (*diagnostic).clone();
+                located.offset = crate::scenario::line_col_offset(&text, located.line, located.col);
+                let rendered = RenderedDiagnostic::new(located, text);
                 let mut buffer = String::new();
                 if handler.render_report(&mut buffer, &rendered).is_ok() {
                     out.write_all(buffer.as_bytes())?;

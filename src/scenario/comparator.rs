@@ -139,6 +139,14 @@ pub fn parse(text: &str) -> (ComparatorParse, bool) {
             Some(">=" | "≥") => CmpOp::Ge,
             _ => CmpOp::Eq,
         };
+        // A bare `010` or `0012` is an identifier, not the number ten: keep it as text.
+        let digits = caps[3].trim_start_matches('-');
+        let leading_zero = digits.len() > 1
+            && digits.starts_with('0')
+            && digits.as_bytes().get(1).is_some_and(u8::is_ascii_digit);
+        if op_text.is_none() && caps.get(4).is_none() && caps.get(2).is_none() && leading_zero {
+            return (ComparatorParse::NotComparator, false);
+        }
         let Ok(number) = caps[3].parse::<f64>() else {
             return (ComparatorParse::NotComparator, false);
         };

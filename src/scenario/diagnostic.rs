@@ -90,7 +90,7 @@ pub struct RenderedDiagnostic {
 
 impl RenderedDiagnostic {
     pub fn new(diagnostic: Diagnostic, source_text: String) -> Self {
-        let name = diagnostic.location();
+        let name = diagnostic.file.display().to_string();
         RenderedDiagnostic { source: miette::NamedSource::new(name, source_text), diagnostic }
     }
 }

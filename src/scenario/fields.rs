@@ -14,7 +14,7 @@ pub(crate) fn required_text(
     match item.get(key) {
         None => {
             ctx.error(item.pos, format!("{what} is missing required field `{key}`"))
-                .hint(format!("add `{key}:` to the {what}"));
+                .hint(format!("add `{key}:` to {what}"));
             None
         }
         Some(value) => text_value(ctx, value, key),
@@ -96,7 +96,7 @@ pub(crate) fn required_map<'n>(
 ) -> Option<&'n Node> {
     let Some(value) = item.get(key) else {
         ctx.error(item.pos, format!("{what} is missing required field `{key}`"))
-            .hint(format!("add a `{key}:` mapping to the {what}"));
+            .hint(format!("add a `{key}:` mapping to {what}"));
         return None;
     };
     match value.as_map() {

@@ -193,6 +193,20 @@ pub fn load_text(
         let (line, col) = (e.line().max(1), e.column().max(1));
         let message = e.to_string();
         let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        let offset = line_col_offset(text, line as u32, col as u32);
+        let before = text[..offset.min(text.len())].trim_end();
+        let at = text[offset.min(text.len())..].chars().next();
+        let trailing_comma = before.ends_with(',') && matches!(at, Some(']' | '}'));
+        let (message, line, col, offset) = if trailing_comma {
+            // Point at the comma itself, not at the bracket after it.
+            let comma = before.len() - 1;
+            let prefix = &text[..comma];
+            let line = prefix.matches('\n').count() + 1;
+            let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            ("trailing comma".to_owned(), line, col, comma)
+        } else {
+            (message, line, col, offset)
+        };
         let hint = if message.contains("trailing comma") {
             "JSON allows no comma before `]` or `}`: remove it"
         } else if message.contains("EOF") {
@@ -200,7 +214,6 @@ pub fn load_text(
         } else {
             "fix the JSON syntax at this position"
         };
-        let offset = line_col_offset(text, line, col);
         ctx.error(
             Pos { line: line as u32, col: col as u32, offset },
             format!("invalid JSON: {message}"),
@@ -231,10 +244,14 @@ pub fn load_text(
     (layout, scenarios, ctx.diagnostics)
 }
 
-fn line_col_offset(text: &str, line: usize, col: usize) -> usize {
-    let line_start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();
+/// The byte offset of a 1-based line and column (in characters) in `text`.
+pub fn line_col_offset(text: &str, line: u32, col: u32) -> usize {
+    let skip = line.saturating_sub(1) as usize;
+    let line_start: usize = text.split_inclusive('\n').take(skip).map(str::len).sum();
     let rest = &text[line_start.min(text.len())..];
-    line_start + rest.char_indices().nth(col - 1).map_or(rest.len(), |(i, _)| i)
+    let line_text = rest.split('\n').next().unwrap_or_default();
+    let in_line = line_text.char_indices().nth(col.saturating_sub(1) as usize);
+    line_start.min(text.len()) + in_line.map_or(line_text.len(), |(i, _)| i)
 }
 
 /// The first tab in the leading whitespace of a line, up to `max_line`.

@@ -19,7 +19,8 @@ pub mod source_file;
 pub use assertion::{Assertion, AssertionKind, ExpectedValue, PRESENCE_SENTINELS};
 pub use diagnostic::{Diagnostic, RenderedDiagnostic, Severity};
 pub use loader::{
-    FileResult, LoadOptions, LoadReport, LoadedFile, load_file, load_paths, load_text,
+    FileResult, LoadOptions, LoadReport, LoadedFile, line_col_offset, load_file, load_paths,
+    load_text,
 };
 pub use model::{
     AgentRef, AgentSource, Conversation, Layout, Limits, Rubric, Scenario, SourceLocation,

@@ -19,7 +19,7 @@ pub const NATIVE_VERSION: u32 = 1;
 
 /// A rogue-runner scenario file.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(title = "rogue-runner scenario file", extend("$id" = "https://github.com/rogue-runner/rogue-runner/schemas/scenarios.v1.json"))]
+#[schemars(title = "rogue-runner scenario file")]
 pub struct NativeFile {
     /// Format version; must be 1.
     pub version: u32,

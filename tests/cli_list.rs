@@ -1,0 +1,134 @@
+//! `list` and `schema`: filters, table and JSON output.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
+
+mod common;
+
+use common::run;
+
+#[test]
+fn list_table_snapshot() {
+    let out = run(&["list", "tests/fixtures/valid"]);
+    assert_eq!(out.code, 0, "{}", out.combined());
+    insta::assert_snapshot!(out.stdout);
+}
+
+#[test]
+fn list_filters_combine() {
+    let json = |args: &[&str]| {
+        let mut all = vec!["list", "tests/fixtures/valid", "--format", "json"];
+        all.extend_from_slice(args);
+        let out = run(&all);
+        assert_eq!(out.code, 0, "{}", out.combined());
+        serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(json(&[])["stats"]["total"], 2);
+    assert_eq!(json(&["--priority", "P0"])["stats"]["total"], 1);
+    assert_eq!(json(&["--priority", "P0,P1"])["stats"]["total"], 2);
+    assert_eq!(json(&["--category", "policy"])["scenarios"][0]["id"], "native_refund_policy");
+    assert_eq!(json(&["--tag", "qa"])["scenarios"][0]["id"], "bom_file_scenario");
+    assert_eq!(json(&["--id", "bom_*"])["stats"]["total"], 1);
+    assert_eq!(json(&["--id", "bom_*", "--priority", "P0"])["stats"]["total"], 0);
+}
+
+#[test]
+fn bad_filter_values_are_usage_errors() {
+    let out = run(&["list", "tests/fixtures/valid", "--priority", "p0"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("invalid priority `p0`"), "{}", out.stderr);
+    let out = run(&["list", "tests/fixtures/valid", "--id", "qa_[*"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("invalid --id pattern"), "{}", out.stderr);
+}
+
+#[test]
+fn yaml_11_scalars_keep_their_text() {
+    let out = run(&["list", "tests/fixtures/valid/bom.yaml", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let assertions = doc["scenarios"][0]["assertions"].as_array().unwrap();
+    let by_key = |k: &str| assertions.iter().find(|a| a["key"] == k).unwrap().clone();
+    assert_eq!(by_key("email_count")["raw"], "010");
+    assert_eq!(by_key("email_count")["expected"]["value"], "010");
+    assert_eq!(by_key("answer")["expected"]["value"], "yes");
+}
+
+#[test]
+fn schema_describes_the_native_format() {
+    let out = run(&["schema"]);
+    assert_eq!(out.code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(schema["title"], "rogue-runner scenario file");
+    let required = schema["required"].as_array().unwrap();
+    assert!(required.contains(&"version".into()) && required.contains(&"scenarios".into()));
+    let scenario = &schema["$defs"]["NativeScenario"];
+    assert!(scenario["properties"]["expect"].is_object(), "{scenario}");
+    insta::assert_snapshot!(out.stdout);
+}
+
+#[test]
+fn help_explains_every_seed_flag() {
+    let out = run(&["run", "--help"]);
+    assert_eq!(out.code, 0);
+    for flag in [
+        "--scenarios-dir",
+        "--output-dir",
+        "--priority",
+        "--parallel",
+        "--rogue-server",
+        "--use-cache",
+        "--cache-dir",
+        "--no-fail-fast",
+        "--p0-threshold",
+    ] {
+        assert!(out.stdout.contains(flag), "{flag} missing from --help");
+    }
+    insta::assert_snapshot!(out.stdout);
+}
+
+#[test]
+fn seed_flags_parse_on_the_bare_command() {
+    // The seed's three examples, verbatim flags; `--help` proves parsing without running.
+    for args in [
+        vec![
+            "--scenarios-dir",
+            "tests/rogue/scenarios/",
+            "--output-dir",
+            "reports/rogue/",
+            "--help",
+        ],
+        vec![
+            "--scenarios-dir",
+            "tests/rogue/scenarios/",
+            "--priority",
+            "P0",
+            "--parallel",
+            "3",
+            "--help",
+        ],
+        vec![
+            "--scenarios-dir",
+            "tests/rogue/scenarios/",
+            "--use-cache",
+            "--cache-dir",
+            ".rogue_cache",
+            "--help",
+        ],
+        vec![
+            "--scenarios-dir",
+            "x",
+            "--no-fail-fast",
+            "--p0-threshold",
+            "0.9",
+            "--rogue-server",
+            "http://localhost:8000",
+            "--help",
+        ],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.combined());
+    }
+    let out = run(&["--scenarios-dir", "x", "--parallel", "0"]);
+    assert_eq!(out.code, 2, "{}", out.combined());
+    let out = run(&["--scenarios-dir", "x", "--priority", "P9"]);
+    assert_eq!(out.code, 2, "{}", out.combined());
+}

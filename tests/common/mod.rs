@@ -1,0 +1,60 @@
+//! Helpers shared by the integration tests: run the real binary and capture what a user sees.
+#![allow(dead_code, unreachable_pub)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What one run of the binary produced.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Both streams, for snapshots: stdout first.
+    pub fn combined(&self) -> String {
+        format!("exit: {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// The crate root; tests run the binary from there so paths in output are stable.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run `rogue-runner ARGS` from the crate root, without colour or terminal.
+pub fn run(args: &[&str]) -> Output {
+    run_in(&root(), args)
+}
+
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("ROGUE_SERVER")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .expect("run rogue-runner");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `../shared/corpus/<name>`: present on developer machines and in CI. Outside CI a missing
+/// corpus skips the test (returns `None`); in CI (`CI=true`) it fails it.
+pub fn shared_corpus(name: &str) -> Option<PathBuf> {
+    let path = root().join("..").join("shared").join("corpus").join(name);
+    if path.is_dir() {
+        return Some(path);
+    }
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!in_ci, "CI=true but the shared corpus is missing at {}", path.display());
+    eprintln!("skipping: {} is missing (outside CI)", path.display());
+    None
+}
