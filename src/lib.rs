@@ -8,5 +8,6 @@
 
 pub mod agent;
 pub mod engine;
+pub mod report;
 pub mod scenario;
 pub mod secret;
