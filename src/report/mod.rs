@@ -21,6 +21,9 @@ mod results_json;
 mod state;
 mod text;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 use std::path::PathBuf;
 
