@@ -9,5 +9,6 @@
 pub mod agent;
 pub mod cli;
 pub mod engine;
+pub mod report;
 pub mod scenario;
 pub mod secret;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{Outcome, RunSummary};
 
 /// One thing that happened during a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RunEvent {
     /// The plan is final: `total` scenarios selected, in this order of priorities.
@@ -33,7 +33,7 @@ pub enum RunEvent {
 }
 
 /// Selected scenarios for one agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgentPlan {
     pub name: String,
     pub url: String,
@@ -41,7 +41,19 @@ pub struct AgentPlan {
 }
 
 /// Why a run stopped early, in order of precedence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CancelReason {
     /// The P0 pass rate can no longer reach `--p0-threshold`.

@@ -8,7 +8,9 @@ use super::{CancelReason, ExitCode, Outcome, Status};
 use crate::scenario::Priority;
 
 /// Counts per status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct StatusCounts {
     pub total: usize,
     pub passed: usize,
@@ -37,7 +39,7 @@ impl StatusCounts {
 }
 
 /// The totals a run ends with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunSummary {
     pub run_id: String,
     pub started_at: String,

@@ -1,0 +1,123 @@
+//! The `results.json` document: a versioned contract, published as JSON Schema in
+//! `schemas/results.schema.json`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Outcome, RunEvent, RunSummary};
+
+/// The version of the `results.json` layout. Bump it on any change that could break a reader
+/// (a removed or renamed field, a changed meaning); adding an optional field does not.
+pub const RESULTS_SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run produced, in one document: `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "rogue-runner results")]
+pub struct ResultsDocument {
+    /// Layout version of this document (currently 1).
+    pub schema_version: u32,
+    /// The program that wrote it.
+    pub tool: ToolInfo,
+    /// True when the run did not finish (interrupted or crashed) and this document was written
+    /// from what had finished so far.
+    pub partial: bool,
+    /// What was planned before the run started.
+    pub plan: PlanInfo,
+    /// The totals and the exit code.
+    pub run: RunSummary,
+    /// Every agent of the plan, with the result of its reachability check.
+    pub agents: Vec<AgentReport>,
+    /// One outcome per finished scenario, sorted by priority, then id.
+    pub scenarios: Vec<Outcome>,
+}
+
+/// The program that wrote a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl ToolInfo {
+    /// This build of rogue-runner.
+    pub fn current() -> Self {
+        ToolInfo { name: "rogue-runner".to_owned(), version: env!("CARGO_PKG_VERSION").to_owned() }
+    }
+}
+
+/// The plan a run started with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlanInfo {
+    /// Scenarios selected to run.
+    pub total: usize,
+    /// Maximum scenarios in flight at once.
+    pub parallel: usize,
+}
+
+/// One agent of the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentReport {
+    pub name: String,
+    /// The agent's URL, with any credentials written into it replaced by `***`.
+    pub url: String,
+    /// Scenarios selected for this agent.
+    pub scenarios: usize,
+    /// The check made once before scheduling; absent when the agent was never checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<AgentCheck>,
+}
+
+/// The result of checking an agent once before scheduling its scenarios.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentCheck {
+    /// False when the agent could not be reached: all its scenarios are then `error`.
+    pub ok: bool,
+    pub message: String,
+    pub elapsed_ms: u64,
+}
+
+/// The JSON Schema of `results.json`.
+pub fn results_schema() -> schemars::Schema {
+    schemars::schema_for!(ResultsDocument)
+}
+
+/// The JSON Schema of one line of `events.jsonl`.
+pub fn events_schema() -> schemars::Schema {
+    schemars::schema_for!(RunEvent)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// The committed schemas must match the types. Regenerate with
+    /// `UPDATE_SCHEMAS=1 cargo test --lib schemas_are_up_to_date`.
+    #[test]
+    fn schemas_are_up_to_date() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        let update = std::env::var_os("UPDATE_SCHEMAS").is_some_and(|v| v != "0");
+        let mut stale = Vec::new();
+        for (file, schema) in
+            [("results.schema.json", results_schema()), ("events.schema.json", events_schema())]
+        {
+            let path = dir.join(file);
+            let generated = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+            if update {
+                fs_err::create_dir_all(&dir).unwrap();
+                fs_err::write(&path, &generated).unwrap();
+                continue;
+            }
+            let committed = fs_err::read_to_string(&path).unwrap_or_default();
+            if committed != generated {
+                stale.push(path.display().to_string());
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "out-of-date JSON Schema: {stale:?}; run `UPDATE_SCHEMAS=1 cargo test --lib \
+             schemas_are_up_to_date` and commit the result"
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! Reporters: independent consumers of the engine's [`RunEvent`] stream (design §2, §6).
+//!
+//! ```text
+//! engine ──RunEvent──► ReportSet ──┬─► EventsJsonl      events.jsonl  (one line per event, flushed)
+//!                                  ├─► ResultsJson      results.json  (atomic, at the end or on interrupt)
+//!                                  ├─► SummaryMarkdown  summary.md    (+ $GITHUB_STEP_SUMMARY)
+//!                                  └─► Progress         terminal      (bar, plain lines or nothing)
+//! ```
+//!
+//! A reporter that fails records a [`ReportError`] in the set and receives no further events;
+//! the run and the other reporters carry on. On Ctrl-C the engine calls
+//! [`ReportSet::flush_partial`], so `results.json` and `summary.md` describe what finished.
+
+mod document;
+mod error;
+mod events_jsonl;
+mod files;
+mod markdown;
+mod progress;
+mod results_json;
+mod state;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use document::{
+    AgentCheck, AgentReport, PlanInfo, RESULTS_SCHEMA_VERSION, ResultsDocument, ToolInfo,
+    events_schema, results_schema,
+};
+pub use error::ReportError;
+pub use events_jsonl::EventsJsonl;
+pub use markdown::{SummaryMarkdown, render_summary_markdown};
+pub use progress::{Progress, ProgressMode, is_ci};
+pub use results_json::ResultsJson;
+pub use text::sanitize_terminal_text;
+
+use crate::engine::RunEvent;
+
+/// A consumer of the event stream.
+pub trait Reporter: Send {
+    /// Takes one event, in the order the engine emitted them.
+    fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError>;
+
+    /// Writes whatever can be written from the events seen so far; the engine calls it when the
+    /// run is interrupted before `RunFinished`. Does nothing by default, and nothing once the
+    /// run has finished.
+    fn flush_partial(&mut self) -> Result<(), ReportError> {
+        Ok(())
+    }
+}
+
+/// The files a run writes under `--output-dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportPaths {
+    pub dir: PathBuf,
+    pub events_jsonl: PathBuf,
+    pub results_json: PathBuf,
+    pub summary_md: PathBuf,
+    /// `$GITHUB_STEP_SUMMARY`, when the summary should also be appended there.
+    pub github_step_summary: Option<PathBuf>,
+}
+
+impl ReportPaths {
+    /// The standard file names in `dir`; no step summary.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        ReportPaths {
+            events_jsonl: dir.join("events.jsonl"),
+            results_json: dir.join("results.json"),
+            summary_md: dir.join("summary.md"),
+            github_step_summary: None,
+            dir,
+        }
+    }
+
+    /// Also append the summary to `$GITHUB_STEP_SUMMARY` when that variable is set.
+    #[must_use]
+    pub fn with_github_step_summary_from_env(mut self) -> Self {
+        self.github_step_summary =
+            std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()).map(PathBuf::from);
+        self
+    }
+
+    /// Creates the output directory now, so a CLI can refuse to start a run whose reports
+    /// could not be written.
+    pub fn create_dir(&self) -> Result<(), ReportError> {
+        fs_err::create_dir_all(&self.dir)
+            .map_err(|error| ReportError::CreateDir { path: self.dir.clone(), error })
+    }
+}
+
+/// Fans each event out to every reporter. A reporter that fails has its error recorded and
+/// is left out from then on; it never stops the run or the other reporters.
+#[derive(Default)]
+pub struct ReportSet {
+    reporters: Vec<Slot>,
+    errors: Vec<ReportError>,
+}
+
+struct Slot {
+    reporter: Box<dyn Reporter>,
+    failed: bool,
+}
+
+impl fmt::Debug for ReportSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReportSet")
+            .field("reporters", &self.reporters.len())
+            .field("errors", &self.errors)
+            .finish()
+    }
+}
+
+impl ReportSet {
+    pub fn new() -> Self {
+        ReportSet::default()
+    }
+
+    /// The standard reporters: `events.jsonl`, `results.json`, `summary.md` (and the step
+    /// summary if `paths` names one), then `progress`.
+    pub fn standard(paths: &ReportPaths, progress: Progress) -> Self {
+        ReportSet::new()
+            .with(EventsJsonl::new(&paths.events_jsonl))
+            .with(ResultsJson::new(&paths.results_json))
+            .with(
+                SummaryMarkdown::new(&paths.summary_md)
+                    .append_to(paths.github_step_summary.clone()),
+            )
+            .with(progress)
+    }
+
+    #[must_use]
+    pub fn with(mut self, reporter: impl Reporter + 'static) -> Self {
+        self.push(reporter);
+        self
+    }
+
+    pub fn push(&mut self, reporter: impl Reporter + 'static) {
+        self.reporters.push(Slot { reporter: Box::new(reporter), failed: false });
+    }
+
+    /// Hands `event` to every reporter still working. Never fails: see [`ReportSet::errors`].
+    pub fn on_event(&mut self, event: &RunEvent) {
+        self.each(|reporter| reporter.on_event(event));
+    }
+
+    /// Asks every reporter still working to write what it can now (on interrupt).
+    pub fn flush_partial(&mut self) {
+        self.each(|reporter| reporter.flush_partial());
+    }
+
+    fn each(&mut self, mut call: impl FnMut(&mut dyn Reporter) -> Result<(), ReportError>) {
+        for slot in self.reporters.iter_mut().filter(|slot| !slot.failed) {
+            if let Err(error) = call(slot.reporter.as_mut()) {
+                slot.failed = true;
+                self.errors.push(error);
+            }
+        }
+    }
+
+    /// Errors so far, one per failed reporter, in the order they happened.
+    pub fn errors(&self) -> &[ReportError] {
+        &self.errors
+    }
+
+    /// Takes the errors so far (to print them as warnings, say).
+    pub fn take_errors(&mut self) -> Vec<ReportError> {
+        std::mem::take(&mut self.errors)
+    }
+}

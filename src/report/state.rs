@@ -1,0 +1,143 @@
+//! What the file reporters remember of a run, and how it becomes a [`ResultsDocument`].
+
+use jiff::Timestamp;
+
+use super::ResultsDocument;
+use super::document::{AgentCheck, AgentReport, PlanInfo, RESULTS_SCHEMA_VERSION, ToolInfo};
+use super::text::redact_userinfo;
+use crate::engine::{AgentPlan, CancelReason, Outcome, RunEvent, RunSummary};
+
+/// The message a partial document carries when the engine never said why it stopped.
+pub(crate) const PARTIAL_MESSAGE: &str =
+    "the run was interrupted before it finished; these results are partial";
+
+/// The run as seen through its events.
+#[derive(Debug, Default)]
+pub(crate) struct RunState {
+    run_id: String,
+    started_at: String,
+    plan: PlanInfo,
+    agents: Vec<AgentPlan>,
+    checks: Vec<(String, String, AgentCheck)>,
+    outcomes: Vec<Outcome>,
+    cancelled: Option<(CancelReason, String)>,
+    summary: Option<RunSummary>,
+    /// Keep transcripts of outcomes (the Markdown summary never shows them).
+    keep_transcripts: bool,
+}
+
+impl RunState {
+    pub(crate) fn new(keep_transcripts: bool) -> Self {
+        RunState { keep_transcripts, ..RunState::default() }
+    }
+
+    pub(crate) fn apply(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::RunStarted { run_id, started_at, total, parallel, agents } => {
+                *self = RunState {
+                    run_id: run_id.clone(),
+                    started_at: started_at.clone(),
+                    plan: PlanInfo { total: *total, parallel: *parallel },
+                    agents: agents.clone(),
+                    ..RunState::new(self.keep_transcripts)
+                };
+            }
+            RunEvent::AgentChecked { agent, url, ok, message, elapsed_ms } => {
+                let check =
+                    AgentCheck { ok: *ok, message: message.clone(), elapsed_ms: *elapsed_ms };
+                self.checks.retain(|(name, _, _)| name != agent);
+                self.checks.push((agent.clone(), url.clone(), check));
+            }
+            RunEvent::ScenarioStarted { .. } => {}
+            RunEvent::ScenarioFinished { outcome } => {
+                let mut outcome = outcome.as_ref().clone();
+                if !self.keep_transcripts {
+                    outcome.transcript = Vec::new();
+                }
+                self.outcomes.push(outcome);
+            }
+            RunEvent::RunCancelled { reason, message } => {
+                if self.cancelled.is_none() {
+                    self.cancelled = Some((*reason, message.clone()));
+                }
+            }
+            RunEvent::RunFinished { summary } => self.summary = Some(summary.clone()),
+        }
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.summary.is_some()
+    }
+
+    /// The document of a finished run, or of what has finished so far (then `partial` is
+    /// true and the summary says cancelled).
+    pub(crate) fn document(&self) -> ResultsDocument {
+        let (run, partial) = match &self.summary {
+            Some(summary) => (summary.clone(), false),
+            None => (self.partial_summary(Timestamp::now()), true),
+        };
+        let mut scenarios = self.outcomes.clone();
+        scenarios.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
+        ResultsDocument {
+            schema_version: RESULTS_SCHEMA_VERSION,
+            tool: ToolInfo::current(),
+            partial,
+            plan: self.plan,
+            run,
+            agents: self.agent_reports(),
+            scenarios,
+        }
+    }
+
+    fn partial_summary(&self, now: Timestamp) -> RunSummary {
+        let duration_ms = self
+            .started_at
+            .parse::<Timestamp>()
+            .map_or(0, |start| (now.as_millisecond() - start.as_millisecond()).max(0));
+        let cancelled = self
+            .cancelled
+            .clone()
+            .unwrap_or_else(|| (CancelReason::Interrupted, PARTIAL_MESSAGE.to_owned()));
+        RunSummary::build(
+            self.run_id.clone(),
+            self.started_at.clone(),
+            now.to_string(),
+            u64::try_from(duration_ms).unwrap_or(0),
+            &self.outcomes,
+            Some(cancelled),
+        )
+    }
+
+    /// Planned agents in plan order, then any agent that was checked without being planned.
+    fn agent_reports(&self) -> Vec<AgentReport> {
+        let check_of = |name: &str| {
+            self.checks.iter().find(|(agent, _, _)| agent == name).map(|(_, _, c)| c.clone())
+        };
+        let mut reports: Vec<AgentReport> = self
+            .agents
+            .iter()
+            .map(|plan| AgentReport {
+                name: plan.name.clone(),
+                url: redact_userinfo(&plan.url),
+                scenarios: plan.scenarios,
+                check: check_of(&plan.name),
+            })
+            .collect();
+        for (name, url, check) in &self.checks {
+            if !self.agents.iter().any(|plan| &plan.name == name) {
+                reports.push(AgentReport {
+                    name: name.clone(),
+                    url: redact_userinfo(url),
+                    scenarios: 0,
+                    check: Some(check.clone()),
+                });
+            }
+        }
+        for report in &mut reports {
+            if let Some(check) = &mut report.check {
+                check.message = redact_userinfo(&check.message);
+            }
+        }
+        reports
+    }
+}

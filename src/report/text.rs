@@ -1,0 +1,212 @@
+//! Text helpers shared by the reporters: terminal sanitizing, Markdown escaping, durations,
+//! and credential redaction in URLs.
+//!
+//! Everything an agent (or a judge) says is untrusted: it may carry ANSI escape sequences that
+//! drive a terminal, or Markdown that breaks a table or injects HTML into a PR comment.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// The longest reason or check value a report shows, in characters.
+pub(crate) const MAX_TEXT_CHARS: usize = 240;
+
+/// Text safe to print on a terminal, on one line: ANSI escape sequences (CSI, OSC, …) are
+/// removed, line breaks and tabs become spaces, and every other control character (C0, DEL,
+/// C1) and bidirectional override is dropped. A hostile agent cannot move the cursor, change
+/// the window title, clear the screen or hide text this way.
+pub fn sanitize_terminal_text(text: &str) -> String {
+    let stripped = strip_ansi_escapes::strip_str(text);
+    let mut out = String::with_capacity(stripped.len());
+    for c in stripped.chars() {
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() || is_bidi_control(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Unicode bidirectional formatting characters ("Trojan Source"): they reorder what a reader
+/// sees without being visible themselves.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+}
+
+/// One line of plain text: sanitized, whitespace runs collapsed, at most `max_chars`
+/// characters (an ellipsis marks the cut).
+pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
+    let clean = sanitize_terminal_text(text);
+    let collapsed = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate_chars(&collapsed, max_chars)
+}
+
+fn truncate_chars(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// Agent-provided text for Markdown, on one line and capped: characters that Markdown or
+/// HTML would interpret are escaped (pipes cannot split a table cell, backticks cannot open
+/// code, `<` cannot open a tag, brackets cannot form a link).
+pub(crate) fn md_text(text: &str, max_chars: usize) -> String {
+    let line = one_line(text, max_chars);
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in line.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '&' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Where a code span sits: inside a GitHub table cell a pipe must be escaped even in code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MdContext {
+    Text,
+    Table,
+}
+
+/// A Markdown code span holding `text` verbatim (one line, capped), whatever backticks it
+/// contains.
+pub(crate) fn md_code(text: &str, context: MdContext) -> String {
+    let mut line = one_line(text, MAX_TEXT_CHARS);
+    if context == MdContext::Table {
+        line = line.replace('|', "\\|");
+    }
+    if line.is_empty() {
+        return "` `".to_owned();
+    }
+    let longest_run = line.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest_run + 1);
+    let pad = if line.starts_with('`') || line.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{line}{pad}{fence}")
+}
+
+/// A duration the way people read it: `812 ms`, `12.3s`, `2m05s`, `1h02m`.
+pub(crate) fn fmt_duration_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else if ms < 3_600_000 {
+        let secs = ms / 1000;
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        let mins = ms / 60_000;
+        format!("{}h{:02}m", mins / 60, mins % 60)
+    }
+}
+
+/// A rate as a percentage with one decimal, or `n/a`.
+pub(crate) fn fmt_rate(rate: Option<f64>) -> String {
+    match rate {
+        Some(r) => format!("{:.1}%", r * 100.0),
+        None => "n/a".to_owned(),
+    }
+}
+
+static USERINFO: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]+@").ok());
+
+/// Hides credentials written into URLs (`https://user:token@host/…` → `https://***@host/…`),
+/// wherever they appear in `text`. Reports must never carry a secret.
+pub(crate) fn redact_userinfo(text: &str) -> String {
+    match USERINFO.as_ref() {
+        Some(re) => re.replace_all(text, "${1}***@").into_owned(),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn strips_ansi_and_control_characters() {
+        let hostile = "ok \x1b[31mred\x1b[0m \x1b]0;pwned\x07title\x1b[2J\rback\x08\x00 \u{9b}31m \u{202E}evil";
+        let clean = sanitize_terminal_text(hostile);
+        assert!(!clean.contains('\x1b'));
+        assert!(!clean.chars().any(char::is_control), "{clean:?}");
+        assert!(!clean.contains('\u{202E}'));
+        assert!(clean.starts_with("ok red title"), "{clean:?}");
+    }
+
+    #[test]
+    fn escapes_markdown() {
+        assert_eq!(md_text("a | b", 100), "a \\| b");
+        assert_eq!(md_text("<script>x</script>", 100), "&lt;script&gt;x&lt;/script&gt;");
+        assert_eq!(md_text("`code` [link](x)", 100), "\\`code\\` \\[link\\](x)");
+        assert_eq!(md_text("two\nlines\n\n# heading", 100), "two lines \\# heading");
+    }
+
+    #[test]
+    fn caps_long_text() {
+        let long = "x".repeat(1000);
+        let capped = md_text(&long, 50);
+        assert_eq!(capped.chars().count(), 50);
+        assert!(capped.ends_with('…'));
+    }
+
+    #[test]
+    fn code_spans_survive_backticks_and_pipes() {
+        assert_eq!(md_code("qa_001", MdContext::Text), "`qa_001`");
+        assert_eq!(md_code("a`b", MdContext::Text), "``a`b``");
+        assert_eq!(md_code("`x", MdContext::Text), "`` `x ``");
+        assert_eq!(md_code("a|b", MdContext::Table), "`a\\|b`");
+        assert_eq!(md_code("a|b", MdContext::Text), "`a|b`");
+    }
+
+    #[test]
+    fn formats_durations() {
+        assert_eq!(fmt_duration_ms(812), "812 ms");
+        assert_eq!(fmt_duration_ms(12_345), "12.3s");
+        assert_eq!(fmt_duration_ms(125_000), "2m05s");
+        assert_eq!(fmt_duration_ms(3_720_000), "1h02m");
+    }
+
+    #[test]
+    fn redacts_credentials_in_urls() {
+        assert_eq!(
+            redact_userinfo("GET https://bob:s3cr3t@agent.example.com/a2a failed"),
+            "GET https://***@agent.example.com/a2a failed"
+        );
+        assert_eq!(redact_userinfo("http://localhost:8000/a2a/x"), "http://localhost:8000/a2a/x");
+        assert_eq!(redact_userinfo("mail bob@example.com"), "mail bob@example.com");
+    }
+
+    proptest! {
+        #[test]
+        fn sanitized_text_has_no_control_characters(s in any::<String>()) {
+            let clean = sanitize_terminal_text(&s);
+            prop_assert!(!clean.chars().any(|c| c.is_control() || is_bidi_control(c)));
+        }
+
+        #[test]
+        fn markdown_text_cannot_break_out(s in any::<String>()) {
+            let md = md_text(&s, MAX_TEXT_CHARS);
+            prop_assert!(!md.contains('\n'));
+            prop_assert!(!md.contains('<'));
+            // Every pipe and backtick is escaped.
+            let chars: Vec<char> = md.chars().collect();
+            for (i, c) in chars.iter().enumerate() {
+                if *c == '|' || *c == '`' {
+                    prop_assert!(i > 0 && chars[i - 1] == '\\', "{md:?}");
+                }
+            }
+        }
+    }
+}
