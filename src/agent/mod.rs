@@ -70,7 +70,8 @@ pub enum Auth {
 /// Client knobs.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Per HTTP request.
+    /// Per HTTP request (connect, headers and body). For an event stream, the longest
+    /// silence between two events; also the longest time an A2A task is polled.
     pub timeout: Duration,
     /// Retries for connect errors and 5xx only (not for 4xx, not for timeouts of a request
     /// that reached the agent).
@@ -178,16 +179,21 @@ impl AgentClient {
         &self.transport.endpoint
     }
 
-    /// Checks the agent once before scheduling: for A2A, fetches its card (kept for `send`);
-    /// for HTTP JSON and OpenAI chat agents, checks that the server answers HTTP.
+    /// Checks the agent once before scheduling: for A2A, fetches its card (kept for `send`)
+    /// and, when the card names another server for messages, checks that it answers; for
+    /// HTTP JSON and OpenAI chat agents, checks that the server answers HTTP at all.
     pub async fn probe(&self) -> Result<AgentInfo, AgentError> {
-        match &self.endpoint().kind {
-            AgentKind::A2a => self.a2a_target().await.map(a2a::card::Target::info),
+        let result = match &self.endpoint().kind {
+            AgentKind::A2a => match self.a2a_target().await {
+                Ok(target) => a2a::probe(&self.transport, target).await,
+                Err(err) => Err(err),
+            },
             AgentKind::HttpJson { request_template, .. } => {
                 http_json::probe(&self.transport, request_template).await
             }
             AgentKind::OpenAiChat { model } => openai_chat::probe(&self.transport, model).await,
-        }
+        };
+        result.map_err(|err| self.transport.scrub(err))
     }
 
     /// Sends one user message in `conversation` and returns the agent's reply.
@@ -196,11 +202,11 @@ impl AgentClient {
         conversation: &mut ConversationState,
         text: &str,
     ) -> Result<AgentReply, AgentError> {
-        match &self.endpoint().kind {
-            AgentKind::A2a => {
-                let target = self.a2a_target().await?;
-                a2a::send(&self.transport, target, conversation, text).await
-            }
+        let result = match &self.endpoint().kind {
+            AgentKind::A2a => match self.a2a_target().await {
+                Ok(target) => a2a::send(&self.transport, target, conversation, text).await,
+                Err(err) => Err(err),
+            },
             AgentKind::HttpJson { request_template, reply_pointer } => {
                 http_json::send(
                     &self.transport,
@@ -214,7 +220,8 @@ impl AgentClient {
             AgentKind::OpenAiChat { model } => {
                 openai_chat::send(&self.transport, model, conversation, text).await
             }
-        }
+        };
+        result.map_err(|err| self.transport.scrub(err))
     }
 
     async fn a2a_target(&self) -> Result<&a2a::card::Target, AgentError> {

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::snippet::{one_line, redact_url, snippet};
 use super::{AgentEndpoint, AgentError, Auth, ClientOptions};
+use crate::secret::Secret;
 
 /// Longest backoff between two attempts, whatever `ClientOptions::backoff` says.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -93,6 +94,8 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     /// Credentials and extra headers, built once; an invalid header is reported on use.
     headers: Arc<Result<HeaderMap, AgentError>>,
+    /// Secret values to blank out of error messages, in case an agent echoes them back.
+    secrets: Arc<Vec<Secret>>,
 }
 
 impl Transport {
@@ -102,7 +105,48 @@ impl Transport {
         http: reqwest::Client,
     ) -> Self {
         let headers = Arc::new(credential_headers(&endpoint));
-        Transport { endpoint: Arc::new(endpoint), options, http, headers }
+        let secrets = Arc::new(secret_values(&endpoint));
+        Transport { endpoint: Arc::new(endpoint), options, http, headers, secrets }
+    }
+
+    /// `err` with every secret value of this endpoint replaced by `***`: an agent may quote
+    /// the credentials it received in an error body.
+    pub(crate) fn scrub(&self, err: AgentError) -> AgentError {
+        if self.secrets.is_empty() {
+            return err;
+        }
+        let clean = |text: String| {
+            self.secrets.iter().fold(text, |text, secret| {
+                if text.contains(secret.expose()) {
+                    text.replace(secret.expose(), "***")
+                } else {
+                    text
+                }
+            })
+        };
+        match err {
+            AgentError::Unreachable { url, detail } => {
+                AgentError::Unreachable { url: clean(url), detail: clean(detail) }
+            }
+            AgentError::Timeout { url, timeout_ms } => {
+                AgentError::Timeout { url: clean(url), timeout_ms }
+            }
+            AgentError::Http { url, status, snippet } => {
+                AgentError::Http { url: clean(url), status, snippet: clean(snippet) }
+            }
+            AgentError::BodyTooLarge { url, limit } => {
+                AgentError::BodyTooLarge { url: clean(url), limit }
+            }
+            AgentError::Protocol { url, detail } => {
+                AgentError::Protocol { url: clean(url), detail: clean(detail) }
+            }
+            AgentError::Remote { code, message } => {
+                AgentError::Remote { code, message: clean(message) }
+            }
+            AgentError::TaskFailed { state, message } => {
+                AgentError::TaskFailed { state: clean(state), message: clean(message) }
+            }
+        }
     }
 
     /// The per-request timeout, for error messages.
@@ -389,6 +433,22 @@ pub(crate) fn root_cause(err: &(dyn StdError + 'static)) -> String {
         _ => &text,
     };
     one_line(text, 160)
+}
+
+/// The secret values of `endpoint` worth scrubbing (shorter ones would mangle messages more
+/// than they could leak), longest first so that a secret containing another goes first.
+fn secret_values(endpoint: &AgentEndpoint) -> Vec<Secret> {
+    let mut values: Vec<Secret> = endpoint.headers.iter().map(|(_, v)| v.clone()).collect();
+    match &endpoint.auth {
+        Auth::None => {}
+        Auth::ApiKey { key, .. } => values.push(key.clone()),
+        Auth::Bearer(token) => values.push(token.clone()),
+        Auth::Basic { password, .. } => values.push(password.clone()),
+    }
+    values.retain(|v| v.expose().chars().count() >= 4);
+    values.sort_by_key(|v| std::cmp::Reverse(v.expose().len()));
+    values.dedup();
+    values
 }
 
 /// The credential and extra headers of `endpoint`, marked sensitive so that no debug output

@@ -19,10 +19,18 @@ pub(crate) struct Target {
     pub(crate) dialect: Dialect,
     /// The JSON-RPC endpoint.
     pub(crate) rpc_url: String,
+    /// Where the card came from.
+    pub(crate) card_url: String,
     pub(crate) streaming: bool,
 }
 
 impl Target {
+    /// Whether messages go to another server than the one that served the card.
+    pub(crate) fn rpc_elsewhere(&self) -> bool {
+        let origin = |url: &str| reqwest::Url::parse(url).ok().map(|u| u.origin());
+        origin(&self.rpc_url) != origin(&self.card_url)
+    }
+
     pub(crate) fn info(&self) -> AgentInfo {
         AgentInfo {
             name: self.card.get("name").and_then(Value::as_str).map(str::to_owned),
@@ -122,7 +130,8 @@ pub(crate) fn select(card: &Value, card_url: &str, endpoint_url: &str) -> Result
             };
             let url = str_of(interface, "url").unwrap_or_default();
             let rpc_url = usable_url(&url, card_url).unwrap_or_else(|| endpoint_url.to_owned());
-            return Ok(Target { card: card.clone(), dialect, rpc_url, streaming });
+            let card_url = card_url.to_owned();
+            return Ok(Target { card: card.clone(), dialect, rpc_url, card_url, streaming });
         }
     }
 
@@ -161,7 +170,7 @@ pub(crate) fn select(card: &Value, card_url: &str, endpoint_url: &str) -> Result
         )
     })?;
     let rpc_url = usable_url(&url, card_url).unwrap_or_else(|| endpoint_url.to_owned());
-    Ok(Target { card: card.clone(), dialect, rpc_url, streaming })
+    Ok(Target { card: card.clone(), dialect, rpc_url, card_url: card_url.to_owned(), streaming })
 }
 
 fn is_jsonrpc(binding: &str) -> bool {

@@ -9,6 +9,7 @@ pub(crate) mod sse;
 
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -16,12 +17,36 @@ use self::card::Target;
 use self::dialect::rpc_request;
 use self::event::{parse_event, rpc_result};
 use self::reply::Progress;
+use super::snippet::redact_url;
 use super::transport::{Accept, ContentType, Request, Transport};
-use super::{AgentError, AgentReply, ConversationState};
+use super::{AgentError, AgentInfo, AgentReply, ConversationState};
 
 /// First pause between two `tasks/get` polls; doubles up to [`POLL_MAX_INTERVAL`].
 const POLL_FIRST_INTERVAL: Duration = Duration::from_millis(50);
 const POLL_MAX_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The card's facts for the probe. When the card sends messages to another server (often a
+/// misconfiguration: an internal host name or port), that server must answer HTTP too, so
+/// that the problem shows once, at the probe, rather than in every scenario.
+pub(crate) async fn probe(transport: &Transport, target: &Target) -> Result<AgentInfo, AgentError> {
+    if target.rpc_elsewhere() {
+        let request = Request { method: &Method::HEAD, ..Request::get(&target.rpc_url) };
+        match transport.execute(request, Accept::AnyStatus, &mut 1).await {
+            Ok(_) => {}
+            Err(AgentError::Unreachable { url, detail }) => {
+                return Err(AgentError::Unreachable {
+                    url,
+                    detail: format!(
+                        "{detail} (the agent card at {} names this URL for messages)",
+                        redact_url(&target.card_url)
+                    ),
+                });
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(target.info())
+}
 
 /// Sends one user message and waits for the agent's answer.
 pub(crate) async fn send(
