@@ -8,7 +8,16 @@
 //!   agent's reply text; [`ConversationState`] carries the `contextId` between turns.
 //! - Errors say what happened in words a user can act on, and never contain secrets.
 
+mod a2a;
+mod http_json;
+mod openai_chat;
+mod snippet;
+mod transport;
+
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::OnceCell;
 
 use crate::engine::Usage;
 use crate::secret::Secret;
@@ -61,7 +70,8 @@ pub enum Auth {
 /// Client knobs.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Per HTTP request.
+    /// Per HTTP request (connect, headers and body). For an event stream, the longest
+    /// silence between two events; also the longest time an A2A task is polled.
     pub timeout: Duration,
     /// Retries for connect errors and 5xx only (not for 4xx, not for timeouts of a request
     /// that reached the agent).
@@ -120,6 +130,10 @@ pub enum AgentError {
     Protocol { url: String, detail: String },
     #[error("agent error {code}: {message}")]
     Remote { code: i64, message: String },
+    /// An A2A task ended as `failed`, `rejected` or `canceled`; `message` is the agent's
+    /// status message.
+    #[error("the agent ended the task as {state}: {message}")]
+    TaskFailed { state: String, message: String },
 }
 
 impl AgentError {
@@ -143,31 +157,43 @@ pub struct AgentInfo {
     pub card: Option<serde_json::Value>,
 }
 
-/// A client for one agent. Cheap to clone; clones share the connection pool.
+/// A client for one agent. Cheap to clone; clones share the connection pool and the agent
+/// card once fetched.
 #[derive(Debug, Clone)]
 pub struct AgentClient {
-    endpoint: std::sync::Arc<AgentEndpoint>,
-    options: ClientOptions,
-    http: reqwest::Client,
+    transport: transport::Transport,
+    /// The A2A card and what it says, fetched once (by `probe` or the first `send`).
+    a2a_target: Arc<OnceCell<a2a::card::Target>>,
 }
 
 impl AgentClient {
     /// A client that uses the given connection pool (share one `reqwest::Client` per run).
     pub fn new(endpoint: AgentEndpoint, options: ClientOptions, http: reqwest::Client) -> Self {
-        AgentClient { endpoint: std::sync::Arc::new(endpoint), options, http }
+        AgentClient {
+            transport: transport::Transport::new(endpoint, options, http),
+            a2a_target: Arc::new(OnceCell::new()),
+        }
     }
 
     pub fn endpoint(&self) -> &AgentEndpoint {
-        &self.endpoint
+        &self.transport.endpoint
     }
 
-    /// Checks the agent once before scheduling: for A2A, fetches its card.
+    /// Checks the agent once before scheduling: for A2A, fetches its card (kept for `send`)
+    /// and, when the card names another server for messages, checks that it answers; for
+    /// HTTP JSON and OpenAI chat agents, checks that the server answers HTTP at all.
     pub async fn probe(&self) -> Result<AgentInfo, AgentError> {
-        let _ = (&self.options, &self.http);
-        Err(AgentError::Protocol {
-            url: self.endpoint.url.clone(),
-            detail: "agent client not implemented yet".to_owned(),
-        })
+        let result = match &self.endpoint().kind {
+            AgentKind::A2a => match self.a2a_target().await {
+                Ok(target) => a2a::probe(&self.transport, target).await,
+                Err(err) => Err(err),
+            },
+            AgentKind::HttpJson { request_template, .. } => {
+                http_json::probe(&self.transport, request_template).await
+            }
+            AgentKind::OpenAiChat { model } => openai_chat::probe(&self.transport, model).await,
+        };
+        result.map_err(|err| self.transport.scrub(err))
     }
 
     /// Sends one user message in `conversation` and returns the agent's reply.
@@ -176,7 +202,29 @@ impl AgentClient {
         conversation: &mut ConversationState,
         text: &str,
     ) -> Result<AgentReply, AgentError> {
-        let _ = (conversation, text);
-        self.probe().await.map(|_| AgentReply::default())
+        let result = match &self.endpoint().kind {
+            AgentKind::A2a => match self.a2a_target().await {
+                Ok(target) => a2a::send(&self.transport, target, conversation, text).await,
+                Err(err) => Err(err),
+            },
+            AgentKind::HttpJson { request_template, reply_pointer } => {
+                http_json::send(
+                    &self.transport,
+                    request_template,
+                    reply_pointer,
+                    conversation,
+                    text,
+                )
+                .await
+            }
+            AgentKind::OpenAiChat { model } => {
+                openai_chat::send(&self.transport, model, conversation, text).await
+            }
+        };
+        result.map_err(|err| self.transport.scrub(err))
+    }
+
+    async fn a2a_target(&self) -> Result<&a2a::card::Target, AgentError> {
+        self.a2a_target.get_or_try_init(|| a2a::card::discover(&self.transport)).await
     }
 }

@@ -1,0 +1,95 @@
+//! Short, printable excerpts of what an agent sent, for error messages.
+
+/// Longest excerpt of a body kept in an error message, in characters.
+pub(crate) const SNIPPET_CHARS: usize = 200;
+
+/// A one-line excerpt of `bytes`: lossy UTF-8, control characters turned into spaces,
+/// whitespace runs collapsed, at most [`SNIPPET_CHARS`] characters (`…` marks a cut).
+pub(crate) fn snippet(bytes: &[u8]) -> String {
+    one_line(&String::from_utf8_lossy(bytes), SNIPPET_CHARS)
+}
+
+/// `text` on one line, control characters stripped, cut to `max_chars` characters.
+pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    let mut pending_space = false;
+    for c in text.chars() {
+        if c.is_control() || c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            if count + 1 >= max_chars {
+                out.push('…');
+                return out;
+            }
+            out.push(' ');
+            count += 1;
+            pending_space = false;
+        }
+        if count >= max_chars {
+            out.push('…');
+            return out;
+        }
+        out.push(c);
+        count += 1;
+    }
+    if out.is_empty() { "(empty body)".to_owned() } else { out }
+}
+
+/// `url` with any password in it replaced by `***`, for error messages.
+pub(crate) fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Setting a password only fails for URLs that cannot have one, which this has.
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_control_characters_and_collapses_whitespace() {
+        assert_eq!(
+            snippet(b"  <html>\r\n\t<body>\x1b[31mboom\x00</body> "),
+            "<html> <body> [31mboom </body>"
+        );
+    }
+
+    #[test]
+    fn cuts_long_bodies() {
+        let long = "x".repeat(1000);
+        let s = snippet(long.as_bytes());
+        assert_eq!(s.chars().count(), SNIPPET_CHARS + 1);
+        assert!(s.ends_with('…'));
+    }
+
+    #[test]
+    fn empty_body_says_so() {
+        assert_eq!(snippet(b" \r\n"), "(empty body)");
+    }
+
+    #[test]
+    fn invalid_utf8_does_not_panic() {
+        assert_eq!(snippet(&[0xff, b'o', b'k']), "\u{fffd}ok");
+    }
+
+    #[test]
+    fn cuts_on_character_boundaries() {
+        let s = one_line(&"é".repeat(10), 3);
+        assert_eq!(s, "ééé…");
+    }
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(redact_url("http://u:hunter2@h/x"), "http://u:***@h/x");
+        assert_eq!(redact_url("http://h/x"), "http://h/x");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+}
