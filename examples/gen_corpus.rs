@@ -9,13 +9,46 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 const AGENTS: &[&str] = &[
-    "qa_agent", "support_agent", "legal_agent", "analyst_agent", "content_agent", "security_agent",
-    "builder_agent", "deploy_agent", "spec_agent", "reflection_agent", "marketing_agent", "email_agent",
+    "qa_agent",
+    "support_agent",
+    "legal_agent",
+    "analyst_agent",
+    "content_agent",
+    "security_agent",
+    "builder_agent",
+    "deploy_agent",
+    "spec_agent",
+    "reflection_agent",
+    "marketing_agent",
+    "email_agent",
 ];
-const CATEGORIES: &[&str] = &["success", "edge_case", "error_handling", "performance", "security", "integration", "compliance"];
+const CATEGORIES: &[&str] = &[
+    "success",
+    "edge_case",
+    "error_handling",
+    "performance",
+    "security",
+    "integration",
+    "compliance",
+];
 const WORDS: &[&str] = &[
-    "refund", "policy", "validated", "success", "latency", "report", "deploy", "contract", "invoice",
-    "summary", "pipeline", "customer", "schema", "coverage", "incident", "campaign", "budget",
+    "refund",
+    "policy",
+    "validated",
+    "success",
+    "latency",
+    "report",
+    "deploy",
+    "contract",
+    "invoice",
+    "summary",
+    "pipeline",
+    "customer",
+    "schema",
+    "coverage",
+    "incident",
+    "campaign",
+    "budget",
 ];
 
 fn main() {
@@ -49,7 +82,11 @@ fn main() {
             std::process::exit(1);
         }
     }
-    println!("wrote {scenarios} scenarios in {files} files ({:.1} MiB) to {}", bytes as f64 / 1_048_576.0, out.display());
+    println!(
+        "wrote {scenarios} scenarios in {files} files ({:.1} MiB) to {}",
+        bytes as f64 / 1_048_576.0,
+        out.display()
+    );
 }
 
 fn words(rng: &mut fastrand::Rng, n: usize) -> Vec<&'static str> {
@@ -60,10 +97,21 @@ fn sentence(rng: &mut fastrand::Rng, n: usize) -> String {
     words(rng, n).join(" ")
 }
 
-fn dialect_b(rng: &mut fastrand::Rng, file: usize, agent: &str, priority: &str, count: usize, nested: bool) -> String {
+fn dialect_b(
+    rng: &mut fastrand::Rng,
+    file: usize,
+    agent: &str,
+    priority: &str,
+    count: usize,
+    nested: bool,
+) -> String {
     let mut s = String::new();
     let short = agent.trim_end_matches("_agent");
-    let _ = writeln!(s, "{agent}_{}_{file}:\n  agent: {agent}\n  priority: {priority}\n  total_scenarios: {count}", priority.to_lowercase());
+    let _ = writeln!(
+        s,
+        "{agent}_{}_{file}:\n  agent: {agent}\n  priority: {priority}\n  total_scenarios: {count}",
+        priority.to_lowercase()
+    );
     let indent = if nested { "  " } else { "" };
     if nested {
         s.push_str("  scenarios:\n");
@@ -88,7 +136,10 @@ fn dialect_b(rng: &mut fastrand::Rng, file: usize, agent: &str, priority: &str, 
         let _ = write!(
             s,
             "{indent}  expected_output:\n{indent}    contains:\n{indent}    - {}\n{indent}    - {}\n{indent}    - {}\n{indent}    min_length: {}\n{indent}    requires_validation: true\n",
-            needles[0], needles[1], needles[2], 50 + rng.usize(..200)
+            needles[0],
+            needles[1],
+            needles[2],
+            50 + rng.usize(..200)
         );
         let _ = write!(
             s,
@@ -100,8 +151,17 @@ fn dialect_b(rng: &mut fastrand::Rng, file: usize, agent: &str, priority: &str, 
     s
 }
 
-fn dialect_a(rng: &mut fastrand::Rng, file: usize, agent: &str, priority: &str, count: usize) -> String {
-    let mut s = format!("# synthetic dialect A file {file}\n{agent}_{file}:\n  agent: {agent}\n  business_context: |\n    {}\n\nscenarios:\n", sentence(rng, 20));
+fn dialect_a(
+    rng: &mut fastrand::Rng,
+    file: usize,
+    agent: &str,
+    priority: &str,
+    count: usize,
+) -> String {
+    let mut s = format!(
+        "# synthetic dialect A file {file}\n{agent}_{file}:\n  agent: {agent}\n  business_context: |\n    {}\n\nscenarios:\n",
+        sentence(rng, 20)
+    );
     for i in 0..count {
         let category = CATEGORIES[rng.usize(..CATEGORIES.len())];
         let _ = write!(
@@ -123,8 +183,17 @@ fn dialect_a(rng: &mut fastrand::Rng, file: usize, agent: &str, priority: &str, 
     s
 }
 
-fn native(rng: &mut fastrand::Rng, file: usize, agent: &str, priority: &str, count: usize) -> String {
-    let mut s = format!("version: 1\nagent: {agent}\nbusiness_context: {}\nscenarios:\n", sentence(rng, 15));
+fn native(
+    rng: &mut fastrand::Rng,
+    file: usize,
+    agent: &str,
+    priority: &str,
+    count: usize,
+) -> String {
+    let mut s = format!(
+        "version: 1\nagent: {agent}\nbusiness_context: {}\nscenarios:\n",
+        sentence(rng, 15)
+    );
     for i in 0..count {
         let category = CATEGORIES[rng.usize(..CATEGORIES.len())];
         let needles = words(rng, 2);

@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod cli;
 pub mod engine;
+pub mod judge;
 pub mod report;
 pub mod scenario;
 pub mod secret;

@@ -5,6 +5,7 @@ mod args;
 mod error;
 mod list;
 mod output;
+mod run;
 mod validate;
 
 use std::io::Write;
@@ -54,9 +55,12 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
             clap_complete::generate(shell, &mut command, "rogue-runner", out);
             Ok(ExitCode::Success)
         }
-        Some(Command::Run(_) | Command::Demo(_) | Command::MockAgent(_)) | None => {
-            Err(CliError::usage("this command is not available yet", "use `validate` or `list`"))
-        }
+        Some(Command::Run(args)) => run::run(&args, err),
+        None => run::run(&cli.run, err),
+        Some(Command::Demo(_) | Command::MockAgent(_)) => Err(CliError::usage(
+            "this command is not available yet",
+            "use `run`, `validate` or `list`",
+        )),
     }
 }
 

@@ -1,11 +1,20 @@
 //! The execution engine: plans, schedules and runs scenarios, and emits typed events.
 
 mod event;
+mod executor;
 mod exit_code;
 mod outcome;
+mod plan;
+mod policy;
+mod runner;
 mod summary;
 
 pub use event::{AgentPlan, CancelReason, RunEvent};
 pub use exit_code::ExitCode;
 pub use outcome::{CheckResult, Outcome, Role, Status, TranscriptEntry, Usage, Verdict};
+pub use plan::{
+    AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, Plan, PlannedScenario, UnroutedScenarios,
+};
+pub use policy::{FailFast, MaxFail};
+pub use runner::{RunOptions, Runner, http_client};
 pub use summary::{RunSummary, StatusCounts};

@@ -1,0 +1,257 @@
+//! `rogue-runner run` (and the bare form): raw arguments → validated configuration in one step,
+//! then load, plan, run, report, exit code.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+
+use super::args::{AgentProtocol, ProgressChoice, RunArgs};
+use super::{CliError, output, selection_from};
+use crate::agent::{AgentKind, Auth, ClientOptions};
+use crate::engine::{AgentRouting, ExitCode, Plan, RunOptions, Runner};
+use crate::report::{Progress, ProgressMode, ReportPaths, ReportSet};
+use crate::scenario::{LoadOptions, Scenario, Selection, load_paths};
+use crate::secret::Secret;
+
+/// Everything a run needs, checked before any work starts.
+#[derive(Debug)]
+pub(super) struct RunConfig {
+    pub paths: Vec<PathBuf>,
+    pub selection: Selection,
+    pub load: LoadOptions,
+    pub routing: AgentRouting,
+    pub options: RunOptions,
+    pub output_dir: PathBuf,
+    pub progress: ProgressMode,
+    pub use_cache: bool,
+}
+
+impl RunConfig {
+    pub(super) fn from_args(args: &RunArgs) -> Result<Self, CliError> {
+        if !(0.0..=1.0).contains(&args.p0_threshold) {
+            return Err(CliError::usage(
+                format!("--p0-threshold {} is outside 0..1", args.p0_threshold),
+                "give a fraction such as 0.8 (80% of P0 scenarios must pass)",
+            ));
+        }
+        let mut routing =
+            AgentRouting { rogue_server: args.rogue_server.clone(), ..AgentRouting::default() };
+        if !(args.rogue_server.starts_with("http://") || args.rogue_server.starts_with("https://"))
+        {
+            return Err(CliError::usage(
+                format!("--rogue-server `{}` is not an http:// or https:// URL", args.rogue_server),
+                "for example --rogue-server http://localhost:8000",
+            ));
+        }
+        for text in &args.agents {
+            let (name, url) = AgentRouting::parse_override(text).map_err(|e| {
+                CliError::usage(
+                    e,
+                    "write --agent NAME=URL, e.g. --agent qa_agent=http://localhost:9001",
+                )
+            })?;
+            routing.overrides.insert(name, url);
+        }
+        let agent_kind = match args.agent_protocol {
+            AgentProtocol::A2a => AgentKind::A2a,
+            AgentProtocol::HttpJson => AgentKind::HttpJson {
+                request_template: args.request_template.clone(),
+                reply_pointer: args.reply_pointer.clone(),
+            },
+            AgentProtocol::Openai => AgentKind::OpenAiChat { model: args.agent_model.clone() },
+        };
+        let auth = match &args.auth {
+            None => Auth::None,
+            Some(spec) => parse_auth(spec)?,
+        };
+        let progress = match args.progress {
+            ProgressChoice::Auto => ProgressMode::Auto,
+            ProgressChoice::Bar => ProgressMode::Bar,
+            ProgressChoice::Plain => ProgressMode::Plain,
+            ProgressChoice::Quiet => ProgressMode::Quiet,
+        };
+        Ok(RunConfig {
+            paths: args.scenarios_dir.clone(),
+            selection: selection_from(&args.filters)?,
+            load: LoadOptions {
+                max_file_bytes: args.input.max_file_bytes,
+                ..LoadOptions::default()
+            },
+            routing,
+            options: RunOptions {
+                parallel: args.parallel as usize,
+                per_agent_parallel: args.per_agent_parallel.map(|n| n as usize),
+                fail_fast: (!args.no_fail_fast).then_some(args.p0_threshold),
+                max_fail: args.max_fail.map(|n| n as usize),
+                client: ClientOptions {
+                    timeout: args.timeout,
+                    retries: args.retries,
+                    max_body_bytes: args.max_body_bytes,
+                    ..ClientOptions::default()
+                },
+                agent_kind,
+                auth,
+                headers: Vec::new(),
+            },
+            output_dir: args.output_dir.clone(),
+            progress,
+            use_cache: args.use_cache,
+        })
+    }
+}
+
+/// `bearer:ENV`, `api-key:HEADER:ENV`, `basic:USER:ENV` — secrets come from the environment.
+fn parse_auth(spec: &str) -> Result<Auth, CliError> {
+    let hint = "write --auth bearer:ENV_VAR, api-key:HEADER:ENV_VAR or basic:USER:ENV_VAR";
+    let secret = |var: &str| {
+        std::env::var(var).map(Secret::new).map_err(|_| {
+            CliError::usage(
+                format!("--auth names the environment variable {var}, which is not set"),
+                format!("export {var}=… before running"),
+            )
+        })
+    };
+    let parts: Vec<&str> = spec.split(':').collect();
+    match parts.as_slice() {
+        ["bearer", var] => Ok(Auth::Bearer(secret(var)?)),
+        ["api-key", header, var] => {
+            Ok(Auth::ApiKey { header: (*header).to_owned(), key: secret(var)? })
+        }
+        ["basic", user, var] => {
+            Ok(Auth::Basic { user: (*user).to_owned(), password: secret(var)? })
+        }
+        _ => Err(CliError::usage(format!("--auth `{spec}` is not a known scheme"), hint)),
+    }
+}
+
+/// Load and select scenarios, or explain why nothing can run.
+pub(super) fn load_selection(
+    config: &RunConfig,
+    stderr: &mut dyn Write,
+) -> Result<Result<Vec<Scenario>, ExitCode>, CliError> {
+    let report = load_paths(&config.paths, &config.load);
+    let warnings = report.warning_count();
+    if report.has_errors() {
+        let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
+        output::render_diagnostics(stderr, &errors, output::stderr_color())?;
+        writeln!(
+            stderr,
+            "error: {} problem(s) in scenario files; nothing was run (see `rogue-runner validate` for details)",
+            errors.len()
+        )?;
+        return Ok(Err(ExitCode::Usage));
+    }
+    if warnings > 0 {
+        writeln!(
+            stderr,
+            "note: {warnings} warning(s) in scenario files; `rogue-runner validate` shows them"
+        )?;
+    }
+    let selected = config.selection.apply(report.scenarios);
+    if selected.is_empty() {
+        writeln!(stderr, "error: no scenario matches the filters; nothing was run")?;
+        writeln!(stderr, "  hint: `rogue-runner list DIR` shows what is there")?;
+        return Ok(Err(ExitCode::Usage));
+    }
+    Ok(Ok(selected))
+}
+
+pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let config = RunConfig::from_args(args)?;
+    let scenarios = match load_selection(&config, stderr)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    if config.use_cache {
+        writeln!(
+            stderr,
+            "note: the result cache is not built yet; --use-cache (cache dir {}) runs every scenario",
+            args.cache_dir.display()
+        )?;
+    }
+    execute_plan(&config, scenarios, stderr)
+}
+
+/// Plan and run `scenarios` with `config`, writing the standard reports.
+pub(super) fn execute_plan(
+    config: &RunConfig,
+    scenarios: Vec<Scenario>,
+    stderr: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let plan = Plan::build(scenarios, &config.routing).map_err(|e| {
+        CliError::usage(
+            e.to_string(),
+            "Rogue files name no agent: pass --agent '*=URL' to send them to one",
+        )
+    })?;
+    let paths = ReportPaths::new(&config.output_dir).with_github_step_summary_from_env();
+    paths
+        .create_dir()
+        .map_err(|e| CliError::usage(e.to_string(), "choose another --output-dir"))?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+            CliError::usage(
+                format!("cannot start the async runtime: {e}"),
+                "check the process limits",
+            )
+        })?;
+    let summary =
+        runtime.block_on(run_with_reports(config.options.clone(), plan, &paths, config.progress));
+    let (summary, errors) = summary;
+    for error in errors {
+        writeln!(stderr, "warning: {error}")?;
+    }
+    writeln!(stderr, "reports: {}", paths.dir.display())?;
+    Ok(exit_code_of(summary.exit_code))
+}
+
+/// Run the plan with the standard reporters; Ctrl-C stops scheduling and still writes the
+/// reports, a second Ctrl-C writes what it can and exits at once.
+pub(super) async fn run_with_reports(
+    options: RunOptions,
+    plan: Plan,
+    paths: &ReportPaths,
+    progress: ProgressMode,
+) -> (crate::engine::RunSummary, Vec<crate::report::ReportError>) {
+    let reports = Arc::new(Mutex::new(ReportSet::standard(paths, Progress::stderr(progress))));
+    let cancel = CancellationToken::new();
+    let interrupt = tokio::spawn({
+        let cancel = cancel.clone();
+        let reports = Arc::clone(&reports);
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    if let Ok(mut set) = reports.try_lock() {
+                        set.flush_partial();
+                    }
+                    std::process::exit(ExitCode::Interrupted.code());
+                }
+            }
+        }
+    });
+    let runner = Runner::new(options);
+    let mut sink = |event: &crate::engine::RunEvent| {
+        if let Ok(mut set) = reports.lock() {
+            set.on_event(event);
+        }
+    };
+    let summary = runner.run(plan, &mut sink, cancel).await;
+    interrupt.abort();
+    let errors = reports.lock().map(|mut set| set.take_errors()).unwrap_or_default();
+    (summary, errors)
+}
+
+fn exit_code_of(code: i32) -> ExitCode {
+    match code {
+        0 => ExitCode::Success,
+        1 => ExitCode::Failures,
+        3 => ExitCode::FailFast,
+        4 => ExitCode::Budget,
+        5 => ExitCode::InfraErrors,
+        130 => ExitCode::Interrupted,
+        _ => ExitCode::Usage,
+    }
+}

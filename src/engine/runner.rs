@@ -1,0 +1,316 @@
+//! The scheduler: bounded concurrency, P0 first, fail-fast, `--max-fail`, Ctrl-C.
+//!
+//! One loop owns all decisions and emits every event, in order; workers only converse with
+//! agents and return outcomes (the nextest shape: one linearizing dispatcher).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::executor::{execute, nothing_checkable, outcome_without_run};
+use super::plan::Plan;
+use super::policy::{FailFast, MaxFail};
+use super::{AgentPlan, CancelReason, Outcome, RunEvent, RunSummary, Status};
+use crate::agent::{AgentClient, AgentEndpoint, AgentKind, Auth, ClientOptions};
+use crate::scenario::Priority;
+use crate::secret::Secret;
+
+/// How a run behaves.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Conversations in flight at once.
+    pub parallel: usize,
+    /// Conversations in flight at once per agent.
+    pub per_agent_parallel: Option<usize>,
+    /// `Some(threshold)` enables fail-fast on P0.
+    pub fail_fast: Option<f64>,
+    pub max_fail: Option<usize>,
+    pub client: ClientOptions,
+    pub agent_kind: AgentKind,
+    pub auth: Auth,
+    pub headers: Vec<(String, Secret)>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            parallel: 5,
+            per_agent_parallel: None,
+            fail_fast: Some(0.8),
+            max_fail: None,
+            client: ClientOptions::default(),
+            agent_kind: AgentKind::A2a,
+            auth: Auth::None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Runs a plan and reports through `sink`.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    options: RunOptions,
+    http: reqwest::Client,
+}
+
+/// A connection pool sized for a run.
+pub fn http_client(parallel: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(parallel.max(8))
+        .tcp_nodelay(true)
+        .user_agent(concat!("rogue-runner/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+impl Runner {
+    pub fn new(options: RunOptions) -> Self {
+        let http = http_client(options.parallel);
+        Runner { options, http }
+    }
+
+    /// Run every scenario of `plan`. `cancel` is the user's interrupt (Ctrl-C).
+    pub async fn run(
+        &self,
+        plan: Plan,
+        sink: &mut dyn FnMut(&RunEvent),
+        cancel: CancellationToken,
+    ) -> RunSummary {
+        let started = Instant::now();
+        let started_at = jiff::Timestamp::now().to_string();
+        let run_id = uuid::Uuid::new_v4().simple().to_string();
+        let total = plan.scenarios.len();
+        let per_agent = plan.per_agent();
+        sink(&RunEvent::RunStarted {
+            run_id: run_id.clone(),
+            started_at: started_at.clone(),
+            total,
+            parallel: self.options.parallel,
+            agents: plan
+                .agents
+                .iter()
+                .zip(&per_agent)
+                .map(|(a, n)| AgentPlan { name: a.name.clone(), url: a.url.clone(), scenarios: *n })
+                .collect(),
+        });
+
+        let clients: Vec<AgentClient> = plan
+            .agents
+            .iter()
+            .map(|a| {
+                let endpoint = AgentEndpoint {
+                    name: a.name.clone(),
+                    url: a.url.clone(),
+                    kind: self.options.agent_kind.clone(),
+                    auth: self.options.auth.clone(),
+                    headers: self.options.headers.clone(),
+                };
+                AgentClient::new(endpoint, self.options.client.clone(), self.http.clone())
+            })
+            .collect();
+
+        // Each agent is checked once, all at once, before anything is scheduled.
+        let mut probes: JoinSet<(usize, Result<(), String>, u64)> = JoinSet::new();
+        for (i, client) in clients.iter().enumerate() {
+            if per_agent[i] == 0 {
+                continue;
+            }
+            let client = client.clone();
+            probes.spawn(async move {
+                let t = Instant::now();
+                let result = client.probe().await.map(|_| ()).map_err(|e| e.to_string());
+                (i, result, millis(t.elapsed()))
+            });
+        }
+        let mut agent_down: Vec<Option<String>> = vec![None; clients.len()];
+        let mut checks = Vec::new();
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = async { while let Some(joined) = probes.join_next().await { if let Ok(r) = joined { checks.push(r); } } } => {}
+        }
+        probes.abort_all();
+        checks.sort_by_key(|(i, _, _)| *i);
+        for (i, result, elapsed_ms) in checks {
+            let (ok, message) = match result {
+                Ok(()) => (true, "reachable".to_owned()),
+                Err(e) => (false, e),
+            };
+            sink(&RunEvent::AgentChecked {
+                agent: plan.agents[i].name.clone(),
+                url: plan.agents[i].url.clone(),
+                ok,
+                message: message.clone(),
+                elapsed_ms,
+            });
+            if !ok {
+                agent_down[i] = Some(message);
+            }
+        }
+
+        let stop = cancel.child_token();
+        let mut cancelled: Option<(CancelReason, String)> = None;
+        let mut fail_fast = self.options.fail_fast.map(|t| {
+            FailFast::new(
+                t,
+                plan.scenarios.iter().filter(|s| s.scenario.priority == Priority::P0).count(),
+            )
+        });
+        let mut max_fail = self.options.max_fail.map(MaxFail::new);
+        let global = Arc::new(Semaphore::new(self.options.parallel.max(1)));
+        let agent_limits: Vec<Option<Arc<Semaphore>>> = plan
+            .agents
+            .iter()
+            .map(|_| self.options.per_agent_parallel.map(|n| Arc::new(Semaphore::new(n.max(1)))))
+            .collect();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; total];
+        let mut workers: JoinSet<(usize, Option<Outcome>)> = JoinSet::new();
+        let mut next = 0;
+
+        let mut finish = |index: usize,
+                          outcome: Outcome,
+                          outcomes: &mut Vec<Option<Outcome>>,
+                          cancelled: &mut Option<(CancelReason, String)>,
+                          sink: &mut dyn FnMut(&RunEvent)| {
+            let (priority, status) = (outcome.priority, outcome.status);
+            sink(&RunEvent::ScenarioFinished { outcome: Box::new(outcome.clone()) });
+            outcomes[index] = Some(outcome);
+            if cancelled.is_some() {
+                return;
+            }
+            let reason = fail_fast
+                .as_mut()
+                .and_then(|ff| ff.record(priority, status))
+                .map(|m| (CancelReason::FailFast, m))
+                .or_else(|| {
+                    max_fail
+                        .as_mut()
+                        .and_then(|mf| mf.record(status))
+                        .map(|m| (CancelReason::MaxFail, m))
+                });
+            if let Some((reason, message)) = reason {
+                sink(&RunEvent::RunCancelled { reason, message: message.clone() });
+                *cancelled = Some((reason, message));
+                stop.cancel();
+            }
+        };
+
+        loop {
+            if cancel.is_cancelled() && cancelled.is_none() {
+                let message = "interrupted: no new scenarios were started".to_owned();
+                sink(&RunEvent::RunCancelled {
+                    reason: CancelReason::Interrupted,
+                    message: message.clone(),
+                });
+                cancelled = Some((CancelReason::Interrupted, message));
+            }
+            if stop.is_cancelled() {
+                break;
+            }
+            // Scenarios that need no conversation finish in plan order, without a worker.
+            while next < total {
+                let planned = &plan.scenarios[next];
+                let agent = &plan.agents[planned.agent].name;
+                let immediate = if let Some(down) = &agent_down[planned.agent] {
+                    Some(outcome_without_run(
+                        &planned.scenario,
+                        agent,
+                        Status::Error,
+                        format!("agent {agent} is unreachable: {down}"),
+                    ))
+                } else {
+                    nothing_checkable(&planned.scenario).map(|why| {
+                        outcome_without_run(&planned.scenario, agent, Status::Skipped, why)
+                    })
+                };
+                let Some(outcome) = immediate else { break };
+                finish(next, outcome, &mut outcomes, &mut cancelled, sink);
+                next += 1;
+                if stop.is_cancelled() {
+                    break;
+                }
+            }
+            if stop.is_cancelled() || (next >= total && workers.is_empty()) {
+                break;
+            }
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => {}
+                Some(joined) = workers.join_next(), if !workers.is_empty() => {
+                    if let Ok((index, Some(outcome))) = joined {
+                        finish(index, outcome, &mut outcomes, &mut cancelled, sink);
+                    }
+                }
+                Ok(permit) = global.clone().acquire_owned(), if next < total => {
+                    let index = next;
+                    next += 1;
+                    let planned = &plan.scenarios[index];
+                    let scenario = planned.scenario.clone();
+                    let client = clients[planned.agent].clone();
+                    let agent = plan.agents[planned.agent].name.clone();
+                    let limit = agent_limits[planned.agent].clone();
+                    let token = stop.clone();
+                    sink(&RunEvent::ScenarioStarted { id: scenario.id.clone() });
+                    workers.spawn(async move {
+                        let _permit = permit;
+                        let _agent_permit = match limit {
+                            Some(limit) => limit.acquire_owned().await.ok(),
+                            None => None,
+                        };
+                        tokio::select! {
+                            () = token.cancelled() => (index, None),
+                            outcome = execute(&scenario, &agent, &client) => (index, Some(outcome)),
+                        }
+                    });
+                }
+            }
+        }
+
+        // Stopped or done: collect what finished, cancel what did not.
+        while let Some(joined) = workers.join_next().await {
+            if let Ok((index, Some(outcome))) = joined {
+                finish(index, outcome, &mut outcomes, &mut cancelled, sink);
+            }
+        }
+        let skip_reason = cancelled.as_ref().map_or_else(
+            || "not run".to_owned(),
+            |(reason, message)| match reason {
+                CancelReason::FailFast => format!("not run: fail-fast stopped the run ({message})"),
+                CancelReason::MaxFail => format!("not run: {message}"),
+                CancelReason::Budget => format!("not run: budget exhausted ({message})"),
+                CancelReason::Interrupted => "not run: interrupted".to_owned(),
+            },
+        );
+        for (index, slot) in outcomes.iter_mut().enumerate() {
+            if slot.is_none() {
+                let planned = &plan.scenarios[index];
+                let agent = &plan.agents[planned.agent].name;
+                let outcome = outcome_without_run(
+                    &planned.scenario,
+                    agent,
+                    Status::Skipped,
+                    skip_reason.clone(),
+                );
+                sink(&RunEvent::ScenarioFinished { outcome: Box::new(outcome.clone()) });
+                *slot = Some(outcome);
+            }
+        }
+        let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+        let summary = RunSummary::build(
+            run_id,
+            started_at,
+            jiff::Timestamp::now().to_string(),
+            millis(started.elapsed()),
+            &outcomes,
+            cancelled,
+        );
+        sink(&RunEvent::RunFinished { summary: summary.clone() });
+        summary
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
