@@ -575,3 +575,196 @@ async fn many_concurrent_slow_requests_overlap() {
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     agent.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The bundled demo scenarios: they load without a diagnostic, and a minimal A2A client plus a
+// minimal checker (standing in for the engine) gets each one's intended outcome from the mock.
+
+mod bundled {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use rogue_runner::demo::{MockAgentOptions, MockDialect, bundled_scenarios};
+    use rogue_runner::scenario::{
+        AssertionKind, Conversation, ExpectedValue, LoadOptions, Scenario, load_text,
+    };
+    use serde_json::{Value, json};
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Outcome {
+        Pass,
+        Fail,
+        Error,
+    }
+
+    /// Talks to the agent like a plain 0.3 client: keeps contextId, continues input-required
+    /// tasks, polls working ones, joins artifact chunks without a separator.
+    async fn converse(url: &str, messages: &[String]) -> Result<(String, Duration), String> {
+        let client = super::http();
+        let started = Instant::now();
+        let (mut context, mut task_id, mut reply) = (None::<String>, None::<String>, String::new());
+        for (n, text) in messages.iter().enumerate() {
+            let mut message = json!({"kind": "message", "messageId": format!("m{n}"), "role": "user",
+                                     "parts": [{"kind": "text", "text": text}]});
+            if let Some(c) = &context {
+                message["contextId"] = c.as_str().into();
+            }
+            if let Some(t) = task_id.take() {
+                message["taskId"] = t.into();
+            }
+            let body = json!({"jsonrpc": "2.0", "id": n, "method": "message/send", "params": {"message": message}});
+            let mut result = call(&client, url, &body).await?;
+            context = result["contextId"].as_str().map(str::to_owned);
+            while result["kind"] == "task" && result["status"]["state"] == "working" {
+                let get = json!({"jsonrpc": "2.0", "id": "poll", "method": "tasks/get", "params": {"id": result["id"]}});
+                result = call(&client, url, &get).await?;
+            }
+            let texts = |parts: &Value| -> String {
+                parts.as_array().into_iter().flatten().filter_map(|p| p["text"].as_str()).collect()
+            };
+            reply = match (result["kind"].as_str(), result["status"]["state"].as_str()) {
+                (Some("message"), _) => texts(&result["parts"]),
+                (Some("task"), Some("completed")) => texts(&result["artifacts"][0]["parts"]),
+                (Some("task"), Some("input-required")) => {
+                    task_id = result["id"].as_str().map(str::to_owned);
+                    texts(&result["status"]["message"]["parts"])
+                }
+                other => return Err(format!("unexpected result {other:?}")),
+            };
+        }
+        Ok((reply, started.elapsed()))
+    }
+
+    async fn call(client: &reqwest::Client, url: &str, body: &Value) -> Result<Value, String> {
+        let resp = client.post(url).json(body).send().await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        let mut body: Value = resp.json().await.map_err(|e| e.to_string())?;
+        if let Some(error) = body.get("error") {
+            return Err(error.to_string());
+        }
+        Ok(body["result"].take())
+    }
+
+    fn number(v: &Value) -> Option<f64> {
+        v.as_f64().or_else(|| v.as_str()?.trim_end_matches('%').parse().ok())
+    }
+
+    /// `None` when the check cannot be assessed here (usage, a field of a non-JSON reply).
+    fn check(kind: &AssertionKind, reply: &str, elapsed: Duration) -> Option<bool> {
+        let lower = reply.to_lowercase();
+        let json: Option<Value> = serde_json::from_str(reply).ok().filter(Value::is_object);
+        let field = |f: &str| json.as_ref().map(|j| j.get(f).cloned().unwrap_or(Value::Null));
+        Some(match kind {
+            AssertionKind::Contains { needle } => lower.contains(&needle.to_lowercase()),
+            AssertionKind::NotContains { needle } => !lower.contains(&needle.to_lowercase()),
+            AssertionKind::Regex { pattern } => regex::Regex::new(pattern).unwrap().is_match(reply),
+            AssertionKind::MinLength { chars } => reply.chars().count() as u64 >= *chars,
+            AssertionKind::MaxLength { chars } => reply.chars().count() as u64 <= *chars,
+            AssertionKind::Latency { op, ms } => op.holds(elapsed.as_secs_f64() * 1000.0, *ms),
+            AssertionKind::MaxTokens { .. } => return None,
+            AssertionKind::FieldCompare { field: f, op, value, .. } => {
+                number(&field(f)?).is_some_and(|v| op.holds(v, *value))
+            }
+            AssertionKind::FieldRange { field: f, lo, hi, .. } => {
+                number(&field(f)?).is_some_and(|v| (*lo..=*hi).contains(&v))
+            }
+            AssertionKind::FieldEquals { field: f, expected } => {
+                let v = field(f)?;
+                match expected {
+                    ExpectedValue::Bool(b) => v.as_bool() == Some(*b),
+                    ExpectedValue::Number(n) => number(&v) == Some(*n),
+                    ExpectedValue::Text(t) => v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(t)),
+                }
+            }
+            AssertionKind::FieldPresent { field: f } => {
+                let v = field(f)?;
+                !(v.is_null() || v == "" || v == json!([]) || v == json!({}))
+            }
+            AssertionKind::FieldIncludesAll { field: f, items } => {
+                let v = field(f)?;
+                items
+                    .iter()
+                    .all(|i| v.as_array().is_some_and(|a| a.iter().any(|x| x == i.as_str())))
+            }
+        })
+    }
+
+    async fn run(base: &super::MockAgent, scenario: &Scenario) -> Outcome {
+        let name =
+            if scenario.agent.name.is_empty() { "tshirt_store" } else { &scenario.agent.name };
+        let messages = match &scenario.conversation {
+            Conversation::Scripted { messages } => messages.clone(),
+            Conversation::Driven { goal, .. } => vec![goal.clone()],
+        };
+        match converse(&base.agent_url(name), &messages).await {
+            Err(_) => Outcome::Error,
+            Ok((reply, elapsed)) => {
+                let failed = scenario
+                    .assertions
+                    .iter()
+                    .any(|a| check(&a.kind, &reply, elapsed) == Some(false));
+                if failed { Outcome::Fail } else { Outcome::Pass }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn bundled_scenarios_produce_their_intended_outcomes() {
+        use Outcome::{Error, Fail, Pass};
+        let agent = super::start(MockAgentOptions {
+            dialect: MockDialect::V0_3,
+            ..MockAgentOptions::default()
+        })
+        .await;
+        let mut outcomes = BTreeMap::new();
+        let mut priorities = BTreeMap::new();
+        for (file, text) in bundled_scenarios() {
+            let path = Path::new(file);
+            let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            let (layout, scenarios, diagnostics) =
+                load_text(path, text, is_json, &LoadOptions::default());
+            assert!(layout.is_some(), "{file}");
+            assert!(diagnostics.is_empty(), "{file}: {diagnostics:#?}");
+            for s in &scenarios {
+                assert!(!s.rubric.is_empty() || !s.assertions.is_empty(), "{}", s.id);
+                outcomes.insert(s.id.clone(), run(&agent, s).await);
+                priorities.insert(s.id.clone(), s.priority.to_string());
+            }
+        }
+        let expected = [
+            ("qa_demo_p0_001", Pass),
+            ("support_demo_p0_002", Pass),
+            ("security_demo_p0_003", Pass),
+            ("analyst_demo_p0_004", Pass),
+            ("support_demo_p1_001", Pass),
+            ("support_demo_p1_002", Pass),
+            ("support_demo_p1_003", Pass),
+            ("support_demo_p1_004", Fail),
+            ("support_demo_p1_005", Pass),
+            ("checkout_native_001", Pass),
+            ("checkout_native_002", Pass),
+            ("checkout_native_003", Pass),
+            ("checkout_native_004", Pass),
+            ("checkout_native_005", Pass),
+            ("checkout_native_006", Fail),
+            ("checkout_native_007", Error),
+            ("checkout_native_008", Pass),
+            ("rogue_tshirt_store#1", Pass),
+            ("rogue_tshirt_store#2", Pass),
+            ("rogue_tshirt_store#3", Pass),
+        ];
+        let expected: BTreeMap<String, Outcome> =
+            expected.into_iter().map(|(id, o)| (id.to_owned(), o)).collect();
+        assert_eq!(outcomes, expected);
+        // Every P0 passes, so P0 fail-fast never trips on the demo.
+        for (id, priority) in &priorities {
+            if priority == "P0" {
+                assert_eq!(outcomes[id], Pass, "{id}");
+            }
+        }
+        agent.shutdown().await;
+    }
+}
