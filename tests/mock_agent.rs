@@ -196,6 +196,10 @@ async fn v1_send_message_needs_the_version_header() {
     assert_eq!(body["result"]["message"]["parts"][0]["text"], "[support] q");
     let body = send(&url, "dotted").await;
     assert_eq!(body["result"]["kind"], "message");
+    // …but not with an explicit 1.0 header (a2a-sdk 1.3's 0.3 adapter refuses it).
+    let (_, body) = post_v1(&url, &msg_body("message/send", "dotted", None, None)).await;
+    assert_eq!(body["error"]["code"], -32603);
+    assert!(body["error"]["message"].as_str().unwrap().contains("Expected version '0.3'"));
     agent.shutdown().await;
 
     // A 0.3 server does not know the 1.0 names.
@@ -478,7 +482,7 @@ async fn working_task_completes_on_first_get() {
 
     let get = json!({"jsonrpc": "2.0", "id": 2, "method": "GetTask", "params": {"id": id, "historyLength": 1}});
     let (_, got) = post_v1(&url, &get).await;
-    let task = &got["result"]["task"];
+    let task = &got["result"];
     assert_eq!(task["status"]["state"], "TASK_STATE_COMPLETED");
     assert_eq!(part_texts(&task["artifacts"][0]["parts"]).concat(), "[reports] build the report");
     assert_eq!(task["history"].as_array().unwrap().len(), 1);

@@ -21,12 +21,14 @@
 //!
 //! * 0.2 / 0.3 names, answered in every dialect (as a2a-sdk 1.x does in compat mode), in 0.x
 //!   shapes (`kind` tags, `completed`, `{"kind":"text","text":…}`): `message/send`,
-//!   `message/stream`, `tasks/get`, `tasks/cancel`.
+//!   `message/stream`, `tasks/get`, `tasks/cancel`. Like a2a-sdk 1.3, a 1.0 server refuses
+//!   them with `-32603` when the request carries an explicit `A2A-Version: 1.x` header.
 //! * 1.0 names, answered only when the dialect is [`MockDialect::V1_0`] (else `-32601`, as
 //!   a 0.x server would), in 1.0 shapes (`{"message":…}` / `{"task":…}` wrappers,
 //!   `TASK_STATE_COMPLETED`, `ROLE_AGENT`, `{"text":…}`): `SendMessage`,
-//!   `SendStreamingMessage`, `GetTask`, `CancelTask`. They need the header `A2A-Version: 1.0`
-//!   (or `?A2A-Version=1.0`); without it the answer is error `-32009` VersionNotSupported.
+//!   `SendStreamingMessage`, `GetTask`, `CancelTask` (`GetTask` and `CancelTask` answer the
+//!   bare Task, as a2a-sdk 1.3 does). They need the header `A2A-Version: 1.0` (or
+//!   `?A2A-Version=1.0`); without it the answer is error `-32009` VersionNotSupported.
 //! * Anything else: `-32601`. A body that is not JSON: `-32700`. Not a JSON-RPC 2.0 request
 //!   object: `-32600`. No `params.message.parts`: `-32602`. Bodies over 1 MiB: HTTP 413.
 //! * Streams are `text/event-stream`, one JSON-RPC response per `data: …\r\n\r\n` event (CRLF,
@@ -478,14 +480,24 @@ async fn rpc(
         .into_response();
     };
     let call = Call { shared: &shared, agent: &agent, id, wire, stream: op == Op::Stream };
-    if wire == Wire::V1 {
-        let version = requested_version(&headers, &uri);
-        if version != "1" && !version.starts_with("1.") {
-            return call.error(
-                -32009,
-                &format!("A2A version '{version}' is not supported by this handler. Expected version '1.0'."),
-            );
-        }
+    let version = requested_version(&headers, &uri);
+    let asks_v1 = version == "1" || version.starts_with("1.");
+    if wire == Wire::V1 && !asks_v1 {
+        return call.error(
+            -32009,
+            &format!(
+                "A2A version '{version}' is not supported by this handler. Expected version '1.0'."
+            ),
+        );
+    }
+    // a2a-sdk 1.x routes dotted names to its 0.3 adapter, which refuses an explicit 1.x header.
+    if wire == Wire::V0 && asks_v1 && shared.options.dialect == MockDialect::V1_0 {
+        return call.error(
+            -32603,
+            &format!(
+                "A2A version '{version}' is not supported by this handler. Expected version '0.3'."
+            ),
+        );
     }
     let params = request.get("params").unwrap_or(&Value::Null);
     match op {
@@ -654,7 +666,7 @@ fn continue_task(
     };
     if task.state != TaskState::InputRequired {
         let problem = if task.state.is_terminal() {
-            format!("Task {task_id} is in terminal state: {}", task.state.name(Wire::V0))
+            format!("Task {task_id} is in terminal state: {}", task.state.name(Wire::V1))
         } else {
             format!("Task {task_id} is still working: poll it with tasks/get")
         };
@@ -718,7 +730,7 @@ async fn get_task(call: &Call<'_>, params: &Value) -> Response {
         }
         task.set_state(TaskState::Completed);
     }
-    let result = wire::result_task(call.wire, task, history_length);
+    let result = wire::task(call.wire, task, history_length);
     let weight = task.weight();
     tasks.reweigh(&key, weight);
     drop(tasks);
@@ -740,7 +752,7 @@ fn cancel_task(call: &Call<'_>, params: &Value) -> Response {
         Some(task) => {
             task.pending = None;
             task.set_state(TaskState::Canceled);
-            Ok(wire::result_task(call.wire, task, None))
+            Ok(wire::task(call.wire, task, None))
         }
     };
     drop(tasks);
