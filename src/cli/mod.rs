@@ -2,6 +2,7 @@
 //! outcome into an exit code. Everything here is glue over the library modules.
 
 mod args;
+mod demo;
 mod error;
 mod list;
 mod output;
@@ -57,10 +58,8 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
         }
         Some(Command::Run(args)) => run::run(&args, err),
         None => run::run(&cli.run, err),
-        Some(Command::Demo(_) | Command::MockAgent(_)) => Err(CliError::usage(
-            "this command is not available yet",
-            "use `run`, `validate` or `list`",
-        )),
+        Some(Command::Demo(args)) => demo::demo(&args, out, err),
+        Some(Command::MockAgent(args)) => demo::mock_agent(&args, out),
     }
 }
 

@@ -69,7 +69,13 @@ impl AgentRouting {
         let name = &scenario.agent.name;
         if name.is_empty() {
             let url = self.overrides.get("*").or(self.unassigned.as_ref())?;
-            return Some((DEFAULT_AGENT_NAME.to_owned(), url.clone()));
+            // `…/a2a/{name}` names the agent; anything else is the default agent.
+            let name = url
+                .rsplit_once("/a2a/")
+                .map(|(_, n)| n.trim_end_matches('/'))
+                .filter(|n| !n.is_empty() && !n.contains('/'))
+                .unwrap_or(DEFAULT_AGENT_NAME);
+            return Some((name.to_owned(), url.clone()));
         }
         if let Some(url) = self.overrides.get(name).or_else(|| self.overrides.get("*")) {
             return Some((name.clone(), url.clone()));

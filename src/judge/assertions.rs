@@ -296,11 +296,10 @@ fn number_of(value: &Value, unit: Unit) -> Option<f64> {
             let s = s.trim().trim_start_matches('$').trim();
             let (number, suffix) = split_number(s)?;
             let scale = match (unit, suffix.trim()) {
-                (Unit::Millis, "ms" | "") => 1.0,
                 (Unit::Millis, "s") => 1_000.0,
                 (Unit::Millis, "m" | "min") => 60_000.0,
                 (Unit::Millis, "h") => 3_600_000.0,
-                (_, "" | "%" | "x") => 1.0,
+                (Unit::Millis, "ms") | (_, "" | "%" | "x") => 1.0,
                 _ => return None,
             };
             Some(number * scale)
