@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -166,7 +166,9 @@ impl Runner {
             .map(|_| self.options.per_agent_parallel.map(|n| Arc::new(Semaphore::new(n.max(1)))))
             .collect();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; total];
-        let mut workers: JoinSet<(usize, Option<Outcome>)> = JoinSet::new();
+        // Workers hand their permit back with the outcome: the slot frees only once the dispatcher
+        // has recorded the result, so fail-fast sees every result before the next start.
+        let mut workers: JoinSet<(usize, Option<Outcome>, OwnedSemaphorePermit)> = JoinSet::new();
         let mut next = 0;
 
         let mut finish = |index: usize,
@@ -239,8 +241,9 @@ impl Runner {
                 biased;
                 () = stop.cancelled() => {}
                 Some(joined) = workers.join_next(), if !workers.is_empty() => {
-                    if let Ok((index, Some(outcome))) = joined {
+                    if let Ok((index, Some(outcome), permit)) = joined {
                         finish(index, outcome, &mut outcomes, &mut cancelled, sink);
+                        drop(permit);
                     }
                 }
                 Ok(permit) = global.clone().acquire_owned(), if next < total => {
@@ -254,14 +257,13 @@ impl Runner {
                     let token = stop.clone();
                     sink(&RunEvent::ScenarioStarted { id: scenario.id.clone() });
                     workers.spawn(async move {
-                        let _permit = permit;
                         let _agent_permit = match limit {
                             Some(limit) => limit.acquire_owned().await.ok(),
                             None => None,
                         };
                         tokio::select! {
-                            () = token.cancelled() => (index, None),
-                            outcome = execute(&scenario, &agent, &client) => (index, Some(outcome)),
+                            () = token.cancelled() => (index, None, permit),
+                            outcome = execute(&scenario, &agent, &client) => (index, Some(outcome), permit),
                         }
                     });
                 }
@@ -270,7 +272,7 @@ impl Runner {
 
         // Stopped or done: collect what finished, cancel what did not.
         while let Some(joined) = workers.join_next().await {
-            if let Ok((index, Some(outcome))) = joined {
+            if let Ok((index, Some(outcome), _permit)) = joined {
                 finish(index, outcome, &mut outcomes, &mut cancelled, sink);
             }
         }
