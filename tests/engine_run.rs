@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -50,11 +51,12 @@ fn scenarios(items: &[(&str, &str, &str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("version: 1\nagent: shop_agent\nscenarios:\n");
     for (id, priority, message, contains) in items {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "  - id: {id}\n    priority: {priority}\n    message: {}\n    expect:\n      contains: [{}]\n",
             serde_json::to_string(message).unwrap(),
             serde_json::to_string(contains).unwrap()
-        ));
+        );
     }
     fs_err::write(dir.path().join("scenarios.yaml"), text).unwrap();
     dir
@@ -77,8 +79,7 @@ fn run(dir: &Path, base: &str, extra: &[&str]) -> (common::Output, Value, PathBu
     args.extend_from_slice(extra);
     let out = common::run_in(dir, &args);
     let results = fs_err::read_to_string(out_dir.join("results.json"))
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or(Value::Null);
+        .map_or(Value::Null, |t| serde_json::from_str(&t).unwrap());
     (out, results, out_dir)
 }
 
@@ -313,7 +314,7 @@ fn ctrl_c_stops_the_run_writes_every_report_and_exits_130() {
     let out_dir = dir.path().join("out");
     let scenarios_file = dir.path().join("scenarios.yaml");
     let base = agent.base();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+    let child = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
         .args(["run", "--scenarios-dir", scenarios_file.to_str().unwrap(), "--rogue-server", &base])
         .args(["--output-dir", out_dir.to_str().unwrap(), "--progress", "plain", "--parallel", "2"])
         .stdout(Stdio::null())
