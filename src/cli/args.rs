@@ -63,6 +63,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the demo A2A agent on 127.0.0.1, answering for any agent name under /a2a/{name}.
     MockAgent(MockAgentArgs),
+    /// Combine the reports of partitioned runs (--partition hash:K/N) into one set of reports.
+    Merge(MergeArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -85,6 +87,10 @@ pub struct FilterArgs {
     /// Only scenarios whose id matches this glob (`qa_*`, `*_p0_*`); repeatable.
     #[arg(long, value_name = "GLOB")]
     pub id: Vec<String>,
+    /// Only shard K of N (`hash:K/N`, K from 1): stable, disjoint shards for CI matrix jobs.
+    /// `hash:N` takes K from JOB_COMPLETION_INDEX + 1 (Kubernetes Indexed Jobs).
+    #[arg(long, value_name = "hash:K/N")]
+    pub partition: Option<String>,
 }
 
 /// Limits for reading untrusted scenario files.
@@ -247,6 +253,16 @@ pub struct ListArgs {
 pub enum OutputFormat {
     Table,
     Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Each shard's --output-dir (or its results.json).
+    #[arg(value_name = "DIR", required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Where the merged reports are written.
+    #[arg(long, value_name = "DIR", default_value = "./reports/rogue")]
+    pub output_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

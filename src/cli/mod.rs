@@ -5,6 +5,7 @@ mod args;
 mod demo;
 mod error;
 mod list;
+mod merge;
 mod output;
 mod run;
 mod validate;
@@ -35,6 +36,10 @@ pub fn main() -> i32 {
     let mut err = stderr.lock();
     match dispatch(cli, &mut out, &mut err) {
         Ok(code) => code.code(),
+        // The reader went away (`| head`): not an error worth a message.
+        Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::Success.code()
+        }
         Err(e) => {
             let report = miette::Report::new(e);
             let _ = writeln!(err, "{report:?}");
@@ -60,15 +65,28 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
         None => run::run(&cli.run, err),
         Some(Command::Demo(args)) => demo::demo(&args, out, err),
         Some(Command::MockAgent(args)) => demo::mock_agent(&args, out),
+        Some(Command::Merge(args)) => merge::merge(&args, out, err),
     }
 }
 
 fn selection_from(filters: &args::FilterArgs) -> Result<Selection, CliError> {
-    Selection::new(
+    let partition = filters
+        .partition
+        .as_deref()
+        .map(|text| {
+            let index = std::env::var("JOB_COMPLETION_INDEX").ok();
+            crate::scenario::Partition::parse(text, index.as_deref())
+        })
+        .transpose()
+        .map_err(|e| CliError::usage(e.to_string(), "write --partition hash:2/4 (shard 2 of 4)"))?;
+    let selection = Selection::new(
         filters.priority.clone(),
         filters.category.clone(),
         filters.tag.clone(),
         &filters.id,
     )
-    .map_err(|e| CliError::usage(e.to_string(), "use shell-style globs such as `qa_*` or `*_p0_*`"))
+    .map_err(|e| {
+        CliError::usage(e.to_string(), "use shell-style globs such as `qa_*` or `*_p0_*`")
+    })?;
+    Ok(selection.with_partition(partition))
 }

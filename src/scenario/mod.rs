@@ -12,6 +12,7 @@ mod loader;
 mod model;
 pub mod native;
 pub mod node;
+mod partition;
 mod priority;
 mod rogue;
 pub mod source_file;
@@ -25,6 +26,7 @@ pub use loader::{
 pub use model::{
     AgentRef, AgentSource, Conversation, Layout, Limits, Rubric, Scenario, SourceLocation,
 };
+pub use partition::{InvalidPartition, Partition};
 pub use priority::{InvalidPriority, Priority};
 mod selection;
 mod stats;

@@ -3,7 +3,7 @@
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::{Priority, Scenario};
+use super::{Partition, Priority, Scenario};
 
 /// A validated set of filters. The empty selection matches everything.
 #[derive(Debug, Clone, Default)]
@@ -12,6 +12,7 @@ pub struct Selection {
     categories: Vec<String>,
     tags: Vec<String>,
     ids: Option<GlobSet>,
+    partition: Option<Partition>,
 }
 
 /// An `--id` pattern that is not a valid glob.
@@ -45,7 +46,14 @@ impl Selection {
                 reason: e.to_string(),
             })?)
         };
-        Ok(Selection { priorities, categories, tags, ids })
+        Ok(Selection { priorities, categories, tags, ids, partition: None })
+    }
+
+    /// Keep only this shard's scenarios (applied after the other filters).
+    #[must_use]
+    pub fn with_partition(mut self, partition: Option<Partition>) -> Self {
+        self.partition = partition;
+        self
     }
 
     pub fn matches(&self, scenario: &Scenario) -> bool {
@@ -53,6 +61,7 @@ impl Selection {
             && (self.categories.is_empty() || self.categories.contains(&scenario.category))
             && (self.tags.is_empty() || self.tags.iter().any(|t| scenario.tags.contains(t)))
             && self.ids.as_ref().is_none_or(|ids| ids.is_match(&scenario.id))
+            && self.partition.is_none_or(|p| p.contains(&scenario.id))
     }
 
     /// Keep the matching scenarios.
@@ -65,5 +74,6 @@ impl Selection {
             && self.categories.is_empty()
             && self.tags.is_empty()
             && self.ids.is_none()
+            && self.partition.is_none()
     }
 }

@@ -37,6 +37,8 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .env_remove("ROGUE_SERVER")
         .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("CI")
         .output()
         .expect("run rogue-runner");
     Output {
