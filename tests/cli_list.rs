@@ -132,3 +132,13 @@ fn seed_flags_parse_on_the_bare_command() {
     let out = run(&["--scenarios-dir", "x", "--priority", "P9"]);
     assert_eq!(out.code, 2, "{}", out.combined());
 }
+
+#[test]
+fn bad_report_formats_are_usage_errors() {
+    let out = run(&["--scenarios-dir", "x", "--format", "json,pdf"]);
+    assert_eq!(out.code, 2, "{}", out.combined());
+    assert!(out.stderr.contains("unknown report format `pdf`"), "{}", out.stderr);
+    assert!(out.stderr.contains("expected json, md, jsonl, junit, html or all"), "{}", out.stderr);
+    let out = run(&["--scenarios-dir", "x", "--format", "junit,html", "--help"]);
+    assert_eq!(out.code, 0, "{}", out.combined());
+}

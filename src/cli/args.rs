@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::report::ReportFormats;
 use crate::scenario::Priority;
 
 const AFTER_HELP: &str = "\
@@ -108,9 +109,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", required = true)]
     pub scenarios_dir: Vec<PathBuf>,
 
-    /// Where reports are written: results.json, summary.md, events.jsonl.
+    /// Where reports are written: results.json, summary.md, junit.xml, report.html,
+    /// events.jsonl.
     #[arg(long, value_name = "DIR", default_value = "./reports/rogue")]
     pub output_dir: PathBuf,
+
+    /// Report files to write, a comma list of json (results.json), md (summary.md and
+    /// $GITHUB_STEP_SUMMARY), jsonl (events.jsonl, the crash-safe record), junit (junit.xml),
+    /// html (report.html), or all.
+    #[arg(long = "format", value_name = "LIST", default_value = "all", value_parser = parse_formats)]
+    pub formats: ReportFormats,
 
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -270,6 +278,9 @@ pub struct DemoArgs {
     /// Where the demo's reports are written.
     #[arg(long, value_name = "DIR", default_value = "./reports/demo")]
     pub output_dir: PathBuf,
+    /// Report files to write: json, md, jsonl, junit, html, or all (comma list).
+    #[arg(long = "format", value_name = "LIST", default_value = "all", value_parser = parse_formats)]
+    pub formats: ReportFormats,
     /// How progress is shown.
     #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
     pub progress: ProgressChoice,
@@ -303,4 +314,8 @@ pub enum MockDialectArg {
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 30s, 500ms, 2m)"))
+}
+
+fn parse_formats(text: &str) -> Result<ReportFormats, String> {
+    text.parse()
 }

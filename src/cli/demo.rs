@@ -41,7 +41,7 @@ pub(super) fn demo(
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     let scenarios = demo_scenarios()?;
-    let paths = ReportPaths::new(&args.output_dir);
+    let paths = ReportPaths::new(&args.output_dir).with_formats(args.formats);
     paths
         .create_dir()
         .map_err(|e| CliError::usage(e.to_string(), "choose another --output-dir"))?;
@@ -90,7 +90,7 @@ pub(super) fn demo(
     writeln!(stdout, "A real run with these results would exit with code {}.", summary.exit_code)?;
     writeln!(stdout)?;
     writeln!(stdout, "Reports:")?;
-    for path in [&paths.summary_md, &paths.results_json, &paths.events_jsonl] {
+    for path in paths.files() {
         writeln!(stdout, "  {}", path.display())?;
     }
     writeln!(stdout)?;

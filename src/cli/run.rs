@@ -11,7 +11,7 @@ use super::args::{AgentProtocol, ProgressChoice, RunArgs};
 use super::{CliError, output, selection_from};
 use crate::agent::{AgentKind, Auth, ClientOptions};
 use crate::engine::{AgentRouting, ExitCode, Plan, RunOptions, Runner};
-use crate::report::{Progress, ProgressMode, ReportPaths, ReportSet};
+use crate::report::{Progress, ProgressMode, ReportFormats, ReportPaths, ReportSet};
 use crate::scenario::{LoadOptions, Scenario, Selection, load_paths};
 use crate::secret::Secret;
 
@@ -24,6 +24,7 @@ pub(super) struct RunConfig {
     pub routing: AgentRouting,
     pub options: RunOptions,
     pub output_dir: PathBuf,
+    pub formats: ReportFormats,
     pub progress: ProgressMode,
     pub use_cache: bool,
 }
@@ -96,6 +97,7 @@ impl RunConfig {
                 headers: Vec::new(),
             },
             output_dir: args.output_dir.clone(),
+            formats: args.formats,
             progress,
             use_cache: args.use_cache,
         })
@@ -186,7 +188,9 @@ pub(super) fn execute_plan(
             "Rogue files name no agent: pass --agent '*=URL' to send them to one",
         )
     })?;
-    let paths = ReportPaths::new(&config.output_dir).with_github_step_summary_from_env();
+    let paths = ReportPaths::new(&config.output_dir)
+        .with_formats(config.formats)
+        .with_github_step_summary_from_env();
     paths
         .create_dir()
         .map_err(|e| CliError::usage(e.to_string(), "choose another --output-dir"))?;

@@ -34,6 +34,11 @@ pub enum ReportError {
     /// A report could not be serialized. This is a bug in rogue-runner.
     #[error("cannot serialize {what}: {error}; this is a bug in rogue-runner, please report it")]
     Serialize { what: &'static str, error: serde_json::Error },
+
+    /// A report could not be rendered (a template or XML writer error). This is a bug in
+    /// rogue-runner.
+    #[error("cannot render {what}: {message}; this is a bug in rogue-runner, please report it")]
+    Render { what: &'static str, message: String },
 }
 
 /// An I/O error in lower case words, without the `(os error N)` noise.

@@ -142,6 +142,12 @@ fn verdict_line(run: &RunSummary) -> String {
         _ if c.error > 0 => "⚠️",
         _ => "✅",
     };
+    format!("{icon} {}", verdict_words(run))
+}
+
+/// `stopped by fail-fast: 3 failed, 1 error — exit code 3`: the verdict without an icon.
+pub(crate) fn verdict_words(run: &RunSummary) -> String {
+    let c = &run.counts;
     let prefix = match run.cancelled {
         None => "",
         Some(CancelReason::FailFast) => "stopped by fail-fast: ",
@@ -166,7 +172,7 @@ fn verdict_line(run: &RunSummary) -> String {
     if c.skipped > 0 {
         parts.push(format!("{} skipped", c.skipped));
     }
-    format!("{icon} {prefix}{} — exit code {}", parts.join(", "), run.exit_code)
+    format!("{prefix}{} — exit code {}", parts.join(", "), run.exit_code)
 }
 
 fn write_cancellation(

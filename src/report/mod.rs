@@ -4,17 +4,24 @@
 //! engine ──RunEvent──► ReportSet ──┬─► EventsJsonl      events.jsonl  (one line per event, flushed)
 //!                                  ├─► ResultsJson      results.json  (atomic, at the end or on interrupt)
 //!                                  ├─► SummaryMarkdown  summary.md    (+ $GITHUB_STEP_SUMMARY)
+//!                                  ├─► JunitXml         junit.xml     (atomic, at the end or on interrupt)
+//!                                  ├─► HtmlReport       report.html   (atomic, at the end or on interrupt)
 //!                                  └─► Progress         terminal      (bar, plain lines or nothing)
 //! ```
 //!
 //! A reporter that fails records a [`ReportError`] in the set and receives no further events;
 //! the run and the other reporters carry on. On Ctrl-C the engine calls
-//! [`ReportSet::flush_partial`], so `results.json` and `summary.md` describe what finished.
+//! [`ReportSet::flush_partial`], so `results.json`, `summary.md`, `junit.xml` and
+//! `report.html` describe what finished. [`ReportFormats`] (`--format`) chooses which files
+//! are written.
 
 mod document;
 mod error;
 mod events_jsonl;
 mod files;
+mod formats;
+mod html;
+mod junit;
 mod markdown;
 mod progress;
 mod results_json;
@@ -25,7 +32,7 @@ mod text;
 mod tests;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use document::{
     AgentCheck, AgentReport, PlanInfo, RESULTS_SCHEMA_VERSION, ResultsDocument, ToolInfo,
@@ -33,6 +40,9 @@ pub use document::{
 };
 pub use error::ReportError;
 pub use events_jsonl::EventsJsonl;
+pub use formats::ReportFormats;
+pub use html::{HtmlReport, render_report_html};
+pub use junit::{JunitXml, render_junit_xml};
 pub use markdown::{SummaryMarkdown, render_summary_markdown};
 pub use progress::{Progress, ProgressMode, is_ci};
 pub use results_json::ResultsJson;
@@ -60,21 +70,51 @@ pub struct ReportPaths {
     pub events_jsonl: PathBuf,
     pub results_json: PathBuf,
     pub summary_md: PathBuf,
+    pub junit_xml: PathBuf,
+    pub report_html: PathBuf,
     /// `$GITHUB_STEP_SUMMARY`, when the summary should also be appended there.
     pub github_step_summary: Option<PathBuf>,
+    /// Which of the files above are written (the step summary goes with `summary.md`).
+    pub formats: ReportFormats,
 }
 
 impl ReportPaths {
-    /// The standard file names in `dir`; no step summary.
+    /// The standard file names in `dir`, every format; no step summary.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         let dir = dir.into();
         ReportPaths {
             events_jsonl: dir.join("events.jsonl"),
             results_json: dir.join("results.json"),
             summary_md: dir.join("summary.md"),
+            junit_xml: dir.join("junit.xml"),
+            report_html: dir.join("report.html"),
             github_step_summary: None,
+            formats: ReportFormats::ALL,
             dir,
         }
+    }
+
+    /// Write only these files.
+    #[must_use]
+    pub fn with_formats(mut self, formats: ReportFormats) -> Self {
+        self.formats = formats;
+        self
+    }
+
+    /// The files a run writes, most useful to a person first: `report.html`, `summary.md`,
+    /// `junit.xml`, `results.json`, `events.jsonl` (those chosen by `formats`).
+    pub fn files(&self) -> Vec<&Path> {
+        let f = &self.formats;
+        [
+            (f.html, &self.report_html),
+            (f.markdown, &self.summary_md),
+            (f.junit, &self.junit_xml),
+            (f.json, &self.results_json),
+            (f.jsonl, &self.events_jsonl),
+        ]
+        .into_iter()
+        .filter_map(|(on, path)| on.then_some(path.as_path()))
+        .collect()
     }
 
     /// Also append the summary to `$GITHUB_STEP_SUMMARY` when that variable is set.
@@ -120,17 +160,31 @@ impl ReportSet {
         ReportSet::default()
     }
 
-    /// The standard reporters: `events.jsonl`, `results.json`, `summary.md` (and the step
-    /// summary if `paths` names one), then `progress`.
+    /// The standard reporters that `paths.formats` chooses, in this order: `events.jsonl`,
+    /// `results.json`, `summary.md` (and the step summary if `paths` names one), `junit.xml`,
+    /// `report.html`; then `progress`, always.
     pub fn standard(paths: &ReportPaths, progress: Progress) -> Self {
-        ReportSet::new()
-            .with(EventsJsonl::new(&paths.events_jsonl))
-            .with(ResultsJson::new(&paths.results_json))
-            .with(
+        let f = paths.formats;
+        let mut set = ReportSet::new();
+        if f.jsonl {
+            set.push(EventsJsonl::new(&paths.events_jsonl));
+        }
+        if f.json {
+            set.push(ResultsJson::new(&paths.results_json));
+        }
+        if f.markdown {
+            set.push(
                 SummaryMarkdown::new(&paths.summary_md)
                     .append_to(paths.github_step_summary.clone()),
-            )
-            .with(progress)
+            );
+        }
+        if f.junit {
+            set.push(JunitXml::new(&paths.junit_xml));
+        }
+        if f.html {
+            set.push(HtmlReport::new(&paths.report_html));
+        }
+        set.with(progress)
     }
 
     #[must_use]

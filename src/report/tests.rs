@@ -269,6 +269,7 @@ fn snapshots_of_every_report() {
         insta::assert_snapshot!("summary_md", read("summary.md"));
         insta::assert_snapshot!("results_json", read("results.json"));
         insta::assert_snapshot!("progress_plain", progress.text());
+        insta::assert_snapshot!("junit_xml", read("junit.xml"));
     });
 }
 
@@ -311,7 +312,7 @@ fn results_json_parses_back_sorted_and_without_credentials() {
     assert_eq!(keys, sorted);
     assert_eq!(doc.scenarios.len(), 12);
     assert!(!text.contains("hunter2"));
-    for name in ["summary.md", "events.jsonl"] {
+    for name in ["summary.md", "events.jsonl", "junit.xml", "report.html"] {
         assert!(
             !fs_err::read_to_string(dir.path().join(name)).unwrap().contains("hunter2"),
             "{name}"
@@ -413,7 +414,7 @@ fn an_unwritable_output_dir_is_reported_and_progress_carries_on() {
     let (set, progress) = run_standard(&out, &events);
 
     let errors: Vec<String> = set.errors().iter().map(ToString::to_string).collect();
-    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert_eq!(errors.len(), 5, "{errors:#?}");
     let expected = format!(
         "cannot create report directory {}: a parent path is not a directory; choose another --output-dir",
         out.display()
@@ -627,4 +628,205 @@ fn long_failure_lists_are_capped() {
     let md = render_summary_markdown(&results.document());
     assert!(md.contains("- … and 10 more; see `results.json`"));
     assert!(md.lines().all(|l| l.chars().count() < 400), "a line is too long");
+}
+
+#[test]
+fn junit_xml_parses_back_with_one_suite_per_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    run_standard(dir.path(), &fixture_events());
+    let xml = fs_err::read_to_string(dir.path().join("junit.xml")).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!(
+        (report.tests, report.failures, report.errors, report.skipped),
+        (12, 3, 4, 2),
+        "{xml}"
+    );
+    let suites: Vec<(&str, usize)> =
+        report.test_suites.iter().map(|s| (s.name.as_str(), s.tests)).collect();
+    assert_eq!(suites, [("qa_agent", 5), ("support_agent", 4), ("billing_agent", 3)]);
+    let support = &report.test_suites[1];
+    let property = |name: &str| {
+        support.properties.iter().find(|p| p.name.as_str() == name).map(|p| p.value.as_str())
+    };
+    assert_eq!(property("run_id"), Some(RUN_ID));
+    assert_eq!(property("exit_code"), Some("3"));
+    assert_eq!(property("cancelled"), Some("fail_fast"));
+    assert_eq!(property("cancel_message"), Some(FAIL_FAST));
+    assert_eq!(property("agent_url"), Some("https://***@support.example.com/a2a"));
+    let refund = &support.test_cases[0];
+    assert_eq!(refund.name.as_str(), "support_p1_refund_001");
+    assert_eq!(refund.classname.as_deref(), Some("support_agent.P1"));
+    assert_eq!(refund.time, Some(std::time::Duration::from_millis(4210)));
+    match &refund.status {
+        quick_junit::TestCaseStatus::NonSuccess { kind, message, description, .. } => {
+            assert_eq!(*kind, quick_junit::NonSuccessKind::Failure);
+            assert_eq!(
+                message.as_deref(),
+                Some("judge: agent promised a refund | without `approval` <b>now</b>")
+            );
+            let body = description.as_deref().unwrap();
+            assert!(
+                body.contains(
+                    "- rubric.policy_checks[0]: expected never promise a refund without \
+                     approval, got \"Sure — refund | approved\" (judge score 0.2)"
+                ),
+                "{body}"
+            );
+        }
+        other => panic!("not a failure: {other:?}"),
+    }
+    // Hostile agent text: escaped by the writer, control characters and OSC payloads gone.
+    assert!(xml.contains("&lt;b&gt;now&lt;/b&gt;"), "{xml}");
+    assert!(!xml.contains("<b>"));
+    assert!(!xml.contains("hunter2"));
+    assert!(!xml.contains("pwned"));
+    assert!(!xml.chars().any(|c| c.is_control() && c != '\n'), "control character in junit.xml");
+}
+
+/// A run whose every agent-provided string tries to break out of the HTML.
+fn hostile_html_events() -> Vec<RunEvent> {
+    const ID: &str = "<script>alert(1)</script>";
+    const AGENT: &str = "qa\"onmouseover=\"alert(2)";
+    let mut o = outcome(ID, Priority::P0, AGENT, Status::Failed, 12);
+    o.category = "x'><img src=x onerror=alert(3)>".to_owned();
+    o.source = "</summary></details><script>alert(4)</script>:1:1".to_owned();
+    o.reasons = vec!["</td></tr></table><script>alert(5)</script>".to_owned()];
+    o.checks = vec![CheckResult {
+        note: Some("<!-- open comment".to_owned()),
+        ..check(
+            "k\"onmouseover=\"alert(6)",
+            "\"onmouseover=alert(7) x=\"",
+            Some("]]></"),
+            Verdict::Fail,
+        )
+    }];
+    o.transcript = vec![
+        TranscriptEntry { role: Role::User, text: "</script><script>alert(8)</script>".to_owned() },
+        TranscriptEntry {
+            role: Role::Agent,
+            text: "<style>body{display:none}</style>\x1b]0;pwned\x07 {{ nonce }} {% raw %}"
+                .to_owned(),
+        },
+    ];
+    let outcomes = vec![o];
+    vec![
+        run_started(1, vec![plan(AGENT, "javascript:alert(9)//<script>", 1)]),
+        RunEvent::AgentChecked {
+            agent: AGENT.to_owned(),
+            url: "javascript:alert(9)//<script>".to_owned(),
+            ok: true,
+            message: "<script>alert(10)</script>".to_owned(),
+            elapsed_ms: 1,
+        },
+        RunEvent::ScenarioFinished { outcome: Box::new(outcomes[0].clone()) },
+        RunEvent::RunFinished {
+            summary: RunSummary::build(
+                RUN_ID.to_owned(),
+                STARTED_AT.to_owned(),
+                "2026-08-30T10:00:01Z".to_owned(),
+                1000,
+                &outcomes,
+                Some((CancelReason::Interrupted, "<script>alert(11)</script>".to_owned())),
+            ),
+        },
+    ]
+}
+
+#[test]
+fn report_html_escapes_everything_agents_and_scenarios_say() {
+    let mut state = state::RunState::new(true);
+    for event in hostile_html_events() {
+        state.apply(&event);
+    }
+    let html = html::render_for_test(&state.document());
+
+    // Our own script is the only one, and no tag or attribute came from the data.
+    assert_eq!(html.matches("<script").count(), 1, "{html}");
+    assert_eq!(html.matches("</script>").count(), 1, "{html}");
+    for raw in ["<img", "\"onmouseover=", "<style>body", "</summary></details><script", "<!--"] {
+        assert!(!html.contains(raw), "{raw} got through unescaped");
+    }
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{html}");
+    assert!(html.contains("data-agent=\"qa&quot;onmouseover=&quot;alert(2)\""), "{html}");
+    assert!(html.contains("&quot;onmouseover=alert(7) x=&quot;"), "{html}");
+    // Template syntax in data is text, not template.
+    assert!(html.contains("{{ nonce }} {% raw %}"), "{html}");
+    assert!(!html.contains("pwned"));
+    assert!(!html.contains('\x1b'));
+    // The CSP allows only the nonced script and style.
+    assert!(html.contains("script-src 'nonce-testnonce'"));
+    assert_eq!(html.matches("nonce=\"testnonce\"").count(), 2);
+}
+
+#[test]
+fn report_html_has_filters_and_one_row_per_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    run_standard(dir.path(), &fixture_events());
+    let html = fs_err::read_to_string(dir.path().join("report.html")).unwrap();
+    assert_eq!(html.matches("<details class=\"scenario\"").count(), 12);
+    for id in ["f-status", "f-priority", "f-agent", "f-search", "expand", "collapse"] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id} missing");
+    }
+    for agent in ["qa_agent", "support_agent", "billing_agent"] {
+        assert!(html.contains(&format!("<option value=\"{agent}\">")), "{agent} not a filter");
+    }
+    for priority in ["P0", "P1", "P2"] {
+        assert!(html.contains(&format!("<option value=\"{priority}\">")), "{priority}");
+    }
+    assert!(html.contains(
+        "<div class=\"verdict-line\" id=\"verdict\">stopped by fail-fast: 3 failed, 4 error, 2 \
+         skipped — exit code 3</div>"
+    ));
+    // Self-contained: nothing to fetch.
+    for external in ["src=", "href=", "@import", "url(", "<link", "<img", "<iframe"] {
+        assert!(!html.contains(external), "{external} in report.html");
+    }
+    assert!(!html.contains("hunter2"));
+    // Problems first, by priority and id within a status; with checks and transcript.
+    let order: Vec<&str> =
+        html.split("data-id=\"").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]).collect();
+    assert_eq!(
+        order[..4],
+        ["qa_p0_core_002", "support_p1_refund_001", "qa_p2_edge_001", "billing_p0_refund_001"]
+    );
+    assert_eq!(order[11], "support_p1_refund_002");
+    assert!(html.contains("<td class=\"mono\">rubric.policy_checks[0]</td>"));
+    assert!(html.contains("<span class=\"role\">agent</span><div class=\"pre\">hi there</div>"));
+}
+
+#[test]
+fn formats_choose_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = ReportPaths::new(dir.path()).with_formats("html,junit".parse().unwrap());
+    assert_eq!(paths.files(), [paths.report_html.as_path(), paths.junit_xml.as_path()]);
+    let mut set = ReportSet::standard(&paths, Progress::quiet());
+    for event in fixture_events() {
+        set.on_event(&event);
+    }
+    assert!(set.errors().is_empty(), "{:?}", set.errors());
+    let mut names: Vec<String> = fs_err::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["junit.xml", "report.html"]);
+    assert_eq!(ReportPaths::new(dir.path()).files().len(), 5);
+}
+
+#[test]
+fn flush_partial_writes_partial_junit_and_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = fixture_events();
+    let (mut set, _progress) = run_standard(dir.path(), &events[..12]);
+    set.flush_partial();
+    assert!(set.errors().is_empty(), "{:?}", set.errors());
+    let xml = fs_err::read_to_string(dir.path().join("junit.xml")).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!(report.tests, 4);
+    let props = &report.test_suites[0].properties;
+    assert!(props.iter().any(|p| p.name.as_str() == "partial" && p.value.as_str() == "true"));
+    assert!(props.iter().any(|p| p.name.as_str() == "exit_code" && p.value.as_str() == "130"));
+    let html = fs_err::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("<strong>Partial results:</strong> the run did not finish; 4 of 12"));
+    assert_eq!(html.matches("<details class=\"scenario\"").count(), 4);
 }

@@ -28,6 +28,33 @@ pub fn sanitize_terminal_text(text: &str) -> String {
     out
 }
 
+/// Agent text for an XML or HTML document, keeping its lines: ANSI escape sequences are
+/// removed, line ends become `\n`, every other control character, bidirectional override and
+/// XML non-character (U+FFFE, U+FFFF) is dropped, credentials written into URLs are hidden,
+/// and at most `max_chars` characters are kept (the cut is said). Markup escaping is left to
+/// the writer (quick-junit, the template's autoescape).
+pub(crate) fn document_text(text: &str, max_chars: usize) -> String {
+    // The stripper drops carriage returns and tabs: keep line ends and tabs around it.
+    let lines = text.replace("\r\n", "\n").replace('\r', "\n");
+    let stripped: Vec<String> = lines.split('\t').map(strip_ansi_escapes::strip_str).collect();
+    let text = redact_userinfo(&stripped.join("\t"));
+    let clean: String = text
+        .chars()
+        .filter_map(|c| match c {
+            '\n' | '\t' => Some(c),
+            '\u{FFFE}' | '\u{FFFF}' => None,
+            c if c.is_control() || is_bidi_control(c) => None,
+            c => Some(c),
+        })
+        .collect();
+    let total = clean.chars().count();
+    if total <= max_chars {
+        return clean;
+    }
+    let cut: String = clean.chars().take(max_chars).collect();
+    format!("{cut}… ({} more characters not shown)", total - max_chars)
+}
+
 /// Unicode bidirectional formatting characters ("Trojan Source"): they reorder what a reader
 /// sees without being visible themselves.
 fn is_bidi_control(c: char) -> bool {
@@ -168,6 +195,15 @@ mod tests {
         assert_eq!(md_code("`x", MdContext::Text), "`` `x ``");
         assert_eq!(md_code("a|b", MdContext::Table), "`a\\|b`");
         assert_eq!(md_code("a|b", MdContext::Text), "`a|b`");
+    }
+
+    #[test]
+    fn document_text_keeps_lines_and_drops_the_rest() {
+        let hostile = "a\x1b[31mred\x1b[0m\x1b]0;pwned\x07\r\nb\rc\x00\x08\u{FFFF}\u{202E}\td \
+                       https://u:secret@h/x";
+        assert_eq!(document_text(hostile, 1000), "ared\nb\nc\td https://***@h/x");
+        assert_eq!(document_text("<b>&</b>", 1000), "<b>&</b>");
+        assert_eq!(document_text("abcdef", 4), "abcd… (2 more characters not shown)");
     }
 
     #[test]

@@ -1,0 +1,254 @@
+//! `junit.xml`: the run in the JUnit XML dialect every CI system reads (quick-junit's model).
+//!
+//! Layout, chosen for how CI UIs group results (GitLab, Jenkins, Azure, GitHub test
+//! reporters):
+//!
+//! - one `<testsuite>` per **agent**, in plan order: a broken agent is one red suite, not a
+//!   red line in every priority. Priority is in each case's `classname`, `AGENT.PRIORITY`
+//!   (Jenkins shows that as package `AGENT`, class `P0`);
+//! - one `<testcase>` per scenario: `name` is the scenario id, `time` its duration,
+//!   `file` where it was written, `assertions` its number of checks;
+//! - `failed` → `<failure message="first reason" type="failed">` with every reason and every
+//!   failed check (expected / got / note) in the body, and the transcript in `<system-out>`;
+//!   `error` → `<error message=… type="error">` likewise; `skipped` → `<skipped message=…>`;
+//! - each suite carries the run's properties (`run_id`, `started_at`, `exit_code`, `partial`,
+//!   `cancelled`, `cancel_message`) and its agent's (`agent_url`, `agent_check`).
+//!
+//! Agent text is untrusted: ANSI sequences, control characters and XML non-characters are
+//! removed and URL credentials hidden before quick-junit escapes it for XML.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::document::AgentReport;
+use super::files::write_atomically;
+use super::state::RunState;
+use super::text::{document_text, one_line, redact_userinfo};
+use super::{ReportError, Reporter, ResultsDocument};
+use crate::engine::{Outcome, Role, RunEvent, Status, Verdict};
+
+/// The longest `message` attribute, in characters.
+const MAX_MESSAGE_CHARS: usize = 500;
+/// The longest reason, check value or transcript turn in a body, in characters.
+const MAX_BODY_TEXT_CHARS: usize = 4000;
+
+/// Writes `junit.xml` atomically when the run finishes, or from what has finished so far when
+/// [`flush_partial`](Reporter::flush_partial) is called on interrupt.
+#[derive(Debug)]
+pub struct JunitXml {
+    path: PathBuf,
+    state: RunState,
+}
+
+impl JunitXml {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        JunitXml { path: path.into(), state: RunState::new(true) }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write(&self) -> Result<(), ReportError> {
+        let xml = render_junit_xml(&self.state.document())?;
+        write_atomically(&self.path, |w| w.write_all(xml.as_bytes()))
+    }
+}
+
+impl Reporter for JunitXml {
+    fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError> {
+        self.state.apply(event);
+        if matches!(event, RunEvent::RunFinished { .. }) {
+            self.write()?;
+        }
+        Ok(())
+    }
+
+    fn flush_partial(&mut self) -> Result<(), ReportError> {
+        if self.state.is_finished() { Ok(()) } else { self.write() }
+    }
+}
+
+/// The JUnit XML of a results document.
+pub fn render_junit_xml(doc: &ResultsDocument) -> Result<String, ReportError> {
+    junit_report(doc)
+        .to_string()
+        .map_err(|error| ReportError::Render { what: "junit.xml", message: error.to_string() })
+}
+
+fn junit_report(doc: &ResultsDocument) -> Report {
+    let mut report = Report::new(doc.tool.name.as_str());
+    report.set_time(Duration::from_millis(doc.run.duration_ms));
+    let mut agents: Vec<(&str, Option<&AgentReport>)> =
+        doc.agents.iter().map(|a| (a.name.as_str(), Some(a))).collect();
+    for outcome in &doc.scenarios {
+        if !agents.iter().any(|(name, _)| *name == outcome.agent) {
+            agents.push((outcome.agent.as_str(), None));
+        }
+    }
+    for (name, agent) in agents {
+        let mut suite = TestSuite::new(one_line(name, MAX_MESSAGE_CHARS));
+        suite.add_properties(run_properties(doc));
+        if let Some(agent) = agent {
+            suite.add_property(Property::new("agent_url", agent.url.as_str()));
+            if let Some(check) = &agent.check {
+                let text = if check.ok {
+                    format!("ok: {}", check.message)
+                } else {
+                    format!("failed: {}", check.message)
+                };
+                suite.add_property(Property::new("agent_check", message(&text)));
+            }
+        }
+        let outcomes: Vec<&Outcome> = doc.scenarios.iter().filter(|o| o.agent == name).collect();
+        let total_ms: u64 = outcomes.iter().map(|o| o.duration_ms).sum();
+        suite.set_time(Duration::from_millis(total_ms));
+        suite.add_test_cases(outcomes.into_iter().map(test_case));
+        report.add_test_suite(suite);
+    }
+    report
+}
+
+fn run_properties(doc: &ResultsDocument) -> Vec<Property> {
+    let run = &doc.run;
+    let mut properties = vec![
+        Property::new("run_id", run.run_id.as_str()),
+        Property::new("started_at", run.started_at.as_str()),
+        Property::new("exit_code", run.exit_code.to_string()),
+    ];
+    if doc.partial {
+        properties.push(Property::new("partial", "true"));
+    }
+    if let Some(reason) = run.cancelled {
+        let reason = serde_json::to_value(reason)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        properties.push(Property::new("cancelled", reason));
+    }
+    if let Some(text) = &run.cancel_message {
+        properties.push(Property::new("cancel_message", message(text)));
+    }
+    properties
+}
+
+/// One line for an attribute, capped, credentials hidden.
+fn message(text: &str) -> String {
+    redact_userinfo(&one_line(text, MAX_MESSAGE_CHARS))
+}
+
+fn body_text(text: &str) -> String {
+    document_text(text, MAX_BODY_TEXT_CHARS)
+}
+
+fn test_case(outcome: &Outcome) -> TestCase {
+    let headline = outcome.reasons.first().map_or("no reason given", String::as_str);
+    let status = match outcome.status {
+        Status::Passed => TestCaseStatus::success(),
+        Status::Failed | Status::Error => {
+            let (kind, ty) = if outcome.status == Status::Failed {
+                (NonSuccessKind::Failure, "failed")
+            } else {
+                (NonSuccessKind::Error, "error")
+            };
+            let mut status = TestCaseStatus::non_success(kind);
+            status.set_message(message(headline)).set_type(ty).set_description(details(outcome));
+            status
+        }
+        Status::Skipped => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(message(headline));
+            status
+        }
+    };
+    let mut case = TestCase::new(outcome.id.as_str(), status);
+    case.set_classname(format!("{}.{}", outcome.agent, outcome.priority))
+        .set_time(Duration::from_millis(outcome.duration_ms))
+        .set_assertions(outcome.checks.len());
+    case.extra.insert("file".into(), source_file(&outcome.source).into());
+    if matches!(outcome.status, Status::Failed | Status::Error) && !outcome.transcript.is_empty() {
+        case.set_system_out(transcript(outcome));
+    }
+    case
+}
+
+/// `genesis/qa.yaml` of `genesis/qa.yaml:24:5`.
+fn source_file(source: &str) -> &str {
+    let mut file = source;
+    for _ in 0..2 {
+        match file.rsplit_once(':') {
+            Some((head, tail)) if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) => {
+                file = head;
+            }
+            _ => break,
+        }
+    }
+    file
+}
+
+/// The body of a `<failure>` or `<error>`: every reason, then every failed check.
+fn details(outcome: &Outcome) -> String {
+    let mut lines = Vec::new();
+    for reason in &outcome.reasons {
+        lines.push(body_text(reason));
+    }
+    let failed: Vec<_> = outcome.checks.iter().filter(|c| c.verdict == Verdict::Fail).collect();
+    if !failed.is_empty() {
+        lines.push(String::new());
+        lines.push("Failed checks:".to_owned());
+        for check in failed {
+            let mut line =
+                format!("- {}: expected {}", body_text(&check.key), body_text(&check.expected));
+            if let Some(actual) = &check.actual {
+                line = format!("{line}, got {}", body_text(actual));
+            }
+            if let Some(note) = &check.note {
+                line = format!("{line} ({})", body_text(note));
+            }
+            lines.push(line);
+        }
+    }
+    lines.push(String::new());
+    let attempts = if outcome.attempts == 1 {
+        String::new()
+    } else {
+        format!(", {} attempts", outcome.attempts)
+    };
+    lines.push(format!(
+        "Scenario {} ({}, {}) from {}{attempts}",
+        body_text(&outcome.id),
+        outcome.priority,
+        body_text(&outcome.category),
+        body_text(&outcome.source)
+    ));
+    lines.join("\n")
+}
+
+fn transcript(outcome: &Outcome) -> String {
+    let mut out = String::new();
+    for entry in &outcome.transcript {
+        let who = match entry.role {
+            Role::User => "user",
+            Role::Agent => "agent",
+        };
+        // Writing to a String cannot fail.
+        let _infallible = writeln!(out, "--- {who}\n{}", body_text(&entry.text));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_file;
+
+    #[test]
+    fn source_file_drops_line_and_column() {
+        assert_eq!(source_file("genesis/qa.yaml:24:5"), "genesis/qa.yaml");
+        assert_eq!(source_file("genesis/qa.yaml:24"), "genesis/qa.yaml");
+        assert_eq!(source_file("c:/x/qa.yaml"), "c:/x/qa.yaml");
+        assert_eq!(source_file("qa.yaml"), "qa.yaml");
+    }
+}
