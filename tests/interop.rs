@@ -275,9 +275,11 @@ async fn keyword_message_round_trip(sdk: Sdk) {
 
 async fn task_artifact_chunks_are_concatenated(sdk: Sdk) {
     let Some(agent) = Agent::start(sdk, "task", &[]) else { return };
-    // "echo: three chunks, no separators" arrives as 3 text parts of one artifact.
-    let reply = say(&client(&agent.url, Auth::None), "three chunks, no separators").await;
-    assert_eq!(reply, "echo: three chunks, no separators");
+    // The echo arrives as 3 text parts of one artifact, split between code points of
+    // multi-byte characters; joined with "" it is the whole text again.
+    let text = "three chunks, no separators: ünïcødé — 日本語 😀";
+    let reply = say(&client(&agent.url, Auth::None), text).await;
+    assert_eq!(reply, format!("echo: {text}"));
 }
 
 async fn stream_mode_reads_crlf_events(sdk: Sdk) {
@@ -339,6 +341,17 @@ async fn api_key_is_required_and_sent(sdk: Sdk) {
     let info = client.probe().await.unwrap();
     assert!(info.card.unwrap().get("securitySchemes").is_some());
     assert_eq!(say(&client, "with the key").await, "echo: with the key");
+    drop(agent);
+
+    // With a public card, the probe passes and the first message is refused clearly.
+    let Some(agent) = Agent::start(sdk, "keyword", &["--api-key", API_KEY, "--public-card"]) else {
+        return;
+    };
+    let client = self::client(&agent.url, Auth::None);
+    client.probe().await.unwrap();
+    let err = client.send(&mut ConversationState::default(), "no key").await.unwrap_err();
+    assert!(matches!(err, AgentError::Http { status: 401, .. }), "{err:?}");
+    assert!(err.to_string().contains("wants credentials and none are configured"), "{err}");
 }
 
 async fn the_card_picks_the_dialect_on_the_wire(sdk: Sdk) {

@@ -64,17 +64,8 @@ pub(crate) async fn send(
     let mut attempts = 1;
     let mut progress = Progress::default();
     let mut route = target.route(fallen_back.load(Ordering::Relaxed));
-    let first = start_turn(
-        transport,
-        route,
-        target.streaming,
-        conversation,
-        text,
-        &mut progress,
-        &mut attempts,
-    )
-    .await;
-    let url = match first {
+    let turn = Turn { transport, streaming: target.streaming, conversation, text };
+    let url = match turn.start(route, &mut progress, &mut attempts).await {
         // Only when nothing was absorbed: the agent did not take the message, so sending it
         // again cannot make it act twice.
         Err(AgentError::Remote { code, message })
@@ -86,26 +77,9 @@ pub(crate) async fn send(
             fallen_back.store(true, Ordering::Relaxed);
             route = target.route(true);
             attempts += 1;
-            start_turn(
-                transport,
-                route,
-                target.streaming,
-                conversation,
-                text,
-                &mut progress,
-                &mut attempts,
-            )
-            .await
-            .map_err(|err| match err {
-                AgentError::Remote { code: again, message: why } => AgentError::Remote {
-                    code: again,
-                    message: format!(
-                        "{why} (sent in A2A {} after {} was refused with {code}: {message})",
-                        route.dialect.label(),
-                        Dialect::V1_0.send_method(target.streaming),
-                    ),
-                },
-                other => other,
+            turn.start(route, &mut progress, &mut attempts).await.map_err(|err| {
+                let refused = Dialect::V1_0.send_method(target.streaming);
+                name_the_refusal(err, route, refused, code, &message)
             })?
         }
         other => other?,
@@ -113,6 +87,27 @@ pub(crate) async fn send(
     poll(transport, route, &mut progress, &mut attempts).await?;
     let text = progress.finish(conversation, &url)?;
     Ok(AgentReply { text, usage: None, attempts })
+}
+
+/// A failed fallback's JSON-RPC error, naming the refusal that led to it.
+fn name_the_refusal(
+    err: AgentError,
+    route: Route<'_>,
+    refused_method: &str,
+    refused_code: i64,
+    refused_message: &str,
+) -> AgentError {
+    match err {
+        AgentError::Remote { code, message } => AgentError::Remote {
+            code,
+            message: format!(
+                "{message} (sent in A2A {} after {refused_method} was refused with \
+                 {refused_code}: {refused_message})",
+                route.dialect.label(),
+            ),
+        },
+        other => other,
+    }
 }
 
 /// Whether a JSON-RPC error to a 1.0 call means "not in this dialect" rather than "not this
@@ -123,49 +118,59 @@ fn refuses_dialect(code: i64) -> bool {
     matches!(code, -32009 | -32601 | -32600)
 }
 
-/// Sends the message on `route` and absorbs the answer: the whole JSON result, or the event
-/// stream up to the point where the answer is complete. Returns the URL for error messages.
-async fn start_turn(
-    transport: &Transport,
-    route: Route<'_>,
+/// One user message to send.
+struct Turn<'a> {
+    transport: &'a Transport,
     streaming: bool,
-    conversation: &ConversationState,
-    text: &str,
-    progress: &mut Progress,
-    attempts: &mut u32,
-) -> Result<String, AgentError> {
-    let dialect = route.dialect;
-    let message = dialect.user_message(
-        text,
-        conversation.context_id.as_deref(),
-        conversation.task_id.as_deref(),
-    );
-    let body = rpc_request(dialect.send_method(streaming), &json!({ "message": message }));
-    let request =
-        Request { headers: dialect.headers(streaming), ..Request::post_json(route.rpc_url, &body) };
-    let answer = transport.execute(request, Accept::Success, attempts).await?;
-    let url = answer.url.clone();
-    if streaming {
-        sse::read(transport, answer, progress).await?;
-        if progress.is_empty() {
-            return Err(AgentError::Protocol {
-                url,
-                detail: "the event stream ended before any event".to_owned(),
-            });
+    conversation: &'a ConversationState,
+    text: &'a str,
+}
+
+impl Turn<'_> {
+    /// Sends the message on `route` and absorbs the answer: the whole JSON result, or the
+    /// event stream up to the point where the answer is complete. Returns the URL for error
+    /// messages.
+    async fn start(
+        &self,
+        route: Route<'_>,
+        progress: &mut Progress,
+        attempts: &mut u32,
+    ) -> Result<String, AgentError> {
+        let (transport, streaming, dialect) = (self.transport, self.streaming, route.dialect);
+        let message = dialect.user_message(
+            self.text,
+            self.conversation.context_id.as_deref(),
+            self.conversation.task_id.as_deref(),
+        );
+        let body = rpc_request(dialect.send_method(streaming), &json!({ "message": message }));
+        let request = Request {
+            headers: dialect.headers(streaming),
+            ..Request::post_json(route.rpc_url, &body)
+        };
+        let answer = transport.execute(request, Accept::Success, attempts).await?;
+        let url = answer.url.clone();
+        if streaming {
+            sse::read(transport, answer, progress).await?;
+            if progress.is_empty() {
+                return Err(AgentError::Protocol {
+                    url,
+                    detail: "the event stream ended before any event".to_owned(),
+                });
+            }
+            if !progress.is_settled() && progress.pending_task().is_none() {
+                return Err(AgentError::Protocol {
+                    url,
+                    detail: "the event stream ended before the answer was complete".to_owned(),
+                });
+            }
+        } else {
+            let envelope = transport.read_json(answer, ContentType::Json).await?;
+            let event = parse_event(&rpc_result(&url, envelope)?)
+                .map_err(|detail| AgentError::Protocol { url: url.clone(), detail })?;
+            progress.absorb(event);
         }
-        if !progress.is_settled() && progress.pending_task().is_none() {
-            return Err(AgentError::Protocol {
-                url,
-                detail: "the event stream ended before the answer was complete".to_owned(),
-            });
-        }
-    } else {
-        let envelope = transport.read_json(answer, ContentType::Json).await?;
-        let event = parse_event(&rpc_result(&url, envelope)?)
-            .map_err(|detail| AgentError::Protocol { url: url.clone(), detail })?;
-        progress.absorb(event);
+        Ok(url)
     }
-    Ok(url)
 }
 
 /// Polls `tasks/get` / `GetTask` while the task is submitted or working, for at most the
