@@ -357,6 +357,102 @@ async fn v10_working_task_is_polled_with_get_task() {
     assert_eq!(get.header("a2a-version"), Some("1.0"));
 }
 
+// ---- 1.0 → 0.3 fallback ---------------------------------------------------------------
+
+/// A 1.0 card whose agent does not take 1.0 calls: `refusal` answers `SendMessage`, and
+/// `message/send` (without `A2A-Version`) works.
+async fn agent_refusing_1_0(refusal: fn(&Recorded) -> Reply) -> FakeAgent {
+    FakeAgent::a2a(
+        |url| card_v10(url, false),
+        move |req| match (req.rpc_method().as_str(), req.header("a2a-version")) {
+            ("SendMessage", _) => refusal(req),
+            ("message/send", None) => Reply::rpc(req, message_v0("from 0.3", "ctx-f")),
+            _ => Reply::status(400, "unexpected"),
+        },
+    )
+    .await
+}
+
+fn methods_and_versions(agent: &FakeAgent) -> Vec<String> {
+    agent
+        .posts()
+        .iter()
+        .map(|p| format!("{} {}", p.rpc_method(), p.header("a2a-version").unwrap_or("-")))
+        .collect()
+}
+
+#[tokio::test]
+async fn v10_refused_as_unsupported_version_falls_back_to_0_3_once_per_client() {
+    // What a2a-sdk 1.3.0 answers to `SendMessage` when a proxy dropped the header.
+    let agent = agent_refusing_1_0(|req| {
+        Reply::ok(json!({"jsonrpc": "2.0", "id": req.json()["id"], "error": {"code": -32009,
+            "message": "A2A version '0.3' is not supported by this handler. Expected version '1.0'.",
+            "data": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                      "reason": "VERSION_NOT_SUPPORTED", "domain": "a2a-protocol.org"}]}}))
+    })
+    .await;
+    let client = a2a(&agent.url);
+    let mut conversation = ConversationState::default();
+    let first = client.send(&mut conversation, "one").await.unwrap();
+    assert_eq!(first.text, "from 0.3");
+    assert_eq!(first.attempts, 2);
+    assert_eq!(conversation.context_id.as_deref(), Some("ctx-f"));
+    // Later turns and other conversations (and clones) go straight to 0.3.
+    let second = client.send(&mut conversation, "two").await.unwrap();
+    assert_eq!(second.attempts, 1);
+    assert_eq!(say(&client.clone(), "three").await.unwrap(), "from 0.3");
+    assert_eq!(
+        methods_and_versions(&agent),
+        ["SendMessage 1.0", "message/send -", "message/send -", "message/send -"]
+    );
+    assert_eq!(agent.posts()[2].message()["contextId"], "ctx-f");
+    assert_eq!(agent.posts()[2].message()["kind"], "message");
+}
+
+#[tokio::test]
+async fn v10_refused_like_a2a_sdk_0_2_falls_back() {
+    // a2a-sdk 0.2.10 answers unknown methods with -32600 and no `id`.
+    let agent = agent_refusing_1_0(|_| {
+        Reply::ok(json!({"jsonrpc": "2.0", "error": {"code": -32600,
+            "message": "Request payload validation error",
+            "data": [{"type": "literal_error", "loc": ["SendMessageRequest", "method"]}]}}))
+    })
+    .await;
+    assert_eq!(say(&a2a(&agent.url), "hi").await.unwrap(), "from 0.3");
+    let agent = agent_refusing_1_0(|req| Reply::rpc_error(req, -32601, "Method not found")).await;
+    assert_eq!(say(&a2a(&agent.url), "hi").await.unwrap(), "from 0.3");
+    assert_eq!(methods_and_versions(&agent), ["SendMessage 1.0", "message/send -"]);
+}
+
+#[tokio::test]
+async fn failed_fallback_names_both_refusals() {
+    let agent = FakeAgent::a2a(
+        |url| card_v10(url, false),
+        |req| Reply::rpc_error(req, -32601, "Method not found"),
+    )
+    .await;
+    let err = say(&a2a(&agent.url), "hi").await.unwrap_err();
+    let AgentError::Remote { code, message } = &err else { panic!("{err:?}") };
+    assert_eq!(*code, -32601);
+    assert!(message.contains("after SendMessage was refused with -32601"), "{message}");
+    assert_eq!(methods_and_versions(&agent), ["SendMessage 1.0", "message/send -"]);
+}
+
+#[tokio::test]
+async fn other_errors_and_0_x_calls_are_not_resent() {
+    let agent = FakeAgent::a2a(
+        |url| card_v10(url, false),
+        |req| Reply::rpc_error(req, -32602, "Invalid params"),
+    )
+    .await;
+    let err = say(&a2a(&agent.url), "hi").await.unwrap_err();
+    assert_eq!(err, AgentError::Remote { code: -32602, message: "Invalid params".into() });
+    assert_eq!(methods_and_versions(&agent), ["SendMessage 1.0"]);
+    let agent = agent_v03(|req| Reply::rpc_error(req, -32601, "Method not found")).await;
+    say(&a2a(&agent.url), "hi").await.unwrap_err();
+    assert_eq!(methods_and_versions(&agent), ["message/send -"]);
+}
+
 #[tokio::test]
 async fn polling_gives_up_after_the_timeout() {
     let agent = agent_v03(|req| Reply::rpc(req, task_v0("t-1", "c", "working", &[]))).await;

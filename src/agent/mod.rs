@@ -15,6 +15,7 @@ mod snippet;
 mod transport;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
@@ -164,6 +165,9 @@ pub struct AgentClient {
     transport: transport::Transport,
     /// The A2A card and what it says, fetched once (by `probe` or the first `send`).
     a2a_target: Arc<OnceCell<a2a::card::Target>>,
+    /// Set once the agent refused a 1.0 call as if it did not speak 1.0: from then on, every
+    /// conversation uses the card's 0.x fallback (see `a2a::send`).
+    a2a_fallen_back: Arc<AtomicBool>,
 }
 
 impl AgentClient {
@@ -172,6 +176,7 @@ impl AgentClient {
         AgentClient {
             transport: transport::Transport::new(endpoint, options, http),
             a2a_target: Arc::new(OnceCell::new()),
+            a2a_fallen_back: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -204,7 +209,10 @@ impl AgentClient {
     ) -> Result<AgentReply, AgentError> {
         let result = match &self.endpoint().kind {
             AgentKind::A2a => match self.a2a_target().await {
-                Ok(target) => a2a::send(&self.transport, target, conversation, text).await,
+                Ok(target) => {
+                    let fallen_back = &self.a2a_fallen_back;
+                    a2a::send(&self.transport, target, fallen_back, conversation, text).await
+                }
                 Err(err) => Err(err),
             },
             AgentKind::HttpJson { request_template, reply_pointer } => {

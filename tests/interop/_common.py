@@ -20,6 +20,9 @@ FORBIDDEN = ("password", "ignore previous instructions")
 # that taskId completes it.
 INPUT_REQUIRED_MARKER = "[input-required]"
 QUESTION = "Please provide more details."
+# A user text containing this marker gets the conversation's contextId appended to the reply,
+# " (contextId: <id>)", so a test can check that the agent saw the contextId it sent.
+CONTEXT_MARKER = "[context-id]"
 CHUNKS = 3
 API_KEY_HEADER = "X-API-Key"
 
@@ -35,6 +38,13 @@ def parse_args(description: str) -> argparse.Namespace:
         help="keyword: a Message reply; task: a Task whose artifact comes in 3 chunks; "
         "stream: like task, and the card advertises streaming",
     )
+    parser.add_argument(
+        "--work-ms",
+        type=int,
+        default=0,
+        help="task and stream modes: pause this long before each artifact chunk, like a slow "
+        "agent (a non-blocking send then answers a task that is still running)",
+    )
     parser.add_argument("--api-key", help=f"require this value in the {API_KEY_HEADER} header")
     parser.add_argument(
         "--public-card",
@@ -44,12 +54,15 @@ def parse_args(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
-def reply_text(user_text: str) -> str:
-    """The deterministic answer to one user text."""
-    text = user_text.replace(INPUT_REQUIRED_MARKER, "").strip()
+def reply_text(user_text: str, context_id: str | None = None) -> str:
+    """The deterministic answer to one user text, in the conversation `context_id`."""
+    show_context = CONTEXT_MARKER in user_text
+    text = user_text.replace(INPUT_REQUIRED_MARKER, "").replace(CONTEXT_MARKER, "").strip()
     lowered = text.lower()
     if any(word in lowered for word in FORBIDDEN):
         return REFUSAL
+    if show_context:
+        return f"{ECHO_PREFIX}{text} (contextId: {context_id})"
     return ECHO_PREFIX + text
 
 

@@ -11,6 +11,7 @@ tasks/get, tasks/cancel). See README.md.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 
@@ -48,15 +49,16 @@ def text_part(text: str) -> Part:
 
 
 class EchoExecutor(AgentExecutor):
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, work_ms: int = 0) -> None:
         self.mode = mode
+        self.work_s = work_ms / 1000
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         text = context.get_user_input()
         task = context.current_task
         continuing = task is not None and task.status.state == TaskState.input_required
         asks_input = _common.INPUT_REQUIRED_MARKER in text and not continuing
-        answer = _common.reply_text(text)
+        answer = _common.reply_text(text, context.context_id)
 
         if self.mode == "keyword" and not asks_input and not continuing:
             await event_queue.enqueue_event(
@@ -79,6 +81,8 @@ class EchoExecutor(AgentExecutor):
         pieces = [answer] if self.mode == "keyword" else _common.chunks(answer)
         artifact_id = f"artifact-{task.id}"
         for i, piece in enumerate(pieces):
+            if self.work_s:
+                await asyncio.sleep(self.work_s)
             await updater.add_artifact(
                 [text_part(piece)],
                 artifact_id=artifact_id,
@@ -130,7 +134,7 @@ def main() -> None:
     sock = _common.bind(args.host, args.port)
     card = agent_card(_common.base_url(sock) + "/", args)
     handler = DefaultRequestHandler(
-        agent_executor=EchoExecutor(args.mode), task_store=InMemoryTaskStore()
+        agent_executor=EchoExecutor(args.mode, args.work_ms), task_store=InMemoryTaskStore()
     )
     app = A2AStarletteApplication(agent_card=card, http_handler=handler).build()
     _common.run(_common.protect(app, args), sock)

@@ -10,6 +10,7 @@ with `A2A-Version: 1.0`, and 0.3 names through the SDK's compat adapter). See RE
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import uuid
@@ -46,15 +47,16 @@ except Exception:  # pragma: no cover - metadata missing
 
 
 class EchoExecutor(AgentExecutor):
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, work_ms: int = 0) -> None:
         self.mode = mode
+        self.work_s = work_ms / 1000
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         text = context.get_user_input()
         task = context.current_task
         continuing = task is not None and task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
         asks_input = _common.INPUT_REQUIRED_MARKER in text and not continuing
-        answer = _common.reply_text(text)
+        answer = _common.reply_text(text, context.context_id)
 
         if self.mode == "keyword" and not asks_input and not continuing:
             await event_queue.enqueue_event(
@@ -73,6 +75,8 @@ class EchoExecutor(AgentExecutor):
         pieces = [answer] if self.mode == "keyword" else _common.chunks(answer)
         artifact_id = f"artifact-{task.id}"
         for i, piece in enumerate(pieces):
+            if self.work_s:
+                await asyncio.sleep(self.work_s)
             await updater.add_artifact(
                 [Part(text=piece)],
                 artifact_id=artifact_id,
@@ -127,7 +131,9 @@ def main() -> None:
     url = _common.base_url(sock) + "/"
     card = agent_card(url, args)
     handler = DefaultRequestHandler(
-        agent_executor=EchoExecutor(args.mode), task_store=InMemoryTaskStore(), agent_card=card
+        agent_executor=EchoExecutor(args.mode, args.work_ms),
+        task_store=InMemoryTaskStore(),
+        agent_card=card,
     )
     routes = [
         *create_agent_card_routes(card),

@@ -22,9 +22,40 @@ pub(crate) struct Target {
     /// Where the card came from.
     pub(crate) card_url: String,
     pub(crate) streaming: bool,
+    /// For a 1.0 target: where to speak 0.3 instead if the agent refuses 1.0 calls.
+    pub(crate) fallback: Option<Fallback>,
+}
+
+/// The 0.x interface to use when a card's 1.0 interface turns out not to speak 1.0: the
+/// card's own 0.x JSON-RPC interface when it lists one, else the 1.0 URL in dialect 0.3.
+///
+/// Seen in the wild: a proxy that drops the `A2A-Version` header makes an a2a-sdk 1.x agent
+/// answer `SendMessage` with -32009, and a 0.2.x server behind a card that claims 1.0
+/// answers -32600 (a2a-sdk 0.2.10) or -32601; both still answer `message/send`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Fallback {
+    pub(crate) dialect: Dialect,
+    pub(crate) rpc_url: String,
+}
+
+/// The dialect and URL of one call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Route<'a> {
+    pub(crate) dialect: Dialect,
+    pub(crate) rpc_url: &'a str,
 }
 
 impl Target {
+    /// The card's choice, or its [`Fallback`] once the agent has refused the card's choice.
+    pub(crate) fn route(&self, fallen_back: bool) -> Route<'_> {
+        match &self.fallback {
+            Some(fallback) if fallen_back => {
+                Route { dialect: fallback.dialect, rpc_url: &fallback.rpc_url }
+            }
+            _ => Route { dialect: self.dialect, rpc_url: &self.rpc_url },
+        }
+    }
+
     /// Whether messages go to another server than the one that served the card.
     pub(crate) fn rpc_elsewhere(&self) -> bool {
         let origin = |url: &str| reqwest::Url::parse(url).ok().map(|u| u.origin());
@@ -116,6 +147,8 @@ pub(crate) fn select(card: &Value, card_url: &str, endpoint_url: &str) -> Result
     let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
 
     let mut seen = Vec::new();
+    // The JSON-RPC interfaces this client speaks, in the card's order of preference.
+    let mut usable = Vec::new();
     if let Some(interfaces) = card.get("supportedInterfaces").and_then(Value::as_array) {
         for interface in interfaces {
             let binding = str_of(interface, "protocolBinding").unwrap_or_default();
@@ -130,9 +163,18 @@ pub(crate) fn select(card: &Value, card_url: &str, endpoint_url: &str) -> Result
             };
             let url = str_of(interface, "url").unwrap_or_default();
             let rpc_url = usable_url(&url, card_url).unwrap_or_else(|| endpoint_url.to_owned());
-            let card_url = card_url.to_owned();
-            return Ok(Target { card: card.clone(), dialect, rpc_url, card_url, streaming });
+            usable.push(Fallback { dialect, rpc_url });
         }
+    }
+    if let Some(Fallback { dialect, rpc_url }) = usable.first().cloned() {
+        let fallback = (dialect == Dialect::V1_0).then(|| {
+            usable
+                .into_iter()
+                .find(|i| i.dialect != Dialect::V1_0)
+                .unwrap_or(Fallback { dialect: Dialect::V0_3, rpc_url: rpc_url.clone() })
+        });
+        let card_url = card_url.to_owned();
+        return Ok(Target { card: card.clone(), dialect, rpc_url, card_url, streaming, fallback });
     }
 
     let Some(url) = str_of(card, "url") else {
@@ -170,7 +212,10 @@ pub(crate) fn select(card: &Value, card_url: &str, endpoint_url: &str) -> Result
         )
     })?;
     let rpc_url = usable_url(&url, card_url).unwrap_or_else(|| endpoint_url.to_owned());
-    Ok(Target { card: card.clone(), dialect, rpc_url, card_url: card_url.to_owned(), streaming })
+    let fallback = (dialect == Dialect::V1_0)
+        .then(|| Fallback { dialect: Dialect::V0_3, rpc_url: rpc_url.clone() });
+    let card_url = card_url.to_owned();
+    Ok(Target { card: card.clone(), dialect, rpc_url, card_url, streaming, fallback })
 }
 
 fn is_jsonrpc(binding: &str) -> bool {
@@ -226,8 +271,56 @@ mod tests {
         let target = select(&merged_card(), CARD_URL, ENDPOINT).unwrap();
         assert_eq!(target.dialect, Dialect::V1_0);
         assert_eq!(target.rpc_url, "http://127.0.0.1:41001/");
+        let fallback = target.route(true);
+        assert_eq!(
+            (fallback.dialect, fallback.rpc_url),
+            (Dialect::V0_3, "http://127.0.0.1:41001/")
+        );
         assert!(target.streaming);
         assert_eq!(target.info().name.as_deref(), Some("rogue-runner test agent"));
+    }
+
+    #[test]
+    fn a_1_0_interface_falls_back_to_the_listed_0_3_one() {
+        let card = json!({"supportedInterfaces": [
+            {"url": "http://h/v1", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+            {"url": "http://h/rest", "protocolBinding": "HTTP+JSON", "protocolVersion": "0.3"},
+            {"url": "http://h/v03", "protocolBinding": "JSONRPC", "protocolVersion": "0.3"}]});
+        let target = select(&card, CARD_URL, ENDPOINT).unwrap();
+        let route = |fallen_back| {
+            let route = target.route(fallen_back);
+            (route.dialect, route.rpc_url.to_owned())
+        };
+        assert_eq!(route(false), (Dialect::V1_0, "http://h/v1".to_owned()));
+        assert_eq!(route(true), (Dialect::V0_3, "http://h/v03".to_owned()));
+    }
+
+    #[test]
+    fn a_1_0_only_card_falls_back_to_0_3_at_the_same_url() {
+        let card = json!({"supportedInterfaces": [
+            {"url": "http://h/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}]});
+        let fallback = select(&card, CARD_URL, ENDPOINT).unwrap().fallback;
+        assert_eq!(
+            fallback,
+            Some(Fallback { dialect: Dialect::V0_3, rpc_url: "http://h/rpc".into() })
+        );
+        let legacy = json!({"url": "http://h/rpc", "protocolVersion": "1.0"});
+        let fallback = select(&legacy, CARD_URL, ENDPOINT).unwrap().fallback;
+        assert_eq!(
+            fallback,
+            Some(Fallback { dialect: Dialect::V0_3, rpc_url: "http://h/rpc".into() })
+        );
+    }
+
+    #[test]
+    fn a_0_x_target_has_no_fallback() {
+        let card = json!({"supportedInterfaces": [
+            {"url": "http://h/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "0.3"},
+            {"url": "http://h/v1", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}]});
+        let target = select(&card, CARD_URL, ENDPOINT).unwrap();
+        assert_eq!((target.dialect, target.fallback), (Dialect::V0_3, None));
+        let v02 = json!({"url": "http://h/a2a", "protocolVersion": "0.2.5"});
+        assert_eq!(select(&v02, CARD_URL, ENDPOINT).unwrap().fallback, None);
     }
 
     #[test]

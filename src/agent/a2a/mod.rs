@@ -7,14 +7,15 @@ pub(crate) mod event;
 pub(crate) mod reply;
 pub(crate) mod sse;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
 use tokio::time::Instant;
 
-use self::card::Target;
-use self::dialect::rpc_request;
+use self::card::{Route, Target};
+use self::dialect::{Dialect, rpc_request};
 use self::event::{parse_event, rpc_result};
 use self::reply::Progress;
 use super::snippet::redact_url;
@@ -49,70 +50,147 @@ pub(crate) async fn probe(transport: &Transport, target: &Target) -> Result<Agen
 }
 
 /// Sends one user message and waits for the agent's answer.
+///
+/// `fallen_back` is shared by every conversation with this agent: once a 1.0 call has been
+/// refused as if the agent did not speak 1.0, the rest of the run speaks the card's 0.x
+/// fallback instead, so the refusal costs one extra request per run, not per message.
 pub(crate) async fn send(
     transport: &Transport,
     target: &Target,
+    fallen_back: &AtomicBool,
     conversation: &mut ConversationState,
     text: &str,
 ) -> Result<AgentReply, AgentError> {
-    let dialect = target.dialect;
-    let message = dialect.user_message(
-        text,
-        conversation.context_id.as_deref(),
-        conversation.task_id.as_deref(),
-    );
-    let body = rpc_request(dialect.send_method(target.streaming), &json!({ "message": message }));
-    let request = Request {
-        headers: dialect.headers(target.streaming),
-        ..Request::post_json(&target.rpc_url, &body)
-    };
     let mut attempts = 1;
-    let answer = transport.execute(request, Accept::Success, &mut attempts).await?;
-    let url = answer.url.clone();
     let mut progress = Progress::default();
-    if target.streaming {
-        sse::read(transport, answer, &mut progress).await?;
-        if progress.is_empty() {
-            return Err(AgentError::Protocol {
-                url,
-                detail: "the event stream ended before any event".to_owned(),
-            });
+    let mut route = target.route(fallen_back.load(Ordering::Relaxed));
+    let turn = Turn { transport, streaming: target.streaming, conversation, text };
+    let url = match turn.start(route, &mut progress, &mut attempts).await {
+        // Only when nothing was absorbed: the agent did not take the message, so sending it
+        // again cannot make it act twice.
+        Err(AgentError::Remote { code, message })
+            if progress.is_empty()
+                && refuses_dialect(code)
+                && route.dialect == Dialect::V1_0
+                && target.fallback.is_some() =>
+        {
+            fallen_back.store(true, Ordering::Relaxed);
+            route = target.route(true);
+            attempts += 1;
+            turn.start(route, &mut progress, &mut attempts).await.map_err(|err| {
+                let refused = Dialect::V1_0.send_method(target.streaming);
+                name_the_refusal(err, route, refused, code, &message)
+            })?
         }
-        if !progress.is_settled() && progress.pending_task().is_none() {
-            return Err(AgentError::Protocol {
-                url,
-                detail: "the event stream ended before the answer was complete".to_owned(),
-            });
-        }
-    } else {
-        let envelope = transport.read_json(answer, ContentType::Json).await?;
-        let event = parse_event(&rpc_result(&url, envelope)?)
-            .map_err(|detail| AgentError::Protocol { url: url.clone(), detail })?;
-        progress.absorb(event);
-    }
-    poll(transport, target, &mut progress, &mut attempts).await?;
+        other => other?,
+    };
+    poll(transport, route, &mut progress, &mut attempts).await?;
     let text = progress.finish(conversation, &url)?;
     Ok(AgentReply { text, usage: None, attempts })
+}
+
+/// A failed fallback's JSON-RPC error, naming the refusal that led to it.
+fn name_the_refusal(
+    err: AgentError,
+    route: Route<'_>,
+    refused_method: &str,
+    refused_code: i64,
+    refused_message: &str,
+) -> AgentError {
+    match err {
+        AgentError::Remote { code, message } => AgentError::Remote {
+            code,
+            message: format!(
+                "{message} (sent in A2A {} after {refused_method} was refused with \
+                 {refused_code}: {refused_message})",
+                route.dialect.label(),
+            ),
+        },
+        other => other,
+    }
+}
+
+/// Whether a JSON-RPC error to a 1.0 call means "not in this dialect" rather than "not this
+/// message": -32009 VersionNotSupported (a2a-sdk 1.x without the `A2A-Version` header),
+/// -32601 method not found (0.x servers), and -32600 invalid request, which a2a-sdk 0.2.x
+/// answers to any method it does not know (observed on 0.2.10, without an `id`).
+fn refuses_dialect(code: i64) -> bool {
+    matches!(code, -32009 | -32601 | -32600)
+}
+
+/// One user message to send.
+struct Turn<'a> {
+    transport: &'a Transport,
+    streaming: bool,
+    conversation: &'a ConversationState,
+    text: &'a str,
+}
+
+impl Turn<'_> {
+    /// Sends the message on `route` and absorbs the answer: the whole JSON result, or the
+    /// event stream up to the point where the answer is complete. Returns the URL for error
+    /// messages.
+    async fn start(
+        &self,
+        route: Route<'_>,
+        progress: &mut Progress,
+        attempts: &mut u32,
+    ) -> Result<String, AgentError> {
+        let (transport, streaming, dialect) = (self.transport, self.streaming, route.dialect);
+        let message = dialect.user_message(
+            self.text,
+            self.conversation.context_id.as_deref(),
+            self.conversation.task_id.as_deref(),
+        );
+        let body = rpc_request(dialect.send_method(streaming), &json!({ "message": message }));
+        let request = Request {
+            headers: dialect.headers(streaming),
+            ..Request::post_json(route.rpc_url, &body)
+        };
+        let answer = transport.execute(request, Accept::Success, attempts).await?;
+        let url = answer.url.clone();
+        if streaming {
+            sse::read(transport, answer, progress).await?;
+            if progress.is_empty() {
+                return Err(AgentError::Protocol {
+                    url,
+                    detail: "the event stream ended before any event".to_owned(),
+                });
+            }
+            if !progress.is_settled() && progress.pending_task().is_none() {
+                return Err(AgentError::Protocol {
+                    url,
+                    detail: "the event stream ended before the answer was complete".to_owned(),
+                });
+            }
+        } else {
+            let envelope = transport.read_json(answer, ContentType::Json).await?;
+            let event = parse_event(&rpc_result(&url, envelope)?)
+                .map_err(|detail| AgentError::Protocol { url: url.clone(), detail })?;
+            progress.absorb(event);
+        }
+        Ok(url)
+    }
 }
 
 /// Polls `tasks/get` / `GetTask` while the task is submitted or working, for at most the
 /// request timeout, with an interval that starts short and doubles.
 async fn poll(
     transport: &Transport,
-    target: &Target,
+    route: Route<'_>,
     progress: &mut Progress,
     attempts: &mut u32,
 ) -> Result<(), AgentError> {
     let Some(task_id) = progress.pending_task().map(str::to_owned) else {
         return Ok(());
     };
-    let dialect = target.dialect;
+    let dialect = route.dialect;
     let give_up = Instant::now() + transport.options.timeout;
     let mut interval = POLL_FIRST_INTERVAL;
     loop {
         if Instant::now() + interval > give_up {
             return Err(AgentError::Protocol {
-                url: target.rpc_url.clone(),
+                url: redact_url(route.rpc_url),
                 detail: format!(
                     "task {task_id} was still running after {} ms of polling",
                     transport.options.timeout.as_millis()
@@ -122,10 +200,8 @@ async fn poll(
         tokio::time::sleep(interval).await;
         interval = (interval * 2).min(POLL_MAX_INTERVAL);
         let body = rpc_request(dialect.get_task_method(), &json!({ "id": task_id }));
-        let request = Request {
-            headers: dialect.headers(false),
-            ..Request::post_json(&target.rpc_url, &body)
-        };
+        let request =
+            Request { headers: dialect.headers(false), ..Request::post_json(route.rpc_url, &body) };
         let answer = transport.execute(request, Accept::Success, attempts).await?;
         let url = answer.url.clone();
         let envelope = transport.read_json(answer, ContentType::Json).await?;
