@@ -167,13 +167,5 @@ pub(super) fn merge(
         summary.exit_code
     )?;
     writeln!(stdout, "reports: {}", paths.dir.display())?;
-    Ok(match summary.exit_code {
-        0 => ExitCode::Success,
-        1 => ExitCode::Failures,
-        3 => ExitCode::FailFast,
-        4 => ExitCode::Budget,
-        5 => ExitCode::InfraErrors,
-        130 => ExitCode::Interrupted,
-        _ => ExitCode::Usage,
-    })
+    Ok(ExitCode::from_code(summary.exit_code))
 }

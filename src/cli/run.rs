@@ -208,7 +208,7 @@ pub(super) fn execute_plan(
         writeln!(stderr, "warning: {error}")?;
     }
     writeln!(stderr, "reports: {}", paths.dir.display())?;
-    Ok(exit_code_of(summary.exit_code))
+    Ok(ExitCode::from_code(summary.exit_code))
 }
 
 /// Run the plan with the standard reporters; Ctrl-C stops scheduling and still writes the
@@ -246,16 +246,4 @@ pub(super) async fn run_with_reports(
     interrupt.abort();
     let errors = reports.lock().map(|mut set| set.take_errors()).unwrap_or_default();
     (summary, errors)
-}
-
-fn exit_code_of(code: i32) -> ExitCode {
-    match code {
-        0 => ExitCode::Success,
-        1 => ExitCode::Failures,
-        3 => ExitCode::FailFast,
-        4 => ExitCode::Budget,
-        5 => ExitCode::InfraErrors,
-        130 => ExitCode::Interrupted,
-        _ => ExitCode::Usage,
-    }
 }

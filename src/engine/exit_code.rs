@@ -39,6 +39,22 @@ impl ExitCode {
     pub fn code(self) -> i32 {
         self as i32
     }
+
+    /// The exit code a number stands for (as stored in `results.json`); unknown numbers are
+    /// usage errors.
+    pub fn from_code(code: i32) -> Self {
+        [
+            ExitCode::Success,
+            ExitCode::Failures,
+            ExitCode::FailFast,
+            ExitCode::Budget,
+            ExitCode::InfraErrors,
+            ExitCode::Interrupted,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+        .unwrap_or(ExitCode::Usage)
+    }
 }
 
 #[cfg(test)]
