@@ -7,6 +7,7 @@ mod error;
 mod list;
 mod output;
 mod run;
+mod store;
 mod validate;
 
 use std::io::Write;
@@ -60,6 +61,9 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
         None => run::run(&cli.run, err),
         Some(Command::Demo(args)) => demo::demo(&args, out, err),
         Some(Command::MockAgent(args)) => demo::mock_agent(&args, out),
+        Some(Command::Cache(args)) => store::cache(&args, out),
+        Some(Command::History(args)) => store::history(&args, out),
+        Some(Command::Compare(args)) => store::compare(&args, out),
     }
 }
 
