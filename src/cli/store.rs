@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::args::{CacheAction, CacheArgs, CompareArgs, HistoryArgs, OutputFormat};
 use super::{CliError, output};
-use crate::engine::{ExitCode, ResultCache, RunSummary};
+use crate::engine::{ExitCode, ResultCache, RunSummary, Status};
 use crate::store::{
     Change, Comparison, DEFAULT_FLAKY_WINDOW, KeyContext, Recorder, RunCache, RunInfo, RunRecord,
     Store, StoreError,
@@ -239,7 +239,7 @@ pub(super) fn write_comparison(
                 ]
             })
             .collect();
-        output::table(out, &["", "", "", ""], &rows, 99)?;
+        aligned(out, &rows)?;
         more(out, c.flaky.len(), listed)?;
     }
     writeln!(out)?;
@@ -299,17 +299,51 @@ fn write_changes(
             if why.chars().count() > 100 {
                 why = why.chars().take(99).collect::<String>() + "…";
             }
-            let flaky = if change.flaky { "flaky " } else { "" };
+            let why = why.replace('\n', " ");
+            // A fixed scenario's reason is why it failed before.
+            let why = if change.after == Status::Passed && !why.is_empty() {
+                format!("was: {why}")
+            } else {
+                why
+            };
             vec![
                 format!("  {}", change.priority),
                 output::sanitize(&change.id),
                 format!("{before} → {}", change.after),
-                format!("{flaky}{}", why.replace('\n', " ")),
+                if change.flaky { format!("[flaky] {why}") } else { why },
             ]
         })
         .collect();
-    output::table(out, &["", "", "", ""], &rows, 99)?;
+    aligned(out, &rows)?;
     more(out, changes.len(), listed)
+}
+
+/// Rows with their columns aligned; the last column is not padded.
+fn aligned(out: &mut dyn Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let width = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(w) => *w = (*w).max(width),
+                None => widths.push(width),
+            }
+        }
+    }
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[i] - cell.chars().count();
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
 }
 
 fn more(out: &mut dyn Write, total: usize, listed: usize) -> std::io::Result<()> {
@@ -476,10 +510,8 @@ impl RunStore {
         {
             return Ok(exit);
         }
-        let new_failures =
-            comparison.newly_failing.iter().any(|c| c.after == crate::engine::Status::Failed);
-        let new_errors =
-            comparison.newly_failing.iter().any(|c| c.after == crate::engine::Status::Error);
+        let new_failures = comparison.newly_failing.iter().any(|c| c.after == Status::Failed);
+        let new_errors = comparison.newly_failing.iter().any(|c| c.after == Status::Error);
         Ok(if new_failures {
             ExitCode::Failures
         } else if new_errors {
