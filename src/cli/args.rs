@@ -327,6 +327,7 @@ pub struct CacheArgs {
 pub enum CacheAction {
     /// Entries, their cost, age and size, and the number of recorded runs.
     Stats {
+        /// Output: text, or one JSON document.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -345,6 +346,7 @@ pub struct HistoryArgs {
     /// Show at most this many runs.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
+    /// Output: a table (text), or one JSON document.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     #[command(flatten)]
@@ -363,6 +365,7 @@ pub struct CompareArgs {
     /// Runs (up to B) in which a scenario must flip twice to count as flaky.
     #[arg(long, value_name = "K", default_value_t = crate::store::DEFAULT_FLAKY_WINDOW)]
     pub flaky_window: usize,
+    /// Output: a table (text), or one JSON document.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     #[command(flatten)]
