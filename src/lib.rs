@@ -14,3 +14,4 @@ pub mod judge;
 pub mod report;
 pub mod scenario;
 pub mod secret;
+pub mod store;

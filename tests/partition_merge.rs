@@ -47,7 +47,9 @@ fn genesis_corpus_in_three_shards_merges_to_the_unpartitioned_totals() {
             "--parallel",
             "50",
         ];
+        let cache = tmp.path().join("cache");
         args.extend_from_slice(&["--progress", "quiet", "--output-dir", out_dir.to_str().unwrap()]);
+        args.extend_from_slice(&["--cache-dir", cache.to_str().unwrap()]);
         args.extend_from_slice(extra);
         let output = common::run(&args);
         assert_eq!(output.code, 1, "{}", output.combined());

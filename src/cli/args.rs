@@ -66,6 +66,12 @@ pub enum Command {
     MockAgent(MockAgentArgs),
     /// Combine the reports of partitioned runs (--partition hash:K/N) into one set of reports.
     Merge(MergeArgs),
+    /// Inspect or clean the result cache in --cache-dir: stats, clear, prune.
+    Cache(CacheArgs),
+    /// List the runs recorded in --cache-dir, newest first.
+    History(HistoryArgs),
+    /// Compare two recorded runs: newly failing, fixed, still failing, flaky, cost, latency.
+    Compare(CompareArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -162,13 +168,25 @@ pub struct RunArgs {
     #[arg(long, value_name = "SCHEME")]
     pub auth: Option<String>,
 
-    /// Reuse results of unchanged scenarios from the cache.
+    /// Reuse the results of unchanged scenarios from the cache in --cache-dir, and cache new
+    /// ones (errors, and scenarios that never reached the agent, are not cached).
     #[arg(long)]
     pub use_cache: bool,
 
-    /// Where the result cache lives.
+    /// Where the result cache and the run history live (one SQLite file). Every run is
+    /// recorded in the history there, with or without --use-cache.
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
     pub cache_dir: PathBuf,
+
+    /// Compare this run with a recorded one (`latest` or a run id from `history`) and list
+    /// what newly fails.
+    #[arg(long, value_name = "latest|ID")]
+    pub baseline: Option<String>,
+
+    /// Exit 1 only for scenarios that newly fail against --baseline (default `latest`);
+    /// failures already failing there do not fail the run.
+    #[arg(long)]
+    pub fail_on_regressions_only: bool,
 
     /// Run everything even when P0 scenarios fail.
     #[arg(long)]
@@ -318,4 +336,69 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 fn parse_formats(text: &str) -> Result<ReportFormats, String> {
     text.parse()
+}
+
+/// The store directory, shared by `cache`, `history` and `compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CacheDirArg {
+    /// Where the result cache and the run history live.
+    #[arg(long, value_name = "DIR", default_value = ".rogue_cache", global = true)]
+    pub cache_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub action: CacheAction,
+    #[command(flatten)]
+    pub dir: CacheDirArg,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CacheAction {
+    /// Entries, their cost, age and size, and the number of recorded runs.
+    Stats {
+        /// Output: text, or one JSON document.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Delete every cached result (the run history is kept).
+    Clear,
+    /// Delete cached results stored longer ago than --older-than.
+    Prune {
+        /// Age, e.g. `30d`, `12h`, `2weeks`.
+        #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+        older_than: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Show at most this many runs.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Output: a table (text), or one JSON document.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub dir: CacheDirArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The earlier run: an id (or unique prefix) from `history`, or `latest`. Default: the
+    /// second-newest finished run.
+    #[arg(value_name = "A")]
+    pub a: Option<String>,
+    /// The later run. Default: the newest finished run.
+    #[arg(value_name = "B")]
+    pub b: Option<String>,
+    /// Runs (up to B) in which a scenario must flip twice to count as flaky.
+    #[arg(long, value_name = "K", default_value_t = crate::store::DEFAULT_FLAKY_WINDOW)]
+    pub flaky_window: usize,
+    /// Output: a table (text), or one JSON document.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub dir: CacheDirArg,
 }

@@ -8,12 +8,14 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::args::{AgentProtocol, ProgressChoice, RunArgs};
+use super::store::{RunStore, StoreOptions};
 use super::{CliError, output, selection_from};
 use crate::agent::{AgentKind, Auth, ClientOptions};
-use crate::engine::{AgentRouting, ExitCode, Plan, RunOptions, Runner};
+use crate::engine::{AgentRouting, ExitCode, Plan, ResultCache, RunOptions, Runner};
 use crate::report::{Progress, ProgressMode, ReportFormats, ReportPaths, ReportSet};
 use crate::scenario::{LoadOptions, Scenario, Selection, load_paths};
 use crate::secret::Secret;
+use crate::store::{KeyContext, Recorder};
 
 /// Everything a run needs, checked before any work starts.
 #[derive(Debug)]
@@ -26,7 +28,7 @@ pub(super) struct RunConfig {
     pub output_dir: PathBuf,
     pub formats: ReportFormats,
     pub progress: ProgressMode,
-    pub use_cache: bool,
+    pub store: StoreOptions,
 }
 
 impl RunConfig {
@@ -67,6 +69,23 @@ impl RunConfig {
             None => Auth::None,
             Some(spec) => parse_auth(spec)?,
         };
+        let store = StoreOptions {
+            cache_dir: args.cache_dir.clone(),
+            use_cache: args.use_cache,
+            baseline: args.baseline.clone(),
+            fail_on_regressions_only: args.fail_on_regressions_only,
+            key_context: KeyContext {
+                agent_protocol: match &agent_kind {
+                    AgentKind::A2a => "a2a".to_owned(),
+                    AgentKind::HttpJson { request_template, reply_pointer } => {
+                        format!("http-json {request_template} {reply_pointer}")
+                    }
+                    AgentKind::OpenAiChat { model } => format!("openai {model}"),
+                },
+                ..KeyContext::default()
+            },
+            config_digest: config_digest(args),
+        };
         let progress = match args.progress {
             ProgressChoice::Auto => ProgressMode::Auto,
             ProgressChoice::Bar => ProgressMode::Bar,
@@ -99,9 +118,26 @@ impl RunConfig {
             output_dir: args.output_dir.clone(),
             formats: args.formats,
             progress,
-            use_cache: args.use_cache,
+            store,
         })
     }
+}
+
+/// What decides which scenarios a run selects and how it judges them, for the history
+/// (not --parallel, --output-dir or --progress).
+fn config_digest(args: &RunArgs) -> String {
+    let f = &args.filters;
+    crate::store::config_digest(&serde_json::json!({
+        "scenarios_dir": args.scenarios_dir,
+        "priority": f.priority, "category": f.category, "tag": f.tag, "id": f.id,
+        "rogue_server": args.rogue_server, "agents": args.agents,
+        "agent_protocol": format!("{:?}", args.agent_protocol),
+        "request_template": args.request_template, "reply_pointer": args.reply_pointer,
+        "agent_model": args.agent_model,
+        "fail_fast": (!args.no_fail_fast).then_some(args.p0_threshold),
+        "max_fail": args.max_fail, "timeout_ms": args.timeout.as_millis() as u64,
+        "retries": args.retries,
+    }))
 }
 
 /// `bearer:ENV`, `api-key:HEADER:ENV`, `basic:USER:ENV` — secrets come from the environment.
@@ -166,13 +202,6 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    if config.use_cache {
-        writeln!(
-            stderr,
-            "note: the result cache is not built yet; --use-cache (cache dir {}) runs every scenario",
-            args.cache_dir.display()
-        )?;
-    }
     execute_plan(&config, scenarios, stderr)
 }
 
@@ -194,6 +223,7 @@ pub(super) fn execute_plan(
     paths
         .create_dir()
         .map_err(|e| CliError::usage(e.to_string(), "choose another --output-dir"))?;
+    let mut store = RunStore::open(&config.store, stderr)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
             CliError::usage(
@@ -201,14 +231,19 @@ pub(super) fn execute_plan(
                 "check the process limits",
             )
         })?;
-    let summary =
-        runtime.block_on(run_with_reports(config.options.clone(), plan, &paths, config.progress));
-    let (summary, errors) = summary;
+    let (summary, errors) = runtime.block_on(run_with_store(
+        config.options.clone(),
+        plan,
+        &paths,
+        config.progress,
+        store.result_cache(),
+        store.recorder.take(),
+    ));
     for error in errors {
         writeln!(stderr, "warning: {error}")?;
     }
     writeln!(stderr, "reports: {}", paths.dir.display())?;
-    Ok(ExitCode::from_code(summary.exit_code))
+    store.after_run(&summary, ExitCode::from_code(summary.exit_code), stderr)
 }
 
 /// Run the plan with the standard reporters; Ctrl-C stops scheduling and still writes the
@@ -219,7 +254,25 @@ pub(super) async fn run_with_reports(
     paths: &ReportPaths,
     progress: ProgressMode,
 ) -> (crate::engine::RunSummary, Vec<crate::report::ReportError>) {
-    let reports = Arc::new(Mutex::new(ReportSet::standard(paths, Progress::stderr(progress))));
+    run_with_store(options, plan, paths, progress, None, None).await
+}
+
+/// [`run_with_reports`], with the store's cache hook and recorder when given. The recorder
+/// sees each event before the other reporters, so whatever `events.jsonl` shows finished is
+/// already in the store.
+pub(super) async fn run_with_store(
+    options: RunOptions,
+    plan: Plan,
+    paths: &ReportPaths,
+    progress: ProgressMode,
+    cache: Option<Arc<dyn ResultCache>>,
+    recorder: Option<Recorder>,
+) -> (crate::engine::RunSummary, Vec<crate::report::ReportError>) {
+    let mut set = ReportSet::standard(paths, Progress::stderr(progress));
+    if let Some(recorder) = recorder {
+        set = set.with_first(recorder);
+    }
+    let reports = Arc::new(Mutex::new(set));
     let cancel = CancellationToken::new();
     let interrupt = tokio::spawn({
         let cancel = cancel.clone();
@@ -236,7 +289,10 @@ pub(super) async fn run_with_reports(
             }
         }
     });
-    let runner = Runner::new(options);
+    let mut runner = Runner::new(options);
+    if let Some(cache) = cache {
+        runner = runner.with_cache(cache);
+    }
     let mut sink = |event: &crate::engine::RunEvent| {
         if let Ok(mut set) = reports.lock() {
             set.on_event(event);

@@ -1,5 +1,6 @@
 //! The execution engine: plans, schedules and runs scenarios, and emits typed events.
 
+mod cache;
 mod event;
 mod executor;
 mod exit_code;
@@ -9,6 +10,7 @@ mod policy;
 mod runner;
 mod summary;
 
+pub use cache::{CacheHit, CacheQuery, ResultCache};
 pub use event::{AgentPlan, CancelReason, RunEvent};
 pub use exit_code::ExitCode;
 pub use outcome::{CheckResult, Outcome, Role, Status, TranscriptEntry, Usage, Verdict};
@@ -17,4 +19,4 @@ pub use plan::{
 };
 pub use policy::{FailFast, MaxFail};
 pub use runner::{RunOptions, Runner, http_client};
-pub use summary::{RunSummary, StatusCounts};
+pub use summary::{CacheStats, RunSummary, StatusCounts};

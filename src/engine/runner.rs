@@ -10,10 +10,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::cache::{ResultCache, lookup_hits};
 use super::executor::{execute, nothing_checkable, outcome_without_run};
 use super::plan::Plan;
 use super::policy::{FailFast, MaxFail};
-use super::{AgentPlan, CancelReason, Outcome, RunEvent, RunSummary, Status};
+use super::{AgentPlan, CacheStats, CancelReason, Outcome, RunEvent, RunSummary, Status};
 use crate::agent::{AgentClient, AgentEndpoint, AgentKind, Auth, ClientOptions};
 use crate::scenario::Priority;
 use crate::secret::Secret;
@@ -54,6 +55,7 @@ impl Default for RunOptions {
 pub struct Runner {
     options: RunOptions,
     http: reqwest::Client,
+    cache: Option<Arc<dyn ResultCache>>,
 }
 
 /// A connection pool sized for a run.
@@ -69,7 +71,14 @@ pub fn http_client(parallel: usize) -> reqwest::Client {
 impl Runner {
     pub fn new(options: RunOptions) -> Self {
         let http = http_client(options.parallel);
-        Runner { options, http }
+        Runner { options, http, cache: None }
+    }
+
+    /// Report earlier results of unchanged scenarios instead of running them (`--use-cache`).
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<dyn ResultCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// Run every scenario of `plan`. `cancel` is the user's interrupt (Ctrl-C).
@@ -113,7 +122,8 @@ impl Runner {
             .collect();
 
         // Each agent is checked once, all at once, before anything is scheduled.
-        let mut probes: JoinSet<(usize, Result<(), String>, u64)> = JoinSet::new();
+        let mut probes: JoinSet<(usize, Result<Option<serde_json::Value>, String>, u64)> =
+            JoinSet::new();
         for (i, client) in clients.iter().enumerate() {
             if per_agent[i] == 0 {
                 continue;
@@ -121,11 +131,12 @@ impl Runner {
             let client = client.clone();
             probes.spawn(async move {
                 let t = Instant::now();
-                let result = client.probe().await.map(|_| ()).map_err(|e| e.to_string());
+                let result = client.probe().await.map(|info| info.card).map_err(|e| e.to_string());
                 (i, result, millis(t.elapsed()))
             });
         }
         let mut agent_down: Vec<Option<String>> = vec![None; clients.len()];
+        let mut cards: Vec<Option<serde_json::Value>> = vec![None; clients.len()];
         let mut checks = Vec::new();
         tokio::select! {
             () = cancel.cancelled() => {}
@@ -135,7 +146,10 @@ impl Runner {
         checks.sort_by_key(|(i, _, _)| *i);
         for (i, result, elapsed_ms) in checks {
             let (ok, message) = match result {
-                Ok(()) => (true, "reachable".to_owned()),
+                Ok(card) => {
+                    cards[i] = card;
+                    (true, "reachable".to_owned())
+                }
                 Err(e) => (false, e),
             };
             sink(&RunEvent::AgentChecked {
@@ -149,6 +163,16 @@ impl Runner {
                 agent_down[i] = Some(message);
             }
         }
+
+        // Cache hits finish in plan order without a worker, like the outcomes below that need
+        // no conversation; one lookup covers the whole plan.
+        let (mut hits, mut cache_stats) = match &self.cache {
+            Some(cache) if !cancel.is_cancelled() => {
+                let (hits, misses) = lookup_hits(cache.as_ref(), &plan, &agent_down, &cards);
+                (hits, Some(CacheStats { misses, ..CacheStats::default() }))
+            }
+            _ => (Vec::new(), None),
+        };
 
         let stop = cancel.child_token();
         let mut cancelled: Option<(CancelReason, String)> = None;
@@ -222,6 +246,12 @@ impl Runner {
                         Status::Error,
                         format!("agent {agent} is unreachable: {down}"),
                     ))
+                } else if let Some(hit) = hits.get_mut(next).and_then(Option::take) {
+                    if let Some(stats) = &mut cache_stats {
+                        stats.hits += 1;
+                        stats.saved_usd += hit.saved_usd;
+                    }
+                    Some(hit.outcome)
                 } else {
                     nothing_checkable(&planned.scenario).map(|why| {
                         outcome_without_run(&planned.scenario, agent, Status::Skipped, why)
@@ -300,7 +330,7 @@ impl Runner {
             }
         }
         let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
-        let summary = RunSummary::build(
+        let mut summary = RunSummary::build(
             run_id,
             started_at,
             jiff::Timestamp::now().to_string(),
@@ -308,6 +338,7 @@ impl Runner {
             &outcomes,
             cancelled,
         );
+        summary.cache = cache_stats;
         sink(&RunEvent::RunFinished { summary: summary.clone() });
         summary
     }

@@ -56,6 +56,29 @@ pub struct RunSummary {
     pub cost_usd: f64,
     pub cached: usize,
     pub exit_code: i32,
+    /// The result cache, when the run used one (`--use-cache`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheStats>,
+}
+
+/// What the result cache did for a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CacheStats {
+    /// Scenarios reported from the cache instead of run.
+    pub hits: usize,
+    /// Scenarios looked up and not found (they ran). Scenarios that need no conversation
+    /// (nothing checkable, agent down) are not looked up.
+    pub misses: usize,
+    /// What the hits cost when they ran (USD), so what this run did not spend.
+    pub saved_usd: f64,
+}
+
+impl CacheStats {
+    /// Hits over lookups; `None` when nothing was looked up.
+    pub fn hit_rate(&self) -> Option<f64> {
+        let lookups = self.hits + self.misses;
+        (lookups > 0).then(|| self.hits as f64 / lookups as f64)
+    }
 }
 
 impl RunSummary {
@@ -99,6 +122,7 @@ impl RunSummary {
             cost_usd,
             cached,
             exit_code,
+            cache: None,
         }
     }
 }

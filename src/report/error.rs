@@ -31,6 +31,14 @@ pub enum ReportError {
     #[error("cannot write progress output: {}; progress is off for the rest of the run", describe_io(.error))]
     Progress { error: io::Error },
 
+    /// Some of the run could not be recorded in the store (history, cache). The run and the
+    /// other reports are unaffected.
+    #[error(
+        "{failed} write(s) to the result store failed, the first: {message}; this run's \
+         history and cache entries are incomplete, its reports are not"
+    )]
+    Store { failed: usize, message: String },
+
     /// A report could not be serialized. This is a bug in rogue-runner.
     #[error("cannot serialize {what}: {error}; this is a bug in rogue-runner, please report it")]
     Serialize { what: &'static str, error: serde_json::Error },

@@ -511,6 +511,24 @@ fn write_cost_and_cache(out: &mut String, doc: &ResultsDocument) -> std::fmt::Re
         )?;
     }
     writeln!(out, "## Cache\n")?;
+    if let Some(cache) = doc.run.cache {
+        writeln!(out, "| Hits | Misses | Hit rate | Cost saved |")?;
+        writeln!(out, "|---:|---:|---:|---:|")?;
+        writeln!(
+            out,
+            "| {} | {} | {} | ${:.4} |\n",
+            cache.hits,
+            cache.misses,
+            fmt_rate(cache.hit_rate()),
+            cache.saved_usd
+        )?;
+        return writeln!(
+            out,
+            "Cached results are reused when nothing that decides the outcome changed (scenario, \
+             agent URL and card, judge). The cost saved is what they cost when they ran, or \
+             their `cost_estimate`.\n"
+        );
+    }
     let cached = doc.scenarios.iter().filter(|o| o.cached).count();
     if cached == 0 {
         writeln!(out, "No scenario was served from the cache.\n")

@@ -193,6 +193,14 @@ impl ReportSet {
         self
     }
 
+    /// Puts `reporter` before the others, so it sees each event first (the store's
+    /// recorder: whatever `events.jsonl` shows finished is then recorded already).
+    #[must_use]
+    pub fn with_first(mut self, reporter: impl Reporter + 'static) -> Self {
+        self.reporters.insert(0, Slot { reporter: Box::new(reporter), failed: false });
+        self
+    }
+
     pub fn push(&mut self, reporter: impl Reporter + 'static) {
         self.reporters.push(Slot { reporter: Box::new(reporter), failed: false });
     }

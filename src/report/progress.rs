@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
-use super::text::{fmt_duration_ms, one_line, redact_userinfo};
+use super::text::{fmt_duration_ms, fmt_rate, one_line, redact_userinfo};
 use super::{ReportError, Reporter};
 use crate::engine::{CancelReason, Outcome, RunEvent, RunSummary, Status, StatusCounts};
 
@@ -241,8 +241,17 @@ impl Progress {
             None => String::new(),
             Some(reason) => format!(", {}", cancel_words(reason)),
         };
+        let cache = summary.cache.map_or_else(String::new, |c| {
+            format!(
+                "; cache {} hits, {} misses ({}), ${:.4} saved",
+                c.hits,
+                c.misses,
+                fmt_rate(c.hit_rate()),
+                c.saved_usd
+            )
+        });
         format!(
-            "{} scenarios: {} passed, {} failed, {} error, {} skipped in {} (exit {}{why})",
+            "{} scenarios: {} passed, {} failed, {} error, {} skipped in {}{cache} (exit {}{why})",
             c.total,
             c.passed,
             c.failed,

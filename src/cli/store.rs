@@ -1,0 +1,559 @@
+//! `cache`, `history` and `compare`, and what `run` does with the store: the cache hook, the
+//! history recorder, and the baseline comparison after the run.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::args::{CacheAction, CacheArgs, CompareArgs, HistoryArgs, OutputFormat};
+use super::{CliError, output};
+use crate::engine::{ExitCode, ResultCache, RunSummary, Status};
+use crate::store::{
+    Change, Comparison, DEFAULT_FLAKY_WINDOW, KeyContext, Recorder, RunCache, RunInfo, RunRecord,
+    Store, StoreError,
+};
+
+/// Changes listed per category before "… and N more".
+const LISTED: usize = 20;
+
+fn store_error(error: &StoreError) -> CliError {
+    let hint = match error {
+        StoreError::UnknownRun(_) | StoreError::AmbiguousRun { .. } => {
+            "`rogue-runner history` lists the recorded runs and their ids"
+        }
+        StoreError::NewerSchema { .. } => "upgrade rogue-runner, or choose another --cache-dir",
+        _ => "check --cache-dir; `rogue-runner cache clear` starts the cache afresh",
+    };
+    CliError::usage(error.to_string(), hint)
+}
+
+fn open_existing(dir: &Path) -> Result<Option<Store>, CliError> {
+    Store::open_existing(dir).map_err(|e| store_error(&e))
+}
+
+// ---- cache ------------------------------------------------------------------------------
+
+pub(super) fn cache(args: &CacheArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let dir = &args.dir.cache_dir;
+    let Some(store) = open_existing(dir)? else {
+        if let CacheAction::Stats { format: OutputFormat::Json } = args.action {
+            writeln!(out, "null")?;
+        } else {
+            writeln!(
+                out,
+                "No store in {} yet: nothing is cached, no run is recorded.",
+                dir.display()
+            )?;
+        }
+        return Ok(ExitCode::Success);
+    };
+    match &args.action {
+        CacheAction::Stats { format } => {
+            let stats = store.cache_summary().map_err(|e| store_error(&e))?;
+            if *format == OutputFormat::Json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&stats)?)?;
+                return Ok(ExitCode::Success);
+            }
+            writeln!(
+                out,
+                "Store:    {} (schema {}, {})",
+                stats.path,
+                stats.schema_version,
+                fmt_bytes(stats.size_bytes)
+            )?;
+            writeln!(
+                out,
+                "Entries:  {} cached results ({} passed, {} failed, {} skipped)",
+                stats.entries, stats.passed, stats.failed, stats.skipped
+            )?;
+            writeln!(
+                out,
+                "Cost:     ${:.4} to produce them (what a fully cached rerun saves)",
+                stats.cost_usd
+            )?;
+            if let (Some(oldest), Some(newest)) = (&stats.oldest, &stats.newest) {
+                writeln!(out, "Stored:   {} to {} (UTC)", fmt_time(oldest), fmt_time(newest))?;
+            }
+            writeln!(out, "History:  {} recorded runs (`rogue-runner history`)", stats.runs)?;
+        }
+        CacheAction::Clear => {
+            let n = store.cache_clear().map_err(|e| store_error(&e))?;
+            writeln!(
+                out,
+                "Removed {n} cached results from {} (the run history is kept).",
+                dir.display()
+            )?;
+        }
+        CacheAction::Prune { older_than } => {
+            let n = store.cache_prune(*older_than).map_err(|e| store_error(&e))?;
+            writeln!(
+                out,
+                "Removed {n} cached results stored more than {} ago.",
+                humantime::format_duration(*older_than)
+            )?;
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+// ---- history ----------------------------------------------------------------------------
+
+pub(super) fn history(args: &HistoryArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let runs = match open_existing(&args.dir.cache_dir)? {
+        Some(store) => store.runs(args.limit).map_err(|e| store_error(&e))?,
+        None => Vec::new(),
+    };
+    if args.format == OutputFormat::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&runs)?)?;
+        return Ok(ExitCode::Success);
+    }
+    if runs.is_empty() {
+        writeln!(out, "No run is recorded in {} yet.", args.dir.cache_dir.display())?;
+        return Ok(ExitCode::Success);
+    }
+    let rows: Vec<Vec<String>> = runs.iter().map(history_row).collect();
+    output::table(
+        out,
+        &[
+            "RUN",
+            "STARTED (UTC)",
+            "COMMIT",
+            "EXIT",
+            "TOTAL",
+            "PASSED",
+            "FAILED",
+            "ERROR",
+            "SKIPPED",
+            "CACHED",
+            "PASS RATE",
+            "DURATION",
+            "COST",
+        ],
+        &rows,
+        4,
+    )?;
+    Ok(ExitCode::Success)
+}
+
+fn history_row(run: &RunRecord) -> Vec<String> {
+    let c = &run.counts;
+    vec![
+        short_id(&run.id).to_owned(),
+        fmt_time(&run.started_at),
+        run.git_commit.as_deref().map_or_else(|| "-".to_owned(), |c| c.chars().take(8).collect()),
+        match (run.exit_code, run.is_finished()) {
+            (Some(code), true) => code.to_string(),
+            _ => "-".to_owned(),
+        },
+        c.total.to_string(),
+        c.passed.to_string(),
+        c.failed.to_string(),
+        c.error.to_string(),
+        c.skipped.to_string(),
+        run.cached.to_string(),
+        c.pass_rate().map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}%", r * 100.0)),
+        match run.duration_ms {
+            Some(ms) if run.is_finished() => fmt_ms(ms),
+            _ => "unfinished".to_owned(),
+        },
+        format!("${:.4}", run.cost_usd),
+    ]
+}
+
+// ---- compare ----------------------------------------------------------------------------
+
+pub(super) fn compare(args: &CompareArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let dir = &args.dir.cache_dir;
+    let Some(store) = open_existing(dir)? else {
+        return Err(CliError::usage(
+            format!("no run is recorded in {} yet", dir.display()),
+            "every `rogue-runner run` records itself there; run twice, then compare",
+        ));
+    };
+    let (a, b) = match (&args.a, &args.b) {
+        (Some(a), Some(b)) => (find(&store, a)?, find(&store, b)?),
+        (Some(a), None) => (find(&store, a)?, find(&store, "latest")?),
+        (None, _) => {
+            let mut last = store.finished_runs_until(None, 2).map_err(|e| store_error(&e))?;
+            if last.len() < 2 {
+                return Err(CliError::usage(
+                    format!(
+                        "{} finished run(s) are recorded in {}; compare needs two",
+                        last.len(),
+                        dir.display()
+                    ),
+                    "name the runs: `rogue-runner compare A B` (ids from `rogue-runner history`)",
+                ));
+            }
+            let b = last.remove(1);
+            (last.remove(0), b)
+        }
+    };
+    let comparison = store.compare_runs(&a, &b, args.flaky_window).map_err(|e| store_error(&e))?;
+    if args.format == OutputFormat::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&comparison)?)?;
+    } else {
+        write_comparison(out, &comparison, LISTED)?;
+    }
+    Ok(ExitCode::Success)
+}
+
+fn find(store: &Store, reference: &str) -> Result<RunRecord, CliError> {
+    store.find_run(reference).map_err(|e| store_error(&e))
+}
+
+/// The text form of a comparison; lists hold at most `listed` scenarios each.
+pub(super) fn write_comparison(
+    out: &mut dyn Write,
+    c: &Comparison,
+    listed: usize,
+) -> std::io::Result<()> {
+    writeln!(out, "Comparing {} → {}", describe_run(&c.a), describe_run(&c.b))?;
+    writeln!(
+        out,
+        "{} newly failing, {} fixed, {} still failing, {} flaky",
+        c.newly_failing.len(),
+        c.fixed.len(),
+        c.still_failing.len(),
+        c.flaky.len()
+    )?;
+    write_changes(out, "Newly failing", &c.newly_failing, listed)?;
+    write_changes(out, "Fixed", &c.fixed, listed)?;
+    write_changes(out, "Still failing", &c.still_failing, listed)?;
+    if !c.flaky.is_empty() {
+        writeln!(
+            out,
+            "\nFlaky (verdict changed twice or more in the last {} runs):",
+            c.flaky_window
+        )?;
+        let rows: Vec<Vec<String>> = c
+            .flaky
+            .iter()
+            .take(listed)
+            .map(|f| {
+                vec![
+                    format!("  {}", f.priority),
+                    output::sanitize(&f.id),
+                    f.history.clone(),
+                    format!("{} changes", f.flips),
+                ]
+            })
+            .collect();
+        aligned(out, &rows)?;
+        more(out, c.flaky.len(), listed)?;
+    }
+    writeln!(out)?;
+    if c.only_in_a + c.only_in_b > 0 {
+        writeln!(
+            out,
+            "Scenarios: {} only in the later run, {} only in the earlier one",
+            c.only_in_b, c.only_in_a
+        )?;
+    }
+    let cost_change = c.cost_usd.after - c.cost_usd.before;
+    writeln!(
+        out,
+        "Cost:      ${:.4} → ${:.4} ({}${:.4})",
+        c.cost_usd.before,
+        c.cost_usd.after,
+        if cost_change < 0.0 { "-" } else { "+" },
+        cost_change.abs()
+    )?;
+    if let Some(d) = c.duration_ms {
+        writeln!(out, "Duration:  {} → {}", fmt_ms(d.before), fmt_ms(d.after))?;
+    }
+    let opt = |v: Option<u64>| v.map_or_else(|| "n/a".to_owned(), |ms| format!("{ms} ms"));
+    writeln!(
+        out,
+        "Latency:   median {} → {}, p95 {} → {}",
+        opt(c.latency.median_ms.before),
+        opt(c.latency.median_ms.after),
+        opt(c.latency.p95_ms.before),
+        opt(c.latency.p95_ms.after)
+    )?;
+    if !c.slower.is_empty() {
+        writeln!(out, "Slower:")?;
+        for s in &c.slower {
+            writeln!(out, "  {}  {} ms → {} ms", output::sanitize(&s.id), s.before_ms, s.after_ms)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_changes(
+    out: &mut dyn Write,
+    title: &str,
+    changes: &[Change],
+    listed: usize,
+) -> std::io::Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{title} ({}):", changes.len())?;
+    let rows: Vec<Vec<String>> = changes
+        .iter()
+        .take(listed)
+        .map(|change| {
+            let before = change.before.map_or("(new)", |s| s.as_str());
+            let mut why = change.reason.as_deref().map(output::sanitize).unwrap_or_default();
+            if why.chars().count() > 100 {
+                why = why.chars().take(99).collect::<String>() + "…";
+            }
+            let why = why.replace('\n', " ");
+            // A fixed scenario's reason is why it failed before.
+            let why = if change.after == Status::Passed && !why.is_empty() {
+                format!("was: {why}")
+            } else {
+                why
+            };
+            vec![
+                format!("  {}", change.priority),
+                output::sanitize(&change.id),
+                format!("{before} → {}", change.after),
+                if change.flaky { format!("[flaky] {why}") } else { why },
+            ]
+        })
+        .collect();
+    aligned(out, &rows)?;
+    more(out, changes.len(), listed)
+}
+
+/// Rows with their columns aligned; the last column is not padded.
+fn aligned(out: &mut dyn Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let width = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(w) => *w = (*w).max(width),
+                None => widths.push(width),
+            }
+        }
+    }
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[i] - cell.chars().count();
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn more(out: &mut dyn Write, total: usize, listed: usize) -> std::io::Result<()> {
+    if total > listed {
+        writeln!(out, "  … and {} more (--format json lists all)", total - listed)?;
+    }
+    Ok(())
+}
+
+fn describe_run(run: &RunRecord) -> String {
+    let mut text = format!("{} ({}", short_id(&run.id), fmt_time(&run.started_at));
+    if let Some(commit) = &run.git_commit {
+        text.push_str(", ");
+        text.extend(commit.chars().take(8));
+    }
+    if !run.is_finished() {
+        text.push_str(", unfinished");
+    }
+    text.push(')');
+    text
+}
+
+// ---- run --------------------------------------------------------------------------------
+
+/// What `run` needs from the store.
+#[derive(Debug, Clone)]
+pub(super) struct StoreOptions {
+    pub cache_dir: PathBuf,
+    pub use_cache: bool,
+    pub baseline: Option<String>,
+    pub fail_on_regressions_only: bool,
+    pub key_context: KeyContext,
+    pub config_digest: String,
+}
+
+/// The run `run` compares itself with.
+#[derive(Debug)]
+enum Baseline {
+    /// None was asked for.
+    NotAsked,
+    /// `latest` was asked for, and no run is recorded: every failure is new.
+    NoneRecorded,
+    Run(Box<RunRecord>),
+}
+
+/// The store's part in one run: hooks for the engine and the reports, and the baseline.
+#[derive(Debug)]
+pub(super) struct RunStore {
+    options: StoreOptions,
+    pub cache: Option<Arc<RunCache>>,
+    pub recorder: Option<Recorder>,
+    baseline: Baseline,
+}
+
+impl RunStore {
+    /// Opens the store for a run. A store that cannot be opened is a warning, and the run
+    /// goes on without history or cache; only an unknown `--baseline ID` is an error.
+    pub(super) fn open(options: &StoreOptions, stderr: &mut dyn Write) -> Result<Self, CliError> {
+        let mut run_store = RunStore {
+            options: options.clone(),
+            cache: None,
+            recorder: None,
+            baseline: Baseline::NotAsked,
+        };
+        let opened = Store::open(&options.cache_dir).and_then(|recorder_store| {
+            let cache =
+                if options.use_cache { Some(Store::open(&options.cache_dir)?) } else { None };
+            Ok((recorder_store, cache))
+        });
+        let (recorder_store, cache_store) = match opened {
+            Ok(stores) => stores,
+            Err(error) => {
+                writeln!(stderr, "warning: {error}")?;
+                writeln!(
+                    stderr,
+                    "warning: this run is not recorded{}",
+                    if options.use_cache { " and uses no cache" } else { "" }
+                )?;
+                if options.baseline.is_some() || options.fail_on_regressions_only {
+                    return Err(store_error(&error));
+                }
+                return Ok(run_store);
+            }
+        };
+        let wants_baseline = options.baseline.is_some() || options.fail_on_regressions_only;
+        if wants_baseline {
+            let reference = options.baseline.as_deref().unwrap_or("latest");
+            run_store.baseline = match recorder_store.find_run(reference) {
+                Ok(run) => Baseline::Run(Box::new(run)),
+                Err(StoreError::UnknownRun(_)) if reference == "latest" => {
+                    writeln!(
+                        stderr,
+                        "note: no finished run is recorded in {} yet; without a baseline every \
+                         failure is new",
+                        options.cache_dir.display()
+                    )?;
+                    Baseline::NoneRecorded
+                }
+                Err(error) => return Err(store_error(&error)),
+            };
+        }
+        let info = RunInfo {
+            git_commit: crate::store::git_commit(Path::new(".")),
+            config_digest: options.config_digest.clone(),
+        };
+        let mut recorder = Recorder::new(recorder_store, info);
+        if let Some(store) = cache_store {
+            let cache = Arc::new(RunCache::new(store, options.key_context.clone()));
+            recorder = recorder.with_cache(&cache);
+            run_store.cache = Some(cache);
+        }
+        run_store.recorder = Some(recorder);
+        Ok(run_store)
+    }
+
+    /// The engine's cache hook.
+    pub(super) fn result_cache(&self) -> Option<Arc<dyn ResultCache>> {
+        self.cache.clone().map(|cache| cache as Arc<dyn ResultCache>)
+    }
+
+    /// After the run: warn about a failed lookup, compare with the baseline, and decide the
+    /// exit code under `--fail-on-regressions-only`.
+    pub(super) fn after_run(
+        &self,
+        summary: &RunSummary,
+        exit: ExitCode,
+        stderr: &mut dyn Write,
+    ) -> Result<ExitCode, CliError> {
+        if let Some(error) = self.cache.as_ref().and_then(|c| c.take_error()) {
+            writeln!(stderr, "warning: the cache could not be read, every scenario ran: {error}")?;
+        }
+        if matches!(self.baseline, Baseline::NotAsked) {
+            return Ok(exit);
+        }
+        let comparison = Store::open(&self.options.cache_dir).and_then(|store| {
+            let current = store.find_run(&summary.run_id)?;
+            let before = match &self.baseline {
+                Baseline::Run(run) => store.run_results(run.as_ref().clone())?,
+                _ => crate::store::RunResults { run: current.clone(), scenarios: Vec::new() },
+            };
+            let window = store
+                .finished_runs_until(Some(&current), DEFAULT_FLAKY_WINDOW)?
+                .into_iter()
+                .map(|run| store.run_results(run))
+                .collect::<Result<Vec<_>, _>>()?;
+            let after = store.run_results(current)?;
+            Ok(crate::store::compare(&before, &after, &window))
+        });
+        let comparison = match comparison {
+            Ok(c) => c,
+            Err(error) => {
+                writeln!(stderr, "warning: cannot compare with the baseline: {error}")?;
+                return Ok(exit);
+            }
+        };
+        writeln!(stderr)?;
+        if matches!(self.baseline, Baseline::Run(_)) {
+            write_comparison(stderr, &comparison, 10)?;
+        } else {
+            writeln!(stderr, "{} newly failing (no baseline)", comparison.newly_failing.len())?;
+        }
+        if !self.options.fail_on_regressions_only
+            || !matches!(exit, ExitCode::Failures | ExitCode::InfraErrors)
+        {
+            return Ok(exit);
+        }
+        let new_failures = comparison.newly_failing.iter().any(|c| c.after == Status::Failed);
+        let new_errors = comparison.newly_failing.iter().any(|c| c.after == Status::Error);
+        Ok(if new_failures {
+            ExitCode::Failures
+        } else if new_errors {
+            ExitCode::InfraErrors
+        } else {
+            writeln!(
+                stderr,
+                "no regression against the baseline: exit 0 (--fail-on-regressions-only)"
+            )?;
+            ExitCode::Success
+        })
+    }
+}
+
+// ---- formatting -------------------------------------------------------------------------
+
+fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// `2026-11-25 15:08:03` (UTC) from RFC 3339.
+fn fmt_time(rfc3339: &str) -> String {
+    rfc3339
+        .parse::<jiff::Timestamp>()
+        .map_or_else(|_| rfc3339.to_owned(), |t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+fn fmt_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        let secs = ms / 1000;
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    }
+}
+
+fn fmt_bytes(bytes: u64) -> String {
+    if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}

@@ -1,0 +1,243 @@
+//! The store's two hooks into a run: [`RunCache`], the engine's [`ResultCache`] (one batched
+//! lookup before scheduling), and [`Recorder`], a [`Reporter`] that writes the history and
+//! the cache from the event stream.
+//!
+//! Recording failures never fail a run: the recorder keeps going after an error, counts what
+//! it could not write, and reports it once, as a report error, when the run ends.
+//!
+//! Each outcome a conversation produced is written in its own transaction as it arrives.
+//! Outcomes that came from the cache arrive in a burst, without a conversation in between;
+//! their history rows are written together (up to [`CACHED_BATCH`] at once, and before any
+//! other event), which makes a fully cached rerun several times cheaper to record. A run
+//! killed inside such a burst can miss history rows of cached outcomes; their results are
+//! in the cache already.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rayon::prelude::*;
+
+use super::{CacheKey, KeyContext, RunStart, Store, StoreError, cache_key};
+use crate::engine::{CacheHit, CacheQuery, Outcome, ResultCache, RunEvent};
+use crate::report::{ReportError, Reporter};
+
+/// Keys of the scenarios the cache missed, by scenario id, with what running each is
+/// expected to cost: the recorder stores their outcomes under these keys.
+type PendingKeys = Mutex<HashMap<String, (CacheKey, Option<f64>)>>;
+
+/// Cached outcomes whose history rows are written in one transaction.
+pub const CACHED_BATCH: usize = 512;
+
+/// The result cache of one run (`--use-cache`).
+#[derive(Debug)]
+pub struct RunCache {
+    store: Mutex<Store>,
+    context: KeyContext,
+    pending: Arc<PendingKeys>,
+    error: Mutex<Option<StoreError>>,
+}
+
+impl RunCache {
+    pub fn new(store: Store, context: KeyContext) -> Self {
+        RunCache {
+            store: Mutex::new(store),
+            context,
+            pending: Arc::default(),
+            error: Mutex::default(),
+        }
+    }
+
+    /// The lookup's error, if it failed (every scenario then ran).
+    pub fn take_error(&self) -> Option<StoreError> {
+        self.error.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+impl ResultCache for RunCache {
+    fn lookup(&self, queries: &[CacheQuery<'_>]) -> Vec<Option<CacheHit>> {
+        let keys: Vec<CacheKey> = queries
+            .par_iter()
+            .map(|q| cache_key(q.scenario, &q.agent.url, q.card, &self.context))
+            .collect();
+        let found = {
+            let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+            store.cache_lookup_many(&keys)
+        };
+        let found = found.unwrap_or_else(|error| {
+            *self.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+            vec![None; keys.len()]
+        });
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        queries
+            .iter()
+            .zip(keys)
+            .zip(found)
+            .map(|((query, key), found)| match found {
+                Some(entry) => {
+                    // The key covers the scenario's content, not where it is written nor the
+                    // name this run gives its agent.
+                    let mut outcome = entry.outcome;
+                    let source = &query.scenario.source;
+                    outcome.source =
+                        format!("{}:{}:{}", source.file.display(), source.line, source.col);
+                    outcome.agent.clone_from(&query.agent.name);
+                    outcome.cached = true;
+                    outcome.duration_ms = 0;
+                    outcome.cost_usd = outcome.cost_usd.map(|_| 0.0);
+                    Some(CacheHit { outcome, saved_usd: entry.cost_usd.unwrap_or(0.0) })
+                }
+                None => {
+                    pending
+                        .insert(query.scenario.id.clone(), (key, query.scenario.cost_estimate_usd));
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+/// What the recorder knows of a run beyond its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunInfo {
+    pub git_commit: Option<String>,
+    pub config_digest: String,
+}
+
+/// Records the run in the history and, with a [`RunCache`], every cache miss's outcome in
+/// the cache. Each finished outcome is written in its own transaction as it arrives, so a
+/// killed run keeps every result that finished. Put it first in the report set: then
+/// whatever `events.jsonl` shows finished is already in the store.
+#[derive(Debug)]
+pub struct Recorder {
+    store: Store,
+    info: RunInfo,
+    pending: Option<Arc<PendingKeys>>,
+    start: Option<RunStart>,
+    started: bool,
+    /// Cached outcomes not yet written to the history.
+    cached: Vec<Outcome>,
+    failed_writes: usize,
+    first_error: Option<String>,
+    reported: bool,
+}
+
+impl Recorder {
+    pub fn new(store: Store, info: RunInfo) -> Self {
+        Recorder {
+            store,
+            info,
+            pending: None,
+            start: None,
+            started: false,
+            cached: Vec::new(),
+            failed_writes: 0,
+            first_error: None,
+            reported: false,
+        }
+    }
+
+    /// Also store the outcomes of `cache`'s misses in the cache.
+    #[must_use]
+    pub fn with_cache(mut self, cache: &RunCache) -> Self {
+        self.pending = Some(Arc::clone(&cache.pending));
+        self
+    }
+
+    fn note(&mut self, result: Result<(), StoreError>) {
+        if let Err(error) = result {
+            self.failed_writes += 1;
+            self.first_error.get_or_insert_with(|| error.to_string());
+        }
+    }
+
+    /// Records the start if that has not worked yet (it is retried before each outcome).
+    fn ensure_started(&mut self) {
+        if self.started {
+            return;
+        }
+        if let Some(start) = &self.start {
+            let result = self.store.record_run_started(start);
+            self.started = result.is_ok();
+            self.note(result);
+        }
+    }
+
+    fn record(&mut self, outcome: &Outcome) {
+        if outcome.cached {
+            self.cached.push(outcome.clone());
+            if self.cached.len() >= CACHED_BATCH {
+                self.flush_cached();
+            }
+            return;
+        }
+        self.flush_cached();
+        let Some(run_id) = self.start.as_ref().map(|s| s.run_id.clone()) else { return };
+        let key = self.pending.as_ref().and_then(|pending| {
+            pending.lock().unwrap_or_else(PoisonError::into_inner).remove(&outcome.id)
+        });
+        let result = self.store.record_outcome(
+            &run_id,
+            outcome,
+            key.as_ref().map(|(key, estimate)| (key, outcome.cost_usd.or(*estimate))),
+        );
+        self.note(result);
+    }
+
+    /// Writes the history rows of the cached outcomes seen so far.
+    fn flush_cached(&mut self) {
+        self.ensure_started();
+        if self.cached.is_empty() {
+            return;
+        }
+        let Some(run_id) = self.start.as_ref().map(|s| s.run_id.clone()) else { return };
+        let cached = std::mem::take(&mut self.cached);
+        let result = self.store.record_outcomes(&run_id, &cached);
+        self.note(result);
+    }
+
+    /// The error to report once, if any write failed.
+    fn report(&mut self) -> Result<(), ReportError> {
+        if self.reported || self.failed_writes == 0 {
+            return Ok(());
+        }
+        self.reported = true;
+        Err(ReportError::Store {
+            failed: self.failed_writes,
+            message: self.first_error.clone().unwrap_or_default(),
+        })
+    }
+}
+
+impl Reporter for Recorder {
+    fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError> {
+        match event {
+            RunEvent::RunStarted { run_id, started_at, total, .. } => {
+                self.start = Some(RunStart {
+                    run_id: run_id.clone(),
+                    started_at: started_at.clone(),
+                    planned: *total,
+                    git_commit: self.info.git_commit.clone(),
+                    config_digest: self.info.config_digest.clone(),
+                });
+                self.started = false;
+                self.ensure_started();
+            }
+            RunEvent::ScenarioFinished { outcome } => self.record(outcome),
+            RunEvent::RunFinished { summary } => {
+                self.flush_cached();
+                let result = self.store.finish_run(summary).map(|_| ());
+                self.note(result);
+                return self.report();
+            }
+            RunEvent::AgentChecked { .. }
+            | RunEvent::ScenarioStarted { .. }
+            | RunEvent::RunCancelled { .. } => self.flush_cached(),
+        }
+        Ok(())
+    }
+
+    fn flush_partial(&mut self) -> Result<(), ReportError> {
+        self.flush_cached();
+        self.report()
+    }
+}

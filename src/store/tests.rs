@@ -1,0 +1,186 @@
+//! The store against a real SQLite file in a temporary directory.
+
+use std::time::Duration;
+
+use super::*;
+use crate::engine::{Outcome, RunSummary, Status};
+use crate::scenario::Priority;
+
+fn outcome(id: &str, status: Status) -> Outcome {
+    Outcome {
+        id: id.to_owned(),
+        priority: Priority::P1,
+        category: "c".to_owned(),
+        agent: "qa".to_owned(),
+        source: "qa.yaml:1:1".to_owned(),
+        status,
+        reasons: vec![format!("{id} is {status}")],
+        checks: Vec::new(),
+        transcript: Vec::new(),
+        latency_ms: Some(120),
+        duration_ms: 130,
+        usage: None,
+        cost_usd: Some(0.002),
+        cached: false,
+        attempts: 1,
+    }
+}
+
+/// Any 64-hex string will do as a key.
+fn key(n: u8) -> CacheKey {
+    CacheKey::from_hex_for_tests(&digest_hex(&serde_json::json!({ "n": n })))
+}
+
+fn start(store: &Store, id: &str, started_at: &str) {
+    store
+        .record_run_started(&RunStart {
+            run_id: id.to_owned(),
+            started_at: started_at.to_owned(),
+            planned: 3,
+            git_commit: Some("0123456789abcdef0123456789abcdef01234567".to_owned()),
+            config_digest: "cafe".to_owned(),
+        })
+        .unwrap();
+}
+
+fn finish(store: &Store, id: &str, outcomes: &[Outcome]) {
+    let summary = RunSummary::build(
+        id.to_owned(),
+        "2026-01-01T00:00:00Z".to_owned(),
+        "2026-01-01T00:00:01Z".to_owned(),
+        1000,
+        outcomes,
+        None,
+    );
+    assert!(store.finish_run(&summary).unwrap());
+}
+
+#[test]
+fn conversation_results_are_cached_errors_and_unrun_skips_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for (n, status, attempts, cached) in [
+        (1, Status::Passed, 1, true),
+        (2, Status::Failed, 1, true),
+        (3, Status::Error, 1, false),
+        (4, Status::Error, 0, false),
+        // Skipped after a conversation (nothing in the replies was checkable): cached.
+        (6, Status::Skipped, 1, true),
+        // Skipped without one (fail-fast, interrupt, nothing checkable at all): never.
+        (7, Status::Skipped, 0, false),
+    ] {
+        let mut o = outcome("s", status);
+        o.attempts = attempts;
+        assert_eq!(is_cacheable(&o), cached, "{status} after {attempts} attempts");
+        let stored = store.cache_put(&key(n), &o, Some(0.01)).unwrap();
+        assert_eq!(stored, cached, "{status}");
+        let found = store.cache_lookup(&key(n)).unwrap();
+        assert_eq!(matches!(found, Lookup::Hit(_)), cached, "{status}");
+    }
+    // An outcome that came from the cache is not stored again.
+    let mut from_cache = outcome("s", Status::Passed);
+    from_cache.cached = true;
+    assert!(!store.cache_put(&key(9), &from_cache, None).unwrap());
+    // Recording an error outcome with a key stores the history row, never the cache entry.
+    start(&store, "run1", "2026-01-01T00:00:00Z");
+    store.record_outcome("run1", &outcome("e", Status::Error), Some((&key(5), Some(0.1)))).unwrap();
+    assert_eq!(store.cache_lookup(&key(5)).unwrap(), Lookup::Miss);
+    let summary = store.cache_summary().unwrap();
+    assert_eq!(
+        (summary.entries, summary.passed, summary.failed, summary.skipped, summary.runs),
+        (3, 1, 1, 1, 1)
+    );
+    assert!((summary.cost_usd - 0.03).abs() < 1e-9);
+}
+
+#[test]
+fn lookups_come_back_in_order_and_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let stored = outcome("a", Status::Failed);
+    store.cache_put(&key(1), &stored, Some(0.5)).unwrap();
+    store.cache_put(&key(3), &outcome("c", Status::Passed), None).unwrap();
+    let found = store.cache_lookup_many(&[key(1), key(2), key(3)]).unwrap();
+    assert_eq!(found.len(), 3);
+    let first = found[0].as_ref().unwrap();
+    assert_eq!(first.outcome, stored);
+    assert_eq!(first.cost_usd, Some(0.5));
+    assert!(found[1].is_none());
+    assert_eq!(found[2].as_ref().unwrap().outcome.id, "c");
+}
+
+#[test]
+fn clear_and_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.cache_put(&key(1), &outcome("a", Status::Passed), None).unwrap();
+    store.conn.execute("UPDATE cache SET created_ms = created_ms - 40 * 86400000", []).unwrap();
+    store.cache_put(&key(2), &outcome("b", Status::Passed), None).unwrap();
+    assert_eq!(store.cache_prune(Duration::from_secs(30 * 86_400)).unwrap(), 1);
+    assert_eq!(store.cache_lookup(&key(1)).unwrap(), Lookup::Miss);
+    assert!(matches!(store.cache_lookup(&key(2)).unwrap(), Lookup::Hit(_)));
+    start(&store, "run1", "2026-01-01T00:00:00Z");
+    assert_eq!(store.cache_clear().unwrap(), 1);
+    let summary = store.cache_summary().unwrap();
+    assert_eq!((summary.entries, summary.runs), (0, 1), "clear keeps the history");
+    assert_eq!(summary.oldest, None);
+}
+
+#[test]
+fn history_records_runs_as_they_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    start(&store, "aaaa1111", "2026-01-01T00:00:00Z");
+    let first = [outcome("x", Status::Passed), outcome("y", Status::Failed)];
+    for o in &first {
+        store.record_outcome("aaaa1111", o, None).unwrap();
+    }
+    finish(&store, "aaaa1111", &first);
+    start(&store, "aaaa2222", "2026-01-02T00:00:00Z");
+    store.record_outcome("aaaa2222", &outcome("x", Status::Failed), None).unwrap();
+    // The second run never finishes (killed).
+
+    let runs = store.runs(10).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].id, "aaaa2222", "newest first");
+    assert!(!runs[0].is_finished());
+    assert_eq!((runs[0].counts.total, runs[0].counts.failed), (1, 1));
+    assert!(runs[1].is_finished());
+    assert_eq!((runs[1].counts.passed, runs[1].counts.failed), (1, 1));
+    assert_eq!(runs[1].exit_code, Some(1));
+    assert!((runs[1].cost_usd - 0.004).abs() < 1e-9);
+    assert_eq!(runs[1].git_commit.as_deref(), Some("0123456789abcdef0123456789abcdef01234567"));
+
+    // `latest` is the newest finished run; prefixes must be unique.
+    assert_eq!(store.find_run("latest").unwrap().id, "aaaa1111");
+    assert_eq!(store.find_run("aaaa2").unwrap().id, "aaaa2222");
+    assert!(matches!(store.find_run("aaaa"), Err(StoreError::AmbiguousRun { count: 2, .. })));
+    assert!(matches!(store.find_run("zz"), Err(StoreError::UnknownRun(_))));
+
+    let results = store.run_results(runs[1].clone()).unwrap();
+    let statuses: Vec<(&str, Status)> =
+        results.scenarios.iter().map(|s| (s.id.as_str(), s.status)).collect();
+    assert_eq!(statuses, [("x", Status::Passed), ("y", Status::Failed)]);
+    assert_eq!(results.scenarios[1].reason.as_deref(), Some("y is failed"));
+    assert_eq!(results.scenarios[0].latency_ms, Some(120));
+
+    let comparison = store.compare_runs(&runs[1], &runs[0], 10).unwrap();
+    assert_eq!(comparison.newly_failing.len(), 1);
+    assert_eq!(comparison.still_failing.len(), 0);
+    assert_eq!(comparison.only_in_a, 1);
+    assert_eq!(comparison.flaky_window, 2, "the unfinished B ends the window");
+}
+
+#[test]
+fn outcomes_and_cache_entries_are_written_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    start(&store, "r", "2026-01-01T00:00:00Z");
+    store.record_outcome("r", &outcome("a", Status::Passed), Some((&key(1), Some(0.3)))).unwrap();
+    let hit = store.cache_lookup_many(&[key(1)]).unwrap().remove(0).unwrap();
+    assert_eq!(hit.cost_usd, Some(0.3));
+    // A run id that was never started breaks the foreign key: nothing is written.
+    let err = store.record_outcome("nope", &outcome("b", Status::Passed), Some((&key(2), None)));
+    assert!(err.is_err());
+    assert_eq!(store.cache_lookup(&key(2)).unwrap(), Lookup::Miss);
+}
