@@ -315,6 +315,7 @@ fn ctrl_c_stops_the_run_writes_every_report_and_exits_130() {
     let scenarios_file = dir.path().join("scenarios.yaml");
     let base = agent.base();
     let child = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .current_dir(dir.path())
         .args(["run", "--scenarios-dir", scenarios_file.to_str().unwrap(), "--rogue-server", &base])
         .args(["--output-dir", out_dir.to_str().unwrap(), "--progress", "plain", "--parallel", "2"])
         .stdout(Stdio::null())

@@ -509,6 +509,8 @@ scenarios:
         out.to_str().unwrap(),
         "--progress",
         "plain",
+        "--cache-dir",
+        out.join("cache").to_str().unwrap(),
     ]);
     assert_eq!(output.code, 0, "{}", output.combined());
     let results: Value =
