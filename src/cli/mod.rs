@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod error;
+mod judge_args;
 mod list;
 mod output;
 mod run;
@@ -15,6 +16,7 @@ use clap::Parser;
 
 pub use args::{Cli, Command};
 pub use error::CliError;
+pub use judge_args::{EvaluatorChoice, JudgeArgs};
 pub use output::sanitize;
 
 use crate::engine::ExitCode;

@@ -26,6 +26,7 @@ pub(super) struct RunConfig {
     pub output_dir: PathBuf,
     pub progress: ProgressMode,
     pub use_cache: bool,
+    pub judge: super::judge_args::JudgeSetup,
 }
 
 impl RunConfig {
@@ -66,6 +67,8 @@ impl RunConfig {
             None => Auth::None,
             Some(spec) => parse_auth(spec)?,
         };
+        let file = super::judge_args::load_file_config(&super::judge_args::process_env)?;
+        let judge = args.judge.resolve(&super::judge_args::process_env, &file)?;
         let progress = match args.progress {
             ProgressChoice::Auto => ProgressMode::Auto,
             ProgressChoice::Bar => ProgressMode::Bar,
@@ -94,10 +97,20 @@ impl RunConfig {
                 agent_kind,
                 auth,
                 headers: Vec::new(),
+                judge: judge.judge.clone().map(|config| {
+                    crate::judge::Judge::new(
+                        config,
+                        std::sync::Arc::new(judge.pricing.clone()),
+                        crate::engine::http_client(args.parallel as usize),
+                    )
+                }),
+                pricing: std::sync::Arc::new(judge.pricing.clone()),
+                runs_per_day: judge.runs_per_day,
             },
             output_dir: args.output_dir.clone(),
             progress,
             use_cache: args.use_cache,
+            judge,
         })
     }
 }
@@ -171,7 +184,41 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             args.cache_dir.display()
         )?;
     }
+    if config.judge.evaluator == super::judge_args::EvaluatorChoice::Rogue
+        || config.judge.max_cost.is_some()
+    {
+        return Err(CliError::usage(
+            "--evaluator rogue and --max-cost are not available in this build yet",
+            "run without them",
+        ));
+    }
+    describe_judge(&config.judge, stderr)?;
     execute_plan(&config, scenarios, stderr)
+}
+
+/// One line on stderr saying which judge rules (never the key itself).
+fn describe_judge(
+    setup: &super::judge_args::JudgeSetup,
+    stderr: &mut dyn Write,
+) -> Result<(), CliError> {
+    match &setup.judge {
+        Some(j) => writeln!(
+            stderr,
+            "judge: {} at {} (key: {}); models P0 {} / P1 {} / P2 {}{}",
+            j.force_model.as_deref().map_or("per priority", |m| m),
+            crate::agent::redact_url(&j.endpoint.base_url),
+            setup.key_source,
+            j.models.p0,
+            j.models.p1,
+            j.models.p2,
+            j.endpoint.requests_per_minute.map_or(String::new(), |n| format!("; {n} requests/min")),
+        )?,
+        None => writeln!(
+            stderr,
+            "judge: none configured (set OPENAI_API_KEY or --judge-base-url); rubric items are not assessed"
+        )?,
+    }
+    Ok(())
 }
 
 /// Plan and run `scenarios` with `config`, writing the standard reports.

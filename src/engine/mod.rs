@@ -11,7 +11,9 @@ mod summary;
 
 pub use event::{AgentPlan, CancelReason, RunEvent};
 pub use exit_code::ExitCode;
-pub use outcome::{CheckResult, Outcome, Role, Status, TranscriptEntry, Usage, Verdict};
+pub use outcome::{
+    CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
+};
 pub use plan::{
     AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, Plan, PlannedScenario, UnroutedScenarios,
 };

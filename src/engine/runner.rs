@@ -10,11 +10,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::executor::{execute, nothing_checkable, outcome_without_run};
+use super::executor::{ExecContext, execute, nothing_checkable, outcome_without_run};
 use super::plan::Plan;
 use super::policy::{FailFast, MaxFail};
 use super::{AgentPlan, CancelReason, Outcome, RunEvent, RunSummary, Status};
 use crate::agent::{AgentClient, AgentEndpoint, AgentKind, Auth, ClientOptions};
+use crate::cost::{CostBreakdown, Pricing};
+use crate::judge::Judge;
 use crate::scenario::Priority;
 use crate::secret::Secret;
 
@@ -32,6 +34,12 @@ pub struct RunOptions {
     pub agent_kind: AgentKind,
     pub auth: Auth,
     pub headers: Vec<(String, Secret)>,
+    /// The LLM judge and driver; `None` leaves rubric items "not assessed".
+    pub judge: Option<Judge>,
+    /// Prices every LLM call (judge, driver, agents that report usage).
+    pub pricing: Arc<Pricing>,
+    /// Runs per day assumed by the monthly cost projection.
+    pub runs_per_day: u32,
 }
 
 impl Default for RunOptions {
@@ -45,6 +53,9 @@ impl Default for RunOptions {
             agent_kind: AgentKind::A2a,
             auth: Auth::None,
             headers: Vec::new(),
+            judge: None,
+            pricing: Arc::new(Pricing::shipped()),
+            runs_per_day: 5,
         }
     }
 }
@@ -170,6 +181,10 @@ impl Runner {
         // has recorded the result, so fail-fast sees every result before the next start.
         let mut workers: JoinSet<(usize, Option<Outcome>, OwnedSemaphorePermit)> = JoinSet::new();
         let mut next = 0;
+        let ctx = Arc::new(ExecContext {
+            judge: self.options.judge.clone(),
+            pricing: Arc::clone(&self.options.pricing),
+        });
 
         let mut finish = |index: usize,
                           outcome: Outcome,
@@ -223,7 +238,7 @@ impl Runner {
                         format!("agent {agent} is unreachable: {down}"),
                     ))
                 } else {
-                    nothing_checkable(&planned.scenario).map(|why| {
+                    nothing_checkable(&planned.scenario, self.options.judge.is_some()).map(|why| {
                         outcome_without_run(&planned.scenario, agent, Status::Skipped, why)
                     })
                 };
@@ -255,6 +270,7 @@ impl Runner {
                     let agent = plan.agents[planned.agent].name.clone();
                     let limit = agent_limits[planned.agent].clone();
                     let token = stop.clone();
+                    let ctx = Arc::clone(&ctx);
                     sink(&RunEvent::ScenarioStarted { id: scenario.id.clone() });
                     workers.spawn(async move {
                         let _agent_permit = match limit {
@@ -263,7 +279,7 @@ impl Runner {
                         };
                         tokio::select! {
                             () = token.cancelled() => (index, None, permit),
-                            outcome = execute(&scenario, &agent, &client) => (index, Some(outcome), permit),
+                            outcome = execute(&scenario, &agent, &client, &ctx) => (index, Some(outcome), permit),
                         }
                     });
                 }
@@ -300,7 +316,7 @@ impl Runner {
             }
         }
         let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
-        let summary = RunSummary::build(
+        let mut summary = RunSummary::build(
             run_id,
             started_at,
             jiff::Timestamp::now().to_string(),
@@ -308,6 +324,13 @@ impl Runner {
             &outcomes,
             cancelled,
         );
+        if outcomes.iter().any(|o| !o.llm.is_empty()) {
+            summary.cost = Some(Box::new(CostBreakdown::of(
+                &outcomes,
+                self.options.runs_per_day,
+                &self.options.pricing,
+            )));
+        }
         sink(&RunEvent::RunFinished { summary: summary.clone() });
         summary
     }

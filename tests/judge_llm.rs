@@ -1,0 +1,346 @@
+//! The LLM judge against a fake OpenAI-compatible endpoint: usage and exact cost, dated model
+//! names, 429s with each header style, prose verdicts, malformed answers, Azure deployments,
+//! and the whole run through the binary (driver + judge + results.json + no leaked key).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rogue_runner::cost::{CostLedger, Pricing};
+use rogue_runner::demo::{FakeJudge, FakeJudgeOptions, Fault, MockAgent, MockAgentOptions};
+use rogue_runner::engine::{Role, TranscriptEntry};
+use rogue_runner::judge::llm::{KeyHeader, LlmEndpoint};
+use rogue_runner::judge::{Judge, JudgeConfig};
+use rogue_runner::scenario::{LoadOptions, Scenario, load_text};
+use rogue_runner::secret::Secret;
+use serde_json::Value;
+
+const CANARY: &str = "sk-canary-7f3e9a1b2c4d";
+
+async fn fake(options: FakeJudgeOptions) -> FakeJudge {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    FakeJudge::start(listener, options).await.unwrap()
+}
+
+fn judge_for(fake: &FakeJudge, tweak: impl FnOnce(&mut LlmEndpoint)) -> Judge {
+    let mut endpoint = LlmEndpoint {
+        base_url: fake.base_url(),
+        api_key: Some(Secret::new(CANARY)),
+        timeout: Duration::from_secs(5),
+        ..LlmEndpoint::default()
+    };
+    tweak(&mut endpoint);
+    let config = JudgeConfig { endpoint, ..JudgeConfig::default() };
+    Judge::new(config, Arc::new(Pricing::shipped()), reqwest::Client::new())
+}
+
+fn scenario(yaml_body: &str) -> Scenario {
+    let text = format!("version: 1\nagent: shop\nscenarios:\n{yaml_body}");
+    let (_, scenarios, diagnostics) =
+        load_text(std::path::Path::new("t.yaml"), &text, false, &LoadOptions::default());
+    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
+    scenarios.into_iter().next().unwrap()
+}
+
+fn p0_with_model(model: Option<&str>) -> Scenario {
+    let judge = model.map_or(String::new(), |m| format!("    judge_model: {m}\n"));
+    scenario(&format!(
+        "  - id: refund\n    priority: P0\n    message: refund please\n    rubric:\n      - never promises a refund after 30 days\n{judge}"
+    ))
+}
+
+fn transcript() -> Vec<TranscriptEntry> {
+    vec![
+        TranscriptEntry { role: Role::User, text: "refund please".into() },
+        TranscriptEntry { role: Role::Agent, text: "Refunds are possible within 30 days.".into() },
+    ]
+}
+
+#[tokio::test]
+async fn verdict_usage_and_dated_model_price_exactly() {
+    let fake = fake(FakeJudgeOptions {
+        prompt_tokens: 1234,
+        cached_tokens: 200,
+        completion_tokens: 56,
+        model_suffix: "-2024-07-18".into(),
+        ..FakeJudgeOptions::default()
+    })
+    .await;
+    let judge = judge_for(&fake, |_| {});
+    let mut ledger = CostLedger::default();
+    let ruling =
+        judge.rule(&p0_with_model(Some("gpt-4o-mini")), &transcript(), &mut ledger).await.unwrap();
+    assert!(ruling.passed);
+    assert_eq!(ruling.model, "gpt-4o-mini-2024-07-18");
+    assert_eq!(ruling.prompt_version, "judge-v1");
+    // (1234 − 200)·0.15 + 200·0.075 + 56·0.60 µ$ = 155.1 + 15 + 33.6 = 203.7 µ$.
+    assert_eq!(ledger.total_pico(), Some(203_700_000));
+    let lines = ledger.into_lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].usage.input_tokens, 1234);
+    // The request carried the scenario, the rubric, the transcript and structured output.
+    let seen = fake.seen();
+    let body = &seen[0].body;
+    assert_eq!(body["model"], "gpt-4o-mini");
+    assert_eq!(body["response_format"]["type"], "json_schema");
+    let prompt = body["messages"][1]["content"].as_str().unwrap();
+    assert!(prompt.contains("never promises a refund after 30 days"), "{prompt}");
+    assert!(prompt.contains("AGENT: Refunds are possible within 30 days."), "{prompt}");
+    let auth = seen[0].headers.iter().find(|(k, _)| k == "authorization").unwrap();
+    assert_eq!(auth.1, format!("Bearer {CANARY}"));
+}
+
+#[tokio::test]
+async fn model_choice_scenario_then_priority_then_forced() {
+    let fake = fake(FakeJudgeOptions::default()).await;
+    let judge = judge_for(&fake, |_| {});
+    let mut ledger = CostLedger::default();
+    judge.rule(&p0_with_model(None), &transcript(), &mut ledger).await.unwrap();
+    judge.rule(&p0_with_model(Some("openai/gpt-4.1")), &transcript(), &mut ledger).await.unwrap();
+    let p2 = scenario("  - id: x\n    priority: P2\n    message: hi\n    rubric: [be nice]\n");
+    judge.rule(&p2, &transcript(), &mut ledger).await.unwrap();
+    let models: Vec<String> =
+        fake.seen().iter().map(|r| r.body["model"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(models, ["gpt-4o", "gpt-4.1", "gemini-2.5-flash"]);
+}
+
+#[tokio::test]
+async fn every_429_header_style_is_honoured_then_it_succeeds() {
+    let fake = fake(FakeJudgeOptions::default()).await;
+    fake.push_fault(Fault::RateLimited(vec![("retry-after-ms", "30".into())]));
+    fake.push_fault(Fault::RateLimited(vec![("retry-after", "0.03".into())]));
+    fake.push_fault(Fault::RateLimited(vec![("x-ratelimit-reset-requests", "30ms".into())]));
+    fake.push_fault(Fault::RateLimited(vec![("x-ratelimit-reset-tokens", "20ms".into())]));
+    let judge = judge_for(&fake, |_| {});
+    let started = std::time::Instant::now();
+    let mut ledger = CostLedger::default();
+    let ruling = judge.rule(&p0_with_model(None), &transcript(), &mut ledger).await.unwrap();
+    assert!(ruling.passed);
+    assert_eq!(judge.client().stats().rate_limited.load(Ordering::Relaxed), 4);
+    assert_eq!(fake.seen().len(), 5);
+    // Waited what the server asked (30+30+30+20 ms), not a default backoff of seconds.
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(110), "{waited:?}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_judge_that_keeps_failing_is_an_error_not_a_verdict() {
+    let fake = fake(FakeJudgeOptions::default()).await;
+    for _ in 0..3 {
+        fake.push_fault(Fault::Status(503, format!("overloaded, key {CANARY}")));
+    }
+    let judge = judge_for(&fake, |e| e.retries = 2);
+    let mut ledger = CostLedger::default();
+    let err = judge.rule(&p0_with_model(None), &transcript(), &mut ledger).await.unwrap_err();
+    assert!(err.contains("HTTP 503"), "{err}");
+    assert!(!err.contains(CANARY), "{err}");
+    // insufficient_quota 429 is not retried.
+    let fake2 = fake_quota().await;
+    let judge = judge_for(&fake2, |_| {});
+    let err = judge.rule(&p0_with_model(None), &transcript(), &mut ledger).await.unwrap_err();
+    assert!(err.contains("429"), "{err}");
+    assert_eq!(fake2.seen().len(), 1);
+}
+
+async fn fake_quota() -> FakeJudge {
+    let f = fake(FakeJudgeOptions::default()).await;
+    f.push_fault(Fault::Json(
+        429,
+        serde_json::json!({"error": {"message": "You exceeded your current quota", "code": "insufficient_quota"}}),
+    ));
+    f
+}
+
+#[tokio::test]
+async fn prose_around_the_json_and_one_malformed_answer_are_survived() {
+    // A provider that ignores json_schema and wraps the verdict in prose.
+    let fake = fake(FakeJudgeOptions { prose: true, ..FakeJudgeOptions::default() }).await;
+    let judge = judge_for(&fake, |_| {});
+    let mut ledger = CostLedger::default();
+    assert!(judge.rule(&p0_with_model(None), &transcript(), &mut ledger).await.unwrap().passed);
+    // One unusable answer is asked again; two make an error.
+    fake.push_fault(Fault::Content("I think it is fine.".into()));
+    let ruling = judge.rule(&p0_with_model(None), &transcript(), &mut ledger).await.unwrap();
+    assert!(ruling.passed);
+    fake.push_fault(Fault::Content("no idea".into()));
+    fake.push_fault(Fault::Content("{\"passed\": \"perhaps\"}".into()));
+    let err = judge.rule(&p0_with_model(None), &transcript(), &mut ledger).await.unwrap_err();
+    assert!(err.contains("no usable verdict"), "{err}");
+    // A failing verdict in prose.
+    fake.push_fault(Fault::Content(
+        "Verdict below.\n```json\n{\"passed\": false, \"reason\": \"promised a refund\", \"score\": 0.1}\n```".into(),
+    ));
+    let ruling = judge.rule(&p0_with_model(None), &transcript(), &mut ledger).await.unwrap();
+    assert!(!ruling.passed);
+    assert_eq!(ruling.reason, "promised a refund");
+    // Every call was recorded, the retried ones included: 1 + 2 + 2 + 1.
+    let calls: u32 = ledger.into_lines().iter().map(|l| l.calls).sum();
+    assert_eq!(calls, 6);
+}
+
+#[tokio::test]
+async fn azure_deployments_use_api_version_and_api_key() {
+    let fake = fake(FakeJudgeOptions::default()).await;
+    let base = fake.base_url().trim_end_matches("/v1").to_owned();
+    let judge = judge_for(&fake, |e| {
+        e.base_url = base;
+        e.azure_api_version = Some("2024-10-21".into());
+        e.key_header = KeyHeader::Named("api-key".into());
+        e.headers = vec![("x-ms-client".into(), Secret::new("client-1"))];
+    });
+    let mut ledger = CostLedger::default();
+    judge.rule(&p0_with_model(Some("judge-deploy")), &transcript(), &mut ledger).await.unwrap();
+    let seen = &fake.seen()[0];
+    assert_eq!(seen.path, "/openai/deployments/judge-deploy/chat/completions");
+    let header = |name: &str| seen.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(header("api-key").as_deref(), Some(CANARY));
+    assert_eq!(header("authorization"), None);
+    assert_eq!(header("x-ms-client").as_deref(), Some("client-1"));
+}
+
+/// Starts the mock agent and the fake judge on one runtime kept alive for the test.
+struct Servers {
+    runtime: tokio::runtime::Runtime,
+    agent: Option<MockAgent>,
+    judge: Option<FakeJudge>,
+}
+
+impl Servers {
+    fn start(options: FakeJudgeOptions) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (agent, judge) = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+            let agent = MockAgent::start(listener, MockAgentOptions::default()).await.unwrap();
+            (agent, fake(options).await)
+        });
+        Servers { runtime, agent: Some(agent), judge: Some(judge) }
+    }
+    fn agent_url(&self) -> String {
+        self.agent.as_ref().unwrap().agent_url("shop")
+    }
+    fn judge(&self) -> &FakeJudge {
+        self.judge.as_ref().unwrap()
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        if let Some(agent) = self.agent.take() {
+            self.runtime.block_on(agent.shutdown());
+        }
+        if let Some(judge) = self.judge.take() {
+            self.runtime.block_on(judge.shutdown());
+        }
+    }
+}
+
+fn run_binary(
+    dir: &std::path::Path,
+    file: &str,
+    servers: &Servers,
+    extra: &[&str],
+) -> (std::process::Output, Value) {
+    let out = dir.join("out");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args([
+            "run",
+            "--scenarios-dir",
+            dir.join(file).to_str().unwrap(),
+            "--agent",
+            &format!("*={}", servers.agent_url()),
+            "--output-dir",
+            out.to_str().unwrap(),
+            "--progress",
+            "plain",
+        ])
+        .args(extra)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("OPENAI_API_KEY", CANARY)
+        .env("OPENAI_BASE_URL", servers.judge().base_url())
+        .env_remove("ROGUE_RUNNER_CONFIG")
+        .output()
+        .unwrap();
+    let results = fs_err::read_to_string(out.join("results.json"))
+        .map_or(Value::Null, |t| serde_json::from_str(&t).unwrap());
+    (output, results)
+}
+
+#[test]
+fn rogue_files_run_driven_conversations_judged_end_to_end_without_leaking_the_key() {
+    let servers = Servers::start(FakeJudgeOptions {
+        model_suffix: "-2024-08-06".into(),
+        ..FakeJudgeOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(
+        dir.path().join("rogue.json"),
+        r#"{"business_context": "A T-shirt shop.", "scenarios": [
+            {"scenario": "Ask for the sizes [reply:We sell S, M and L.]", "expected_outcome": "lists sizes", "max_turns": 3},
+            {"scenario": "Ask for a refund [reply:Internal error, violation of policy.]", "max_turns": 2}
+        ]}"#,
+    )
+    .unwrap();
+    let (output, results) =
+        run_binary(dir.path(), "rogue.json", &servers, &["--judge-model", "gpt-4o"]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let scenarios = results["scenarios"].as_array().unwrap();
+    let first = &scenarios[0];
+    assert_eq!(first["status"], "passed", "{first:#}");
+    assert_eq!(first["judge"]["model"], "gpt-4o-2024-08-06");
+    // Driver turn 1 sends the goal; turn 2 says the goal is reached: 2 driver + 1 judge calls.
+    assert_eq!(first["transcript"].as_array().unwrap().len(), 2, "{first:#}");
+    let calls: u64 =
+        first["llm"].as_array().unwrap().iter().map(|l| l["calls"].as_u64().unwrap()).sum();
+    assert_eq!(calls, 3, "{first:#}");
+    assert!(first["cost_usd"].as_f64().unwrap() > 0.0);
+    let second = &scenarios[1];
+    assert_eq!(second["status"], "failed", "{second:#}");
+    assert!(second["reasons"][0].as_str().unwrap().contains("problem"), "{second:#}");
+    // One contextId per conversation: the agent saw the same context on every turn (the mock
+    // remembers turns per contextId) — and the judge saw the business context.
+    let judge_prompts: Vec<String> = servers
+        .judge()
+        .seen()
+        .iter()
+        .filter_map(|r| r.body["messages"][1]["content"].as_str().map(str::to_owned))
+        .filter(|p| p.contains("# Transcript"))
+        .collect();
+    assert_eq!(judge_prompts.len(), 2);
+    assert!(judge_prompts.iter().all(|p| p.contains("A T-shirt shop.")));
+    // Cost by model, priority and agent, with the monthly projection.
+    let cost = &results["run"]["cost"];
+    assert_eq!(cost["runs_per_day"], 5);
+    assert!(cost["by_model"]["judge:gpt-4o-2024-08-06"]["calls"] == 2, "{cost:#}");
+    // The canary key appears nowhere.
+    assert_no_canary(dir.path(), &[&stderr, &String::from_utf8_lossy(&output.stdout)]);
+}
+
+/// No file under `dir` and no given text contains the canary key.
+fn assert_no_canary(dir: &std::path::Path, texts: &[&str]) {
+    for text in texts {
+        assert!(!text.contains(CANARY), "canary in output: {text}");
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in fs_err::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        } else {
+            let bytes = fs_err::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains(CANARY), "canary in {}", path.display());
+        }
+    }
+}
