@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -343,4 +344,90 @@ fn assert_no_canary(dir: &std::path::Path, texts: &[&str]) {
             assert!(!text.contains(CANARY), "canary in {}", path.display());
         }
     }
+}
+
+fn native_file(dir: &std::path::Path, n: usize) {
+    let mut text = String::from("version: 1\nagent: shop\nscenarios:\n");
+    for i in 0..n {
+        let priority = ["P0", "P1", "P2"][i % 3];
+        let _ = writeln!(
+            text,
+            "  - id: s{i}\n    priority: {priority}\n    message: hello {i}\n    rubric: [answers politely]"
+        );
+    }
+    fs_err::write(dir.join("s.yaml"), text).unwrap();
+}
+
+#[test]
+fn reported_cost_is_exactly_the_sum_of_usage_times_price() {
+    let servers = Servers::start(FakeJudgeOptions {
+        prompt_tokens: 1234,
+        cached_tokens: 200,
+        completion_tokens: 56,
+        model_suffix: "-2024-07-18".into(),
+        ..FakeJudgeOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    native_file(dir.path(), 7);
+    let (output, results) = run_binary(
+        dir.path(),
+        "s.yaml",
+        &servers,
+        &["--judge-model", "gpt-4o-mini", "--runs-per-day", "4"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    // One judge call per scenario, each (1234 − 200)·0.15 + 200·0.075 + 56·0.60 µ$.
+    let per_call: u64 = 1034 * 150_000 + 200 * 75_000 + 56 * 600_000;
+    let cost = &results["run"]["cost"];
+    assert_eq!(cost["total"]["calls"], 7);
+    assert_eq!(cost["total"]["cost_pico_usd"].as_u64(), Some(7 * per_call));
+    assert_eq!(cost["total"]["cost_usd"].as_f64(), Some((7 * per_call) as f64 / 1e12));
+    assert_eq!(
+        cost["monthly_projection_usd"].as_f64(),
+        Some((7 * per_call * 4 * 30) as f64 / 1e12)
+    );
+    assert_eq!(cost["by_priority"]["P0"]["calls"], 3);
+    assert_eq!(cost["by_agent"]["shop"]["calls"], 7);
+    assert_eq!(cost["by_model"]["judge:gpt-4o-mini-2024-07-18"]["calls"], 7);
+    for s in results["scenarios"].as_array().unwrap() {
+        assert_eq!(s["cost_usd"].as_f64(), Some(per_call as f64 / 1e12), "{s:#}");
+    }
+    let summary = fs_err::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    assert!(summary.contains("per month"), "{summary}");
+    assert!(summary.contains("| P0 | 3 |"), "{summary}");
+}
+
+#[test]
+fn unknown_models_are_reported_as_unknown_not_free_and_openai_agents_are_priced() {
+    let servers = Servers::start(FakeJudgeOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    native_file(dir.path(), 2);
+    // The fake also plays an OpenAI-compatible agent that reports usage.
+    let agent = format!("*={}", servers.judge().base_url());
+    let (output, results) = run_binary(
+        dir.path(),
+        "s.yaml",
+        &servers,
+        &[
+            "--judge-model",
+            "my-local-llama",
+            "--agent",
+            &agent,
+            "--agent-protocol",
+            "openai",
+            "--agent-model",
+            "gpt-4o-mini",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let cost = &results["run"]["cost"];
+    assert_eq!(cost["unknown_models"], serde_json::json!(["my-local-llama"]));
+    assert_eq!(cost["total"]["unpriced_calls"], 2);
+    // 400 prompt + 40 completion tokens on gpt-4o-mini per agent turn: 60 + 24 µ$.
+    assert_eq!(
+        cost["by_model"]["agent:gpt-4o-mini"]["cost_pico_usd"].as_u64(),
+        Some(2 * 84_000_000)
+    );
+    let summary = fs_err::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    assert!(summary.contains("No price for `my-local-llama`"), "{summary}");
 }
