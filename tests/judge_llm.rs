@@ -431,3 +431,62 @@ fn unknown_models_are_reported_as_unknown_not_free_and_openai_agents_are_priced(
     let summary = fs_err::read_to_string(dir.path().join("out/summary.md")).unwrap();
     assert!(summary.contains("No price for `my-local-llama`"), "{summary}");
 }
+
+#[test]
+fn estimate_prints_cost_per_run_and_month_with_its_assumptions() {
+    let out = common::run(&[
+        "estimate",
+        "--scenarios-dir",
+        "tests/fixtures/estimate",
+        "--runs-per-day",
+        "5",
+        "--max-cost",
+        "0.01",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.combined());
+    insta::assert_snapshot!(out.stdout);
+    // An unknown model is reported, not priced as zero.
+    let out = common::run(&[
+        "estimate",
+        "--scenarios-dir",
+        "tests/fixtures/estimate",
+        "--judge-model",
+        "my-local-llama",
+    ]);
+    assert!(out.stdout.contains("Not priced: my-local-llama"), "{}", out.stdout);
+}
+
+#[test]
+fn the_budget_stops_the_run_before_it_could_be_exceeded_exit_4() {
+    let servers = Servers::start(FakeJudgeOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    native_file(dir.path(), 12);
+    let budget = 0.0005;
+    let (output, results) = run_binary(
+        dir.path(),
+        "s.yaml",
+        &servers,
+        &[
+            "--judge-model",
+            "gpt-4o-mini",
+            "--max-cost",
+            "0.0005",
+            "--parallel",
+            "3",
+            "--no-fail-fast",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert_eq!(results["run"]["cancelled"], "budget");
+    let scenarios = results["scenarios"].as_array().unwrap();
+    let ran = scenarios.iter().filter(|s| s["status"] == "passed").count();
+    let skipped: Vec<&Value> = scenarios.iter().filter(|s| s["status"] == "skipped").collect();
+    assert!(ran >= 1 && !skipped.is_empty(), "{results:#}");
+    assert_eq!(ran + skipped.len(), 12);
+    assert!(skipped[0]["reasons"][0].as_str().unwrap().contains("--max-cost"), "{:#}", skipped[0]);
+    let spent = results["run"]["cost"]["total"]["cost_usd"].as_f64().unwrap();
+    assert!(spent <= budget, "spent {spent} over the budget {budget}");
+    // Only the scenarios that ran called the judge.
+    assert_eq!(servers.judge().seen().len(), ran);
+}

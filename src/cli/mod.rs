@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod error;
+mod estimate;
 mod judge_args;
 mod list;
 mod output;
@@ -59,6 +60,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
             Ok(ExitCode::Success)
         }
         Some(Command::Run(args)) => run::run(&args, err),
+        Some(Command::Estimate(args)) => estimate::run(&args, out, err),
         None => run::run(&cli.run, err),
         Some(Command::Demo(args)) => demo::demo(&args, out, err),
         Some(Command::MockAgent(args)) => demo::mock_agent(&args, out),

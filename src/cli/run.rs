@@ -106,6 +106,7 @@ impl RunConfig {
                 }),
                 pricing: std::sync::Arc::new(judge.pricing.clone()),
                 runs_per_day: judge.runs_per_day,
+                max_cost_usd: judge.max_cost,
             },
             output_dir: args.output_dir.clone(),
             progress,
@@ -184,16 +185,50 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             args.cache_dir.display()
         )?;
     }
-    if config.judge.evaluator == super::judge_args::EvaluatorChoice::Rogue
-        || config.judge.max_cost.is_some()
-    {
+    if config.judge.evaluator == super::judge_args::EvaluatorChoice::Rogue {
         return Err(CliError::usage(
-            "--evaluator rogue and --max-cost are not available in this build yet",
+            "--evaluator rogue is not available in this build yet",
             "run without them",
         ));
     }
     describe_judge(&config.judge, stderr)?;
+    warn_unbounded_budget(&config, &scenarios, stderr)?;
     execute_plan(&config, scenarios, stderr)
+}
+
+/// `--max-cost` cannot bound calls to models the pricing table does not know: say so.
+fn warn_unbounded_budget(
+    config: &RunConfig,
+    scenarios: &[Scenario],
+    stderr: &mut dyn Write,
+) -> Result<(), CliError> {
+    if config.judge.max_cost.is_none() {
+        return Ok(());
+    }
+    let agent_model = match &config.options.agent_kind {
+        AgentKind::OpenAiChat { model } => Some(model.as_str()),
+        _ => None,
+    };
+    let mut unknown = std::collections::BTreeSet::new();
+    for scenario in scenarios {
+        let estimate = crate::cost::estimate_scenario(
+            scenario,
+            config.judge.judge.as_ref(),
+            agent_model,
+            &config.judge.pricing,
+            &crate::cost::Assumptions::default(),
+        );
+        unknown.extend(estimate.unpriced_models().map(str::to_owned));
+    }
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.into_iter().collect();
+        writeln!(
+            stderr,
+            "warning: --max-cost cannot bound calls to models without a price ({}); add them with --pricing FILE",
+            names.join(", ")
+        )?;
+    }
+    Ok(())
 }
 
 /// One line on stderr saying which judge rules (never the key itself).

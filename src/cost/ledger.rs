@@ -116,7 +116,7 @@ pub struct CostGroup {
 }
 
 impl CostGroup {
-    fn add(&mut self, line: &ModelUsage) {
+    pub(crate) fn add(&mut self, line: &ModelUsage) {
         self.calls += u64::from(line.calls);
         self.usage.add(&line.usage);
         match line.cost_pico_usd {

@@ -6,6 +6,7 @@
 //! per 1M tokens times 1e6 is a whole number of pico-dollars per token (`0.075` → 75 000), so
 //! `tokens × price` and every sum of them are integers, converted to USD once, for display.
 
+pub mod estimate;
 mod ledger;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use estimate::{
+    Assumptions, BudgetGuard, ScenarioEstimate, SelectionEstimate, estimate_scenario,
+};
 pub use ledger::{CostBreakdown, CostGroup, CostLedger, LlmRole, ModelUsage, monthly};
 
 use crate::engine::Usage;

@@ -10,6 +10,7 @@ mod runner;
 mod summary;
 
 pub use event::{AgentPlan, CancelReason, RunEvent};
+pub(crate) use executor::needs_judge;
 pub use exit_code::ExitCode;
 pub use outcome::{
     CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,

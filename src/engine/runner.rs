@@ -15,7 +15,7 @@ use super::plan::Plan;
 use super::policy::{FailFast, MaxFail};
 use super::{AgentPlan, CancelReason, Outcome, RunEvent, RunSummary, Status};
 use crate::agent::{AgentClient, AgentEndpoint, AgentKind, Auth, ClientOptions};
-use crate::cost::{CostBreakdown, Pricing};
+use crate::cost::{Assumptions, BudgetGuard, CostBreakdown, Pricing, estimate_scenario};
 use crate::judge::Judge;
 use crate::scenario::Priority;
 use crate::secret::Secret;
@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub pricing: Arc<Pricing>,
     /// Runs per day assumed by the monthly cost projection.
     pub runs_per_day: u32,
+    /// `--max-cost`: no scenario starts whose projected cost, plus what was spent and what is
+    /// reserved for the scenarios in flight, could exceed this (USD).
+    pub max_cost_usd: Option<f64>,
 }
 
 impl Default for RunOptions {
@@ -56,6 +59,7 @@ impl Default for RunOptions {
             judge: None,
             pricing: Arc::new(Pricing::shipped()),
             runs_per_day: 5,
+            max_cost_usd: None,
         }
     }
 }
@@ -181,6 +185,10 @@ impl Runner {
         // has recorded the result, so fail-fast sees every result before the next start.
         let mut workers: JoinSet<(usize, Option<Outcome>, OwnedSemaphorePermit)> = JoinSet::new();
         let mut next = 0;
+        let mut budget = self.options.max_cost_usd.map(BudgetGuard::new);
+        // Once the budget refuses a start, nothing new starts; scenarios in flight finish (their
+        // cost is reserved, and cancelling them would waste what they already spent).
+        let mut budget_exhausted = false;
         let ctx = Arc::new(ExecContext {
             judge: self.options.judge.clone(),
             pricing: Arc::clone(&self.options.pricing),
@@ -227,7 +235,7 @@ impl Runner {
                 break;
             }
             // Scenarios that need no conversation finish in plan order, without a worker.
-            while next < total {
+            while next < total && !budget_exhausted {
                 let planned = &plan.scenarios[next];
                 let agent = &plan.agents[planned.agent].name;
                 let immediate = if let Some(down) = &agent_down[planned.agent] {
@@ -249,7 +257,7 @@ impl Runner {
                     break;
                 }
             }
-            if stop.is_cancelled() || (next >= total && workers.is_empty()) {
+            if stop.is_cancelled() || ((next >= total || budget_exhausted) && workers.is_empty()) {
                 break;
             }
             tokio::select! {
@@ -257,12 +265,23 @@ impl Runner {
                 () = stop.cancelled() => {}
                 Some(joined) = workers.join_next(), if !workers.is_empty() => {
                     if let Ok((index, Some(outcome), permit)) = joined {
+                        settle(budget.as_mut(), index, &outcome);
                         finish(index, outcome, &mut outcomes, &mut cancelled, sink);
                         drop(permit);
                     }
                 }
-                Ok(permit) = global.clone().acquire_owned(), if next < total => {
+                Ok(permit) = global.clone().acquire_owned(), if next < total && !budget_exhausted => 'start: {
                     let index = next;
+                    if let Some(guard) = budget.as_mut() {
+                        let scenario = &plan.scenarios[index].scenario;
+                        if let Err(message) = guard.admit(index, &scenario.id, self.projected_pico(scenario)) {
+                            sink(&RunEvent::RunCancelled { reason: CancelReason::Budget, message: message.clone() });
+                            cancelled = Some((CancelReason::Budget, message));
+                            budget_exhausted = true;
+                            drop(permit);
+                            break 'start;
+                        }
+                    }
                     next += 1;
                     let planned = &plan.scenarios[index];
                     let scenario = planned.scenario.clone();
@@ -289,6 +308,7 @@ impl Runner {
         // Stopped or done: collect what finished, cancel what did not.
         while let Some(joined) = workers.join_next().await {
             if let Ok((index, Some(outcome), _permit)) = joined {
+                settle(budget.as_mut(), index, &outcome);
                 finish(index, outcome, &mut outcomes, &mut cancelled, sink);
             }
         }
@@ -333,6 +353,33 @@ impl Runner {
         }
         sink(&RunEvent::RunFinished { summary: summary.clone() });
         summary
+    }
+}
+
+/// Books what a finished scenario really cost against the budget.
+fn settle(budget: Option<&mut BudgetGuard>, index: usize, outcome: &Outcome) {
+    if let Some(guard) = budget {
+        let priced: Vec<u64> = outcome.llm.iter().filter_map(|l| l.cost_pico_usd).collect();
+        let complete = priced.len() == outcome.llm.len();
+        guard.settle(index, complete.then(|| priced.iter().sum()));
+    }
+}
+
+impl Runner {
+    /// Projected cost of `scenario` with this run's judge, driver and agent, pico-dollars.
+    fn projected_pico(&self, scenario: &crate::scenario::Scenario) -> u64 {
+        let agent_model = match &self.options.agent_kind {
+            AgentKind::OpenAiChat { model } => Some(model.as_str()),
+            _ => None,
+        };
+        estimate_scenario(
+            scenario,
+            self.options.judge.as_ref().map(Judge::config),
+            agent_model,
+            &self.options.pricing,
+            &Assumptions::default(),
+        )
+        .pico()
     }
 }
 
