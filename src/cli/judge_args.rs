@@ -86,6 +86,9 @@ pub struct JudgeArgs {
     /// Who rules on rubric items: our LLM judge, or a running Rogue server (--rogue-server).
     #[arg(long, value_enum, default_value_t = EvaluatorChoice::Llm)]
     pub evaluator: EvaluatorChoice,
+    /// With --evaluator rogue: how often each Rogue job is polled [default: 1s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub rogue_poll_interval: Option<Duration>,
     /// Pricing file (TOML, same layout as the shipped pricing/prices.toml) whose entries add
     /// to or replace the shipped prices.
     #[arg(long, value_name = "FILE")]
@@ -162,6 +165,10 @@ pub struct JudgeSetup {
     pub max_cost: Option<f64>,
     /// Where the judge key is read from, for messages (never the key).
     pub key_source: String,
+    /// The judge base URL when one was set (flag, env or file), for Rogue's `judge_llm_api_base`.
+    pub explicit_base_url: Option<String>,
+    /// How often a Rogue job is polled.
+    pub rogue_poll_interval: Duration,
 }
 
 /// Reads `rogue-runner.toml` (or `$ROGUE_RUNNER_CONFIG`); a missing default file is fine.
@@ -338,6 +345,8 @@ impl JudgeArgs {
             runs_per_day,
             max_cost,
             key_source,
+            explicit_base_url: explicit_base,
+            rogue_poll_interval: self.rogue_poll_interval.unwrap_or(Duration::from_secs(1)),
         })
     }
 }

@@ -69,6 +69,7 @@ impl RunConfig {
         };
         let file = super::judge_args::load_file_config(&super::judge_args::process_env)?;
         let judge = args.judge.resolve(&super::judge_args::process_env, &file)?;
+        let rogue_mode = judge.evaluator == super::judge_args::EvaluatorChoice::Rogue;
         let progress = match args.progress {
             ProgressChoice::Auto => ProgressMode::Auto,
             ProgressChoice::Bar => ProgressMode::Bar,
@@ -97,7 +98,7 @@ impl RunConfig {
                 agent_kind,
                 auth,
                 headers: Vec::new(),
-                judge: judge.judge.clone().map(|config| {
+                judge: judge.judge.clone().filter(|_| !rogue_mode).map(|config| {
                     crate::judge::Judge::new(
                         config,
                         std::sync::Arc::new(judge.pricing.clone()),
@@ -107,6 +108,15 @@ impl RunConfig {
                 pricing: std::sync::Arc::new(judge.pricing.clone()),
                 runs_per_day: judge.runs_per_day,
                 max_cost_usd: judge.max_cost,
+                rogue: rogue_mode.then(|| crate::judge::rogue_evaluator::RogueEvaluator {
+                    server: args.rogue_server.clone(),
+                    judge_model: None,
+                    judge_api_key: judge.would_use.endpoint.api_key.clone(),
+                    judge_api_base: judge.explicit_base_url.clone(),
+                    poll_interval: judge.rogue_poll_interval,
+                    http: crate::engine::http_client(args.parallel as usize),
+                    models: Some(judge.would_use.clone()),
+                }),
             },
             output_dir: args.output_dir.clone(),
             progress,
@@ -185,13 +195,16 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             args.cache_dir.display()
         )?;
     }
-    if config.judge.evaluator == super::judge_args::EvaluatorChoice::Rogue {
-        return Err(CliError::usage(
-            "--evaluator rogue is not available in this build yet",
-            "run without them",
-        ));
+    if config.options.rogue.is_some() {
+        writeln!(
+            stderr,
+            "evaluator: Rogue server at {} (one job per scenario, {} at once)",
+            crate::agent::redact_url(&args.rogue_server),
+            args.parallel
+        )?;
+    } else {
+        describe_judge(&config.judge, stderr)?;
     }
-    describe_judge(&config.judge, stderr)?;
     warn_unbounded_budget(&config, &scenarios, stderr)?;
     execute_plan(&config, scenarios, stderr)
 }

@@ -8,6 +8,7 @@ use super::{CheckResult, Outcome, Role, Status, TranscriptEntry, Usage, Verdict}
 use crate::agent::{AgentClient, AgentError, AgentKind, ConversationState};
 use crate::cost::{CostLedger, LlmRole, ModelUsage, Pricing};
 use crate::judge::driver::{DriverStep, next_step};
+use crate::judge::rogue_evaluator::RogueEvaluator;
 use crate::judge::{Evidence, Judge, check_assertions, rubric_not_assessed};
 use crate::scenario::{Conversation, Scenario};
 
@@ -50,7 +51,8 @@ pub(crate) fn source_of(scenario: &Scenario) -> String {
 /// Why a scenario cannot be checked, if it cannot: nothing deterministic to check and no judge
 /// (with a judge, rubric items and LLM-driven goals are checkable).
 pub(crate) fn nothing_checkable(scenario: &Scenario, judged: bool) -> Option<String> {
-    if !scenario.assertions.is_empty() || (judged && needs_judge(scenario)) {
+    let rogue_file = scenario.source.layout == crate::scenario::Layout::Rogue;
+    if !scenario.assertions.is_empty() || (judged && (needs_judge(scenario) || rogue_file)) {
         return None;
     }
     Some(format!(
@@ -70,6 +72,7 @@ pub(crate) fn needs_judge(scenario: &Scenario) -> bool {
 pub(crate) struct ExecContext {
     pub(crate) judge: Option<Judge>,
     pub(crate) pricing: Arc<Pricing>,
+    pub(crate) rogue: Option<RogueEvaluator>,
 }
 
 /// Talk to the agent (scripted, or driven by an LLM), check the replies deterministically,
@@ -81,6 +84,9 @@ pub(crate) async fn execute(
     ctx: &ExecContext,
 ) -> Outcome {
     let started = Instant::now();
+    if let Some(rogue) = &ctx.rogue {
+        return delegate(scenario, agent, client, rogue, started).await;
+    }
     let mut run = Conversing {
         state: ConversationState::default(),
         transcript: Vec::new(),
@@ -262,6 +268,63 @@ async fn drive(
         }
     }
     Ok(())
+}
+
+/// `--evaluator rogue`: the Rogue server converses and judges; deterministic assertions are
+/// still checked on the replies it recorded (latency counted as the whole job's time, so a
+/// latency limit can only fail wrongly, never pass wrongly).
+async fn delegate(
+    scenario: &Scenario,
+    agent: &str,
+    client: &AgentClient,
+    rogue: &RogueEvaluator,
+    started: Instant,
+) -> Outcome {
+    let endpoint = client.endpoint();
+    let result = rogue.evaluate(scenario, &endpoint.url, &endpoint.auth).await;
+    let mut outcome = match result {
+        Err(e) => outcome_without_run(scenario, agent, Status::Error, format!("rogue: {e}")),
+        Ok(result) => {
+            let replies: Vec<&str> = result
+                .transcript
+                .iter()
+                .filter(|t| t.role == Role::Agent)
+                .map(|t| t.text.as_str())
+                .collect();
+            let all = replies.join("\n");
+            let latency_ms = millis(started.elapsed());
+            let evidence = Evidence {
+                all_replies: &all,
+                last_reply: replies.last().copied().unwrap_or(""),
+                latency_ms,
+                usage: None,
+            };
+            let mut checks = check_assertions(&scenario.assertions, &evidence);
+            let r = &result.ruling;
+            checks.push(CheckResult {
+                key: "judge".to_owned(),
+                expected: judge_expectation(scenario),
+                actual: None,
+                verdict: if r.passed { Verdict::Pass } else { Verdict::Fail },
+                note: Some(format!("Rogue ({}): {}", r.model, r.reason)),
+            });
+            let (status, reasons) = verdict(&checks);
+            let mut outcome = outcome_without_run(scenario, agent, status, String::new());
+            outcome.reasons = reasons;
+            outcome.checks = checks;
+            outcome.transcript = result
+                .transcript
+                .into_iter()
+                .map(|t| TranscriptEntry { text: clip(&t.text), ..t })
+                .collect();
+            outcome.judge = Some(result.ruling);
+            outcome.latency_ms = Some(latency_ms);
+            outcome.attempts = 1;
+            outcome
+        }
+    };
+    outcome.duration_ms = millis(started.elapsed());
+    outcome
 }
 
 /// What the judge was asked to confirm, in words.

@@ -43,6 +43,8 @@ pub struct RunOptions {
     /// `--max-cost`: no scenario starts whose projected cost, plus what was spent and what is
     /// reserved for the scenarios in flight, could exceed this (USD).
     pub max_cost_usd: Option<f64>,
+    /// `--evaluator rogue`: each scenario is delegated to this Rogue server instead.
+    pub rogue: Option<crate::judge::rogue_evaluator::RogueEvaluator>,
 }
 
 impl Default for RunOptions {
@@ -60,6 +62,7 @@ impl Default for RunOptions {
             pricing: Arc::new(Pricing::shipped()),
             runs_per_day: 5,
             max_cost_usd: None,
+            rogue: None,
         }
     }
 }
@@ -192,6 +195,7 @@ impl Runner {
         let ctx = Arc::new(ExecContext {
             judge: self.options.judge.clone(),
             pricing: Arc::clone(&self.options.pricing),
+            rogue: self.options.rogue.clone(),
         });
 
         let mut finish = |index: usize,
@@ -246,9 +250,11 @@ impl Runner {
                         format!("agent {agent} is unreachable: {down}"),
                     ))
                 } else {
-                    nothing_checkable(&planned.scenario, self.options.judge.is_some()).map(|why| {
-                        outcome_without_run(&planned.scenario, agent, Status::Skipped, why)
-                    })
+                    nothing_checkable(
+                        &planned.scenario,
+                        self.options.judge.is_some() || self.options.rogue.is_some(),
+                    )
+                    .map(|why| outcome_without_run(&planned.scenario, agent, Status::Skipped, why))
                 };
                 let Some(outcome) = immediate else { break };
                 finish(next, outcome, &mut outcomes, &mut cancelled, sink);

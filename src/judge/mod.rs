@@ -6,6 +6,7 @@ mod assertions;
 pub mod driver;
 pub mod llm;
 pub mod rate_limit;
+pub mod rogue_evaluator;
 
 pub use assertions::{Evidence, check_assertions, rubric_not_assessed};
 pub use llm::{Judge, JudgeConfig, PriorityModels};
