@@ -660,3 +660,52 @@ fn a_burst_of_429s_slows_the_run_but_does_not_fail_it() {
     // Every 429 was retried: 24 refused + 10 answered requests.
     assert_eq!(servers.judge().seen().len(), 34);
 }
+
+#[test]
+fn a_canary_key_echoed_by_a_failing_judge_never_reaches_reports_logs_or_errors() {
+    let servers = Servers::start(FakeJudgeOptions::default());
+    for _ in 0..8 {
+        servers
+            .judge()
+            .push_fault(Fault::Status(401, format!("Incorrect API key provided: {CANARY}")));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    native_file(dir.path(), 2);
+    // A header value is a secret too.
+    let (output, results) = run_binary(
+        dir.path(),
+        "s.yaml",
+        &servers,
+        &[
+            "--judge-model",
+            "gpt-4o",
+            "--judge-header",
+            "X-Org=OPENAI_API_KEY",
+            "--parallel",
+            "1",
+            "--no-fail-fast",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    // Judge failures are infrastructure errors (exit 5), never failures.
+    assert_eq!(output.status.code(), Some(5), "{stderr}");
+    for s in results["scenarios"].as_array().unwrap() {
+        assert_eq!(s["status"], "error");
+        let reason = s["reasons"][0].as_str().unwrap();
+        assert!(reason.contains("HTTP 401") && reason.contains("***"), "{reason}");
+    }
+    assert_no_canary(dir.path(), &[&stderr, &String::from_utf8_lossy(&output.stdout)]);
+}
+
+#[test]
+fn debug_output_of_the_judge_configuration_hides_the_key() {
+    let endpoint = LlmEndpoint {
+        api_key: Some(Secret::new(CANARY)),
+        headers: vec![("x".into(), Secret::new(CANARY))],
+        ..LlmEndpoint::default()
+    };
+    let config = JudgeConfig { endpoint, ..JudgeConfig::default() };
+    let judge = Judge::new(config.clone(), Arc::new(Pricing::shipped()), reqwest::Client::new());
+    let text = format!("{config:?} {judge:?}");
+    assert!(!text.contains(CANARY), "{text}");
+}

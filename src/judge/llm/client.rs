@@ -150,20 +150,23 @@ pub struct LlmClient {
     http: reqwest::Client,
     limiter: Arc<RateLimiter>,
     stats: Arc<LlmStats>,
-    secrets: Arc<Vec<String>>,
+    /// Credential values to blank out of messages (kept as [`Secret`]s so that no `Debug`
+    /// output shows them).
+    secrets: Arc<Vec<Secret>>,
 }
 
 impl LlmClient {
     pub fn new(endpoint: LlmEndpoint, http: reqwest::Client) -> Self {
         let limiter = Arc::new(RateLimiter::new(endpoint.requests_per_minute));
-        let mut secrets: Vec<String> = endpoint
+        let mut secrets: Vec<Secret> = endpoint
             .api_key
             .iter()
             .chain(endpoint.headers.iter().map(|(_, v)| v))
-            .map(|s| s.expose().to_owned())
-            .filter(|s| s.chars().count() >= 4)
+            .filter(|s| s.expose().chars().count() >= 4)
+            .cloned()
             .collect();
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
+        secrets.dedup();
         LlmClient {
             endpoint: Arc::new(endpoint),
             http,
@@ -388,7 +391,7 @@ impl LlmClient {
     pub fn scrub(&self, text: &str) -> String {
         self.secrets
             .iter()
-            .fold(text.to_owned(), |text, secret| text.replace(secret.as_str(), "***"))
+            .fold(text.to_owned(), |text, secret| text.replace(secret.expose(), "***"))
     }
 }
 
