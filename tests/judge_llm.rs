@@ -709,3 +709,39 @@ fn debug_output_of_the_judge_configuration_hides_the_key() {
     let text = format!("{config:?} {judge:?}");
     assert!(!text.contains(CANARY), "{text}");
 }
+
+#[test]
+fn a_driven_conversation_keeps_one_context_for_all_its_turns() {
+    let servers = Servers::start(FakeJudgeOptions::default());
+    for message in ["first question", "second question", "third question"] {
+        servers.judge().push_fault(Fault::Content(
+            serde_json::json!({"message": message, "goal_reached": false}).to_string(),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(
+        dir.path().join("g.yaml"),
+        "version: 1\nagent: shop\nscenarios:\n  - id: g\n    priority: P1\n    goal: find out the return policy\n    max_turns: 3\n",
+    )
+    .unwrap();
+    let (output, results) = run_binary(dir.path(), "g.yaml", &servers, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let transcript: Vec<String> = results["scenarios"][0]["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(transcript.len(), 6, "{transcript:#?}");
+    assert_eq!(transcript[0], "first question");
+    // The mock agent numbers the turns of one contextId.
+    assert!(
+        transcript[3].contains("(turn 2)") && transcript[5].contains("(turn 3)"),
+        "{transcript:#?}"
+    );
+    // 3 driver calls (the driver model defaults to the judge model) and 1 judge call.
+    let llm = &results["scenarios"][0]["llm"];
+    assert_eq!(llm[0]["role"], "driver");
+    assert_eq!(llm[0]["calls"], 3);
+    assert_eq!(llm[1]["role"], "judge");
+}
