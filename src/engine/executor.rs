@@ -51,8 +51,7 @@ pub(crate) fn source_of(scenario: &Scenario) -> String {
 /// Why a scenario cannot be checked, if it cannot: nothing deterministic to check and no judge
 /// (with a judge, rubric items and LLM-driven goals are checkable).
 pub(crate) fn nothing_checkable(scenario: &Scenario, judged: bool) -> Option<String> {
-    let rogue_file = scenario.source.layout == crate::scenario::Layout::Rogue;
-    if !scenario.assertions.is_empty() || (judged && (needs_judge(scenario) || rogue_file)) {
+    if !scenario.assertions.is_empty() || (judged && needs_judge(scenario)) {
         return None;
     }
     Some(format!(
@@ -61,10 +60,13 @@ pub(crate) fn nothing_checkable(scenario: &Scenario, judged: bool) -> Option<Str
     ))
 }
 
-/// Whether the LLM judge rules on `scenario`: it has rubric items, or it is an LLM-driven
-/// conversation (Rogue's: the goal is the policy under test).
+/// Whether the LLM judge rules on `scenario`: it has rubric items, it is an LLM-driven
+/// conversation, or it comes from a Rogue file (in both, the scenario text is the policy
+/// under test).
 pub(crate) fn needs_judge(scenario: &Scenario) -> bool {
-    !scenario.rubric.is_empty() || matches!(scenario.conversation, Conversation::Driven { .. })
+    !scenario.rubric.is_empty()
+        || matches!(scenario.conversation, Conversation::Driven { .. })
+        || scenario.source.layout == crate::scenario::Layout::Rogue
 }
 
 /// What a worker needs besides the scenario and its agent.

@@ -65,6 +65,12 @@ pub fn judge_messages(scenario: &Scenario, transcript: &[TranscriptEntry]) -> Ve
     if let Some(outcome) = &rubric.expected_outcome {
         let _ = writeln!(user, "Expected outcome: {outcome}");
     }
+    if rubric.item_count() == rubric.expected_outcome.iter().count() {
+        let _ = writeln!(
+            user,
+            "The scenario's description (and goal) above is the policy under test: judge the agent against it."
+        );
+    }
     let _ = writeln!(user, "\n# Business context of the agent");
     let _ = writeln!(
         user,
