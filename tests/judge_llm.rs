@@ -561,6 +561,14 @@ async fn fake_rogue() -> FakeRogue {
     }
     let state: Shared = Arc::default();
     let app = axum::Router::new()
+        .route(
+            "/api/v1/health",
+            get(|| async {
+                axum::Json(
+                    serde_json::json!({"status": "healthy", "timestamp": "2026-11-25T10:00:00Z"}),
+                )
+            }),
+        )
         .route("/api/v1/evaluations", post(create))
         .route("/api/v1/evaluations/{id}", get(poll))
         .with_state(Arc::clone(&state));
@@ -633,6 +641,21 @@ fn evaluator_rogue_delegates_many_jobs_at_once_and_maps_results() {
     // Rogue echoed the key in its failure message: it is not in our reports.
     assert!(results["scenarios"][4]["reasons"][0].as_str().unwrap().contains("***"));
     assert_no_canary(dir.path(), &[&stderr, &String::from_utf8_lossy(&output.stdout)]);
+
+    // A Rogue server that is down: every scenario errors with one message, exit 5.
+    let (output, results) = run_binary(
+        dir.path(),
+        "rogue.json",
+        &servers,
+        &["--evaluator", "rogue", "--rogue-server", "http://127.0.0.1:9", "--no-fail-fast"],
+    );
+    assert_eq!(output.status.code(), Some(5), "{}", String::from_utf8_lossy(&output.stderr));
+    for s in results["scenarios"].as_array().unwrap() {
+        assert!(
+            s["reasons"][0].as_str().unwrap().contains("cannot reach the Rogue server"),
+            "{s:#}"
+        );
+    }
 }
 
 #[test]
@@ -744,4 +767,40 @@ fn a_driven_conversation_keeps_one_context_for_all_its_turns() {
     assert_eq!(llm[0]["role"], "driver");
     assert_eq!(llm[0]["calls"], 3);
     assert_eq!(llm[1]["role"], "judge");
+}
+
+#[test]
+fn rogue_runner_toml_configures_the_judge_when_flags_and_env_do_not() {
+    let servers = Servers::start(FakeJudgeOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    native_file(dir.path(), 1);
+    fs_err::write(
+        dir.path().join("rogue-runner.toml"),
+        format!(
+            "[judge]\nbase_url = \"{}\"\napi_key_env = \"MY_JUDGE_KEY\"\nmodel = \"gpt-4.1-mini\"\nrequests_per_minute = 6000\n\n[cost]\nruns_per_day = 2\n",
+            servers.judge().base_url()
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args(["run", "--scenarios-dir", "s.yaml", "--output-dir", "out", "--progress", "quiet"])
+        .args(["--agent", &format!("*={}", servers.agent_url())])
+        .current_dir(dir.path())
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("ROGUE_JUDGE_MODEL")
+        .env_remove("ROGUE_RUNNER_CONFIG")
+        .env("MY_JUDGE_KEY", CANARY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("judge: gpt-4.1-mini") && stderr.contains("$MY_JUDGE_KEY"), "{stderr}");
+    let seen = servers.judge().seen();
+    assert_eq!(seen[0].body["model"], "gpt-4.1-mini");
+    let results: Value =
+        serde_json::from_str(&fs_err::read_to_string(dir.path().join("out/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["run"]["cost"]["runs_per_day"], 2);
+    assert_no_canary(&dir.path().join("out"), &[&stderr]);
 }

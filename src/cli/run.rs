@@ -116,6 +116,7 @@ impl RunConfig {
                     poll_interval: judge.rogue_poll_interval,
                     http: crate::engine::http_client(args.parallel as usize),
                     models: Some(judge.would_use.clone()),
+                    health: std::sync::Arc::default(),
                 }),
             },
             output_dir: args.output_dir.clone(),

@@ -34,6 +34,9 @@ pub struct RogueEvaluator {
     /// Picks the judge model per scenario as our judge would (`--judge-model`, the scenario's
     /// own, per priority).
     pub models: Option<crate::judge::JudgeConfig>,
+    /// `GET /api/v1/health`, checked once for the whole run: a server that is down fails
+    /// every scenario at once with the same message.
+    pub health: std::sync::Arc<tokio::sync::OnceCell<Result<(), String>>>,
 }
 
 /// What Rogue decided about one scenario.
@@ -65,6 +68,13 @@ impl RogueEvaluator {
         agent_url: &str,
         auth: &Auth,
     ) -> Result<RogueResult, String> {
+        self.health
+            .get_or_init(|| async {
+                let url = format!("{}/api/v1/health", self.server.trim_end_matches('/'));
+                self.send(self.http.get(&url)).await.map(|_| ())
+            })
+            .await
+            .clone()?;
         let model = self.models.as_ref().map(|c| crate::judge::llm::model_for(c, scenario));
         let judge_model = model.as_deref();
         let base = format!("{}/api/v1/evaluations", self.server.trim_end_matches('/'));
