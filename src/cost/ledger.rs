@@ -136,6 +136,7 @@ pub struct CostBreakdown {
     /// Keyed by `role:model` (`judge:gpt-4o-2024-08-06`).
     pub by_model: BTreeMap<String, CostGroup>,
     /// Models called that have no price: their calls are counted, their cost is unknown.
+    /// (Calls that reported no usage are unpriced too, but their model is not listed here.)
     pub unknown_models: Vec<String>,
     /// Runs per day assumed by the projection (`--runs-per-day`).
     pub runs_per_day: u32,
@@ -164,7 +165,7 @@ impl CostBreakdown {
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default();
                 b.by_model.entry(format!("{role}:{}", line.model)).or_default().add(line);
-                if line.cost_pico_usd.is_none() {
+                if pricing.lookup(&line.model).is_none() {
                     unknown.insert(line.model.clone());
                 }
             }
@@ -178,4 +179,60 @@ impl CostBreakdown {
 /// `per_run` pico-dollars × runs per day × 30 days, in USD.
 pub fn monthly(per_run_pico: u64, runs_per_day: u32) -> f64 {
     usd(per_run_pico.saturating_mul(u64::from(runs_per_day)).saturating_mul(30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Status;
+
+    fn outcome(id: &str, priority: Priority, agent: &str, llm: Vec<ModelUsage>) -> Outcome {
+        Outcome {
+            id: id.into(),
+            priority,
+            category: "c".into(),
+            agent: agent.into(),
+            source: "f:1:1".into(),
+            status: Status::Passed,
+            reasons: vec![],
+            checks: vec![],
+            transcript: vec![],
+            latency_ms: None,
+            duration_ms: 0,
+            usage: None,
+            cost_usd: None,
+            cached: false,
+            attempts: 1,
+            judge: None,
+            llm,
+        }
+    }
+
+    #[test]
+    fn breakdown_by_priority_agent_and_model_with_unknown_models() {
+        let p = Pricing::shipped();
+        let u = |i, o| Some(Usage { input_tokens: i, cached_input_tokens: 0, output_tokens: o });
+        let mut ledger = CostLedger::default();
+        ledger.record(ModelUsage::priced(LlmRole::Judge, "gpt-4o", u(1000, 100), &p));
+        ledger.record(ModelUsage::priced(LlmRole::Judge, "gpt-4o", u(1000, 100), &p));
+        ledger.record(ModelUsage::priced(LlmRole::Driver, "local-llm", u(10, 10), &p));
+        // 2 × (1000 · 2.5 + 100 · 10) µ$ = 7000 µ$.
+        assert_eq!(ledger.total_pico(), Some(7_000_000_000));
+        let a = outcome("a", Priority::P0, "x", ledger.into_lines());
+        let b = outcome(
+            "b",
+            Priority::P2,
+            "y",
+            vec![ModelUsage::priced(LlmRole::Judge, "gpt-4o", None, &p)],
+        );
+        let bd = CostBreakdown::of(&[a, b], 5, &p);
+        assert_eq!(bd.total.calls, 4);
+        assert_eq!(bd.total.cost_pico_usd, 7_000_000_000);
+        assert_eq!(bd.total.unpriced_calls, 2);
+        assert_eq!(bd.by_priority[&Priority::P0].calls, 3);
+        assert_eq!(bd.by_agent["y"].unpriced_calls, 1);
+        assert_eq!(bd.by_model["judge:gpt-4o"].calls, 3);
+        assert_eq!(bd.unknown_models, ["local-llm"]);
+        assert!((bd.monthly_projection_usd - 0.007 * 150.0).abs() < 1e-12);
+    }
 }
