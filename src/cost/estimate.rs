@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use super::{CostGroup, LlmRole, ModelUsage, Pricing, usd};
 use crate::engine::Usage;
 use crate::judge::JudgeConfig;
-use crate::judge::llm::model_for;
+use crate::judge::llm::{model_for, wire_model};
 use crate::scenario::{Conversation, Priority, Scenario};
 
 /// The token assumptions of an estimate, printed with it.
@@ -109,9 +109,12 @@ pub fn estimate_scenario(
         + r.business_context.as_deref().map_or(0, tokens)
         + 40;
     if let Some(config) = judge {
-        let judge_model = model_for(config, scenario);
+        let judge_model = wire_model(&config.endpoint.base_url, &model_for(config, scenario));
         if driven {
-            let driver_model = config.driver_model.clone().unwrap_or_else(|| judge_model.clone());
+            let driver_model = config
+                .driver_model
+                .as_deref()
+                .map_or_else(|| judge_model.clone(), |m| wire_model(&config.endpoint.base_url, m));
             // Turn k sees the k−1 exchanges before it.
             let per_exchange = a.driven_message + a.agent_reply;
             let history: u64 = (0..turns).map(|k| k * per_exchange).sum();

@@ -118,10 +118,7 @@ impl Judge {
     /// `model` as sent on the wire: litellm's `openai/` prefix is dropped (it only names the
     /// wire format), except for OpenRouter, whose model ids are `provider/model`.
     pub fn wire_model(&self, model: &str) -> String {
-        if self.config.endpoint.base_url.contains("openrouter.ai") {
-            return model.to_owned();
-        }
-        model.strip_prefix("openai/").unwrap_or(model).to_owned()
+        wire_model(&self.config.endpoint.base_url, model)
     }
 
     /// One chat call, its usage recorded in `ledger` under `role`.
@@ -183,6 +180,14 @@ impl Judge {
             "the judge ({model}) gave no usable verdict after {VERDICT_ATTEMPTS} calls: {last_problem}"
         ))
     }
+}
+
+/// `model` as sent to `base_url`: litellm's `openai/` prefix dropped, except for OpenRouter.
+pub fn wire_model(base_url: &str, model: &str) -> String {
+    if base_url.contains("openrouter.ai") {
+        return model.to_owned();
+    }
+    model.strip_prefix("openai/").unwrap_or(model).to_owned()
 }
 
 /// `force_model`, else the scenario's own judge model, else the one for its priority.
