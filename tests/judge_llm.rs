@@ -804,3 +804,32 @@ fn rogue_runner_toml_configures_the_judge_when_flags_and_env_do_not() {
     assert_eq!(results["run"]["cost"]["runs_per_day"], 2);
     assert_no_canary(&dir.path().join("out"), &[&stderr]);
 }
+
+#[tokio::test]
+async fn x_should_retry_false_stops_retries() {
+    let fake = fake(FakeJudgeOptions::default()).await;
+    fake.push_fault(Fault::RateLimited(vec![("x-should-retry", "false".into())]));
+    let judge = judge_for(&fake, |_| {});
+    let mut ledger = CostLedger::default();
+    let err = judge.rule(&p0_with_model(None), &transcript(), &mut ledger).await.unwrap_err();
+    assert!(err.contains("x-should-retry: false"), "{err}");
+    assert_eq!(fake.seen().len(), 1);
+}
+
+#[test]
+fn the_demo_judges_with_its_embedded_judge_and_shows_the_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let out = common::run(&["demo", "--output-dir", out.to_str().unwrap(), "--progress", "quiet"]);
+    assert_eq!(out.code, 0, "{}", out.combined());
+    let results: Value = serde_json::from_str(
+        &fs_err::read_to_string(dir.path().join("demo/results.json")).unwrap(),
+    )
+    .unwrap();
+    let judged =
+        results["scenarios"].as_array().unwrap().iter().filter(|s| s["judge"].is_object()).count();
+    assert!(judged >= 3, "{results:#}");
+    assert!(results["run"]["cost"]["total"]["calls"].as_u64().unwrap() >= 3);
+    let summary = fs_err::read_to_string(dir.path().join("demo/summary.md")).unwrap();
+    assert!(summary.contains("per month"), "{summary}");
+}

@@ -303,6 +303,12 @@ impl LlmClient {
         };
         let status = response.status();
         let delay = server_delay(response.headers());
+        // OpenAI's `x-should-retry` overrides the status-based decision either way.
+        let should_retry = response
+            .headers()
+            .get("x-should-retry")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().eq_ignore_ascii_case("true"));
         if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(Attempt::Failed(LlmError::Protocol {
                 url: shown.to_owned(),
@@ -327,8 +333,12 @@ impl LlmClient {
         }
         let (message, code) = error_message(&bytes);
         let message = self.scrub(&message);
-        if status == StatusCode::TOO_MANY_REQUESTS && code.as_deref() != Some("insufficient_quota")
-        {
+        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
+            && code.as_deref() != Some("insufficient_quota");
+        if rate_limited && should_retry != Some(false) {
+            return Err(Attempt::RateLimited { delay, message });
+        }
+        if should_retry == Some(true) {
             return Err(Attempt::RateLimited { delay, message });
         }
         let message = match status.as_u16() {
@@ -339,6 +349,13 @@ impl LlmClient {
             }
             _ => message,
         };
+        if should_retry == Some(false) {
+            // Final whatever the status says.
+            return Err(Attempt::Failed(LlmError::Protocol {
+                url: shown.to_owned(),
+                detail: format!("HTTP {} (x-should-retry: false): {message}", status.as_u16()),
+            }));
+        }
         Err(Attempt::Failed(LlmError::Http {
             url: shown.to_owned(),
             status: status.as_u16(),
