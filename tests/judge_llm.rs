@@ -132,10 +132,10 @@ async fn every_429_header_style_is_honoured_then_it_succeeds() {
 #[tokio::test]
 async fn a_judge_that_keeps_failing_is_an_error_not_a_verdict() {
     let fake = fake(FakeJudgeOptions::default()).await;
-    for _ in 0..3 {
+    for _ in 0..2 {
         fake.push_fault(Fault::Status(503, format!("overloaded, key {CANARY}")));
     }
-    let judge = judge_for(&fake, |e| e.retries = 2);
+    let judge = judge_for(&fake, |e| e.retries = 1);
     let mut ledger = CostLedger::default();
     let err = judge.rule(&p0_with_model(None), &transcript(), &mut ledger).await.unwrap_err();
     assert!(err.contains("HTTP 503"), "{err}");
