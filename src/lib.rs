@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod cost;
 pub mod demo;
 pub mod engine;
 pub mod judge;

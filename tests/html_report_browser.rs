@@ -231,6 +231,8 @@ fn hostile_events() -> Vec<RunEvent> {
         cost_usd: None,
         cached: false,
         attempts: 1,
+        judge: None,
+        llm: Vec::new(),
     };
     let outcomes = vec![outcome];
     vec![

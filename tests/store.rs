@@ -275,6 +275,8 @@ fn outcome(id: &str, priority: Priority, status: Status, latency_ms: u64, cost: 
         cost_usd: Some(cost),
         cached: false,
         attempts: 1,
+        judge: None,
+        llm: Vec::new(),
     }
 }
 

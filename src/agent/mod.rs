@@ -14,6 +14,9 @@ mod openai_chat;
 mod snippet;
 mod transport;
 
+pub(crate) use snippet::{one_line, redact_url};
+pub(crate) use transport::root_cause;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;

@@ -54,6 +54,9 @@ pub enum Command {
     /// Run scenarios against their agents and write reports (the default command).
     #[command(after_help = AFTER_HELP)]
     Run(RunArgs),
+    /// Project the LLM cost of the selected scenarios (per run and per month) without running
+    /// anything; takes the same options as `run`.
+    Estimate(Box<RunArgs>),
     /// Load and check scenario files; print every problem with file:line:col. Exit 2 on errors.
     Validate(ValidateArgs),
     /// List the selected scenarios with counts by priority, category, agent and file.
@@ -218,6 +221,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub input: InputArgs,
+
+    #[command(flatten)]
+    pub judge: super::judge_args::JudgeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,8 @@
 mod args;
 mod demo;
 mod error;
+mod estimate;
+mod judge_args;
 mod list;
 mod merge;
 mod output;
@@ -17,6 +19,7 @@ use clap::Parser;
 
 pub use args::{Cli, Command};
 pub use error::CliError;
+pub use judge_args::{EvaluatorChoice, JudgeArgs};
 pub use output::sanitize;
 
 use crate::engine::ExitCode;
@@ -63,6 +66,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
             Ok(ExitCode::Success)
         }
         Some(Command::Run(args)) => run::run(&args, err),
+        Some(Command::Estimate(args)) => estimate::run(&args, out, err),
         None => run::run(&cli.run, err),
         Some(Command::Demo(args)) => demo::demo(&args, out, err),
         Some(Command::MockAgent(args)) => demo::mock_agent(&args, out),

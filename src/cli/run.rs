@@ -29,6 +29,7 @@ pub(super) struct RunConfig {
     pub formats: ReportFormats,
     pub progress: ProgressMode,
     pub store: StoreOptions,
+    pub judge: super::judge_args::JudgeSetup,
 }
 
 impl RunConfig {
@@ -69,6 +70,9 @@ impl RunConfig {
             None => Auth::None,
             Some(spec) => parse_auth(spec)?,
         };
+        let file = super::judge_args::load_file_config(&super::judge_args::process_env)?;
+        let judge = args.judge.resolve(&super::judge_args::process_env, &file)?;
+        let rogue_mode = judge.evaluator == super::judge_args::EvaluatorChoice::Rogue;
         let store = StoreOptions {
             cache_dir: args.cache_dir.clone(),
             use_cache: args.use_cache,
@@ -82,6 +86,7 @@ impl RunConfig {
                     }
                     AgentKind::OpenAiChat { model } => format!("openai {model}"),
                 },
+                judge_model: judge_key(&judge),
                 ..KeyContext::default()
             },
             config_digest: config_digest(args),
@@ -114,11 +119,32 @@ impl RunConfig {
                 agent_kind,
                 auth,
                 headers: Vec::new(),
+                judge: judge.judge.clone().filter(|_| !rogue_mode).map(|config| {
+                    crate::judge::Judge::new(
+                        config,
+                        std::sync::Arc::new(judge.pricing.clone()),
+                        crate::engine::http_client(args.parallel as usize),
+                    )
+                }),
+                pricing: std::sync::Arc::new(judge.pricing.clone()),
+                runs_per_day: judge.runs_per_day,
+                max_cost_usd: judge.max_cost,
+                rogue: rogue_mode.then(|| crate::judge::rogue_evaluator::RogueEvaluator {
+                    server: args.rogue_server.clone(),
+                    judge_model: None,
+                    judge_api_key: judge.would_use.endpoint.api_key.clone(),
+                    judge_api_base: judge.explicit_base_url.clone(),
+                    poll_interval: judge.rogue_poll_interval,
+                    http: crate::engine::http_client(args.parallel as usize),
+                    models: Some(judge.would_use.clone()),
+                    health: std::sync::Arc::default(),
+                }),
             },
             output_dir: args.output_dir.clone(),
             formats: args.formats,
             progress,
             store,
+            judge,
         })
     }
 }
@@ -202,7 +228,78 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
+    if config.options.rogue.is_some() {
+        writeln!(
+            stderr,
+            "evaluator: Rogue server at {} (one job per scenario, {} at once)",
+            crate::agent::redact_url(&args.rogue_server),
+            args.parallel
+        )?;
+    } else {
+        describe_judge(&config.judge, stderr)?;
+    }
+    warn_unbounded_budget(&config, &scenarios, stderr)?;
     execute_plan(&config, scenarios, stderr)
+}
+
+/// `--max-cost` cannot bound calls to models the pricing table does not know: say so.
+fn warn_unbounded_budget(
+    config: &RunConfig,
+    scenarios: &[Scenario],
+    stderr: &mut dyn Write,
+) -> Result<(), CliError> {
+    if config.judge.max_cost.is_none() {
+        return Ok(());
+    }
+    let agent_model = match &config.options.agent_kind {
+        AgentKind::OpenAiChat { model } => Some(model.as_str()),
+        _ => None,
+    };
+    let mut unknown = std::collections::BTreeSet::new();
+    for scenario in scenarios {
+        let estimate = crate::cost::estimate_scenario(
+            scenario,
+            config.judge.judge.as_ref(),
+            agent_model,
+            &config.judge.pricing,
+            &crate::cost::Assumptions::default(),
+        );
+        unknown.extend(estimate.unpriced_models().map(str::to_owned));
+    }
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.into_iter().collect();
+        writeln!(
+            stderr,
+            "warning: --max-cost cannot bound calls to models without a price ({}); add them with --pricing FILE",
+            names.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+/// One line on stderr saying which judge rules (never the key itself).
+fn describe_judge(
+    setup: &super::judge_args::JudgeSetup,
+    stderr: &mut dyn Write,
+) -> Result<(), CliError> {
+    match &setup.judge {
+        Some(j) => writeln!(
+            stderr,
+            "judge: {} at {} (key: {}); models P0 {} / P1 {} / P2 {}{}",
+            j.force_model.as_deref().map_or("per priority", |m| m),
+            crate::agent::redact_url(&j.endpoint.base_url),
+            setup.key_source,
+            j.models.p0,
+            j.models.p1,
+            j.models.p2,
+            j.endpoint.requests_per_minute.map_or(String::new(), |n| format!("; {n} requests/min")),
+        )?,
+        None => writeln!(
+            stderr,
+            "judge: none configured (set OPENAI_API_KEY or --judge-base-url); rubric items are not assessed"
+        )?,
+    }
+    Ok(())
 }
 
 /// Plan and run `scenarios` with `config`, writing the standard reports.
@@ -302,4 +399,18 @@ pub(super) async fn run_with_store(
     interrupt.abort();
     let errors = reports.lock().map(|mut set| set.take_errors()).unwrap_or_default();
     (summary, errors)
+}
+
+/// What of the judge decides outcomes, for the cache key: models and prompt version, never
+/// the endpoint's credentials. `None` when no judge is configured.
+fn judge_key(judge: &super::judge_args::JudgeSetup) -> Option<String> {
+    judge.judge.as_ref().map(|config| {
+        format!(
+            "{} models={:?} force={:?} driver={:?}",
+            crate::judge::llm::JUDGE_PROMPT_VERSION,
+            config.models,
+            config.force_model,
+            config.driver_model
+        )
+    })
 }

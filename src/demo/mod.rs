@@ -3,10 +3,12 @@
 //! against it ([`bundled_scenarios`]).
 
 mod directives;
+pub mod fake_judge;
 mod memory;
 pub mod mock_agent;
 mod wire;
 
+pub use fake_judge::{FakeJudge, FakeJudgeOptions, Fault};
 pub use mock_agent::{MockAgent, MockAgentOptions, MockDialect, serve_forever};
 
 /// The bundled example scenario files, as `(file name, contents)`, in run order.

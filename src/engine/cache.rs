@@ -39,12 +39,13 @@ pub(crate) fn lookup_hits(
     plan: &super::Plan,
     agent_down: &[Option<String>],
     cards: &[Option<serde_json::Value>],
+    judged: bool,
 ) -> (Vec<Option<CacheHit>>, usize) {
     let mut slots = Vec::new();
     let mut queries = Vec::new();
     for (index, planned) in plan.scenarios.iter().enumerate() {
         if agent_down[planned.agent].is_some()
-            || super::executor::nothing_checkable(&planned.scenario).is_some()
+            || super::executor::nothing_checkable(&planned.scenario, judged).is_some()
         {
             continue;
         }

@@ -1,10 +1,15 @@
-//! One scenario: converse with its agent, then check the replies.
+//! One scenario: converse with its agent (scripted, or driven by an LLM), check the replies
+//! deterministically, then let the LLM judge rule on the rubric.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::{CheckResult, Outcome, Role, Status, TranscriptEntry, Usage, Verdict};
-use crate::agent::{AgentClient, ConversationState};
-use crate::judge::{Evidence, check_assertions, rubric_not_assessed};
+use crate::agent::{AgentClient, AgentError, AgentKind, ConversationState};
+use crate::cost::{CostLedger, LlmRole, ModelUsage, Pricing};
+use crate::judge::driver::{DriverStep, next_step};
+use crate::judge::rogue_evaluator::RogueEvaluator;
+use crate::judge::{Evidence, Judge, check_assertions, rubric_not_assessed};
 use crate::scenario::{Conversation, Scenario};
 
 /// Transcript text kept per message; checks always see the whole reply.
@@ -33,6 +38,8 @@ pub(crate) fn outcome_without_run(
         cost_usd: None,
         cached: false,
         attempts: 0,
+        judge: None,
+        llm: Vec::new(),
     }
 }
 
@@ -41,71 +48,133 @@ pub(crate) fn source_of(scenario: &Scenario) -> String {
     format!("{}:{}:{}", scenario.source.file.display(), scenario.source.line, scenario.source.col)
 }
 
-/// Why a scenario cannot be checked without an LLM judge, if it cannot.
-pub(crate) fn nothing_checkable(scenario: &Scenario) -> Option<String> {
-    scenario.assertions.is_empty().then(|| {
-        format!(
-            "nothing checkable without an LLM judge: {} rubric item(s) need one",
-            scenario.rubric.item_count()
-        )
-    })
+/// Why a scenario cannot be checked, if it cannot: nothing deterministic to check and no judge
+/// (with a judge, rubric items and LLM-driven goals are checkable).
+pub(crate) fn nothing_checkable(scenario: &Scenario, judged: bool) -> Option<String> {
+    if !scenario.assertions.is_empty() || (judged && needs_judge(scenario)) {
+        return None;
+    }
+    Some(format!(
+        "nothing checkable without an LLM judge: {} rubric item(s) need one",
+        scenario.rubric.item_count()
+    ))
 }
 
-/// Talk to the agent and judge the replies deterministically.
-pub(crate) async fn execute(scenario: &Scenario, agent: &str, client: &AgentClient) -> Outcome {
+/// Whether the LLM judge rules on `scenario`: it has rubric items, it is an LLM-driven
+/// conversation, or it comes from a Rogue file (in both, the scenario text is the policy
+/// under test).
+pub(crate) fn needs_judge(scenario: &Scenario) -> bool {
+    !scenario.rubric.is_empty()
+        || matches!(scenario.conversation, Conversation::Driven { .. })
+        || scenario.source.layout == crate::scenario::Layout::Rogue
+}
+
+/// What a worker needs besides the scenario and its agent.
+#[derive(Debug, Clone)]
+pub(crate) struct ExecContext {
+    pub(crate) judge: Option<Judge>,
+    pub(crate) pricing: Arc<Pricing>,
+    pub(crate) rogue: Option<RogueEvaluator>,
+}
+
+/// Talk to the agent (scripted, or driven by an LLM), check the replies deterministically,
+/// then let the judge rule on what only it can assess.
+pub(crate) async fn execute(
+    scenario: &Scenario,
+    agent: &str,
+    client: &AgentClient,
+    ctx: &ExecContext,
+) -> Outcome {
     let started = Instant::now();
-    let mut state = ConversationState::default();
-    let mut transcript = Vec::new();
-    let mut replies: Vec<String> = Vec::new();
-    let mut usage: Option<Usage> = None;
-    let mut attempts = 0;
-    let mut waited = std::time::Duration::ZERO;
+    if let Some(rogue) = &ctx.rogue {
+        return delegate(scenario, agent, client, rogue, started).await;
+    }
+    let mut run = Conversing {
+        state: ConversationState::default(),
+        transcript: Vec::new(),
+        replies: Vec::new(),
+        usage: None,
+        attempts: 0,
+        waited: Duration::ZERO,
+        ledger: CostLedger::default(),
+        agent_model: match &client.endpoint().kind {
+            AgentKind::OpenAiChat { model } => Some(model.clone()),
+            _ => None,
+        },
+    };
     let mut notes = Vec::new();
-    let messages: Vec<&str> = match &scenario.conversation {
-        Conversation::Scripted { messages } => messages.iter().map(String::as_str).collect(),
-        Conversation::Driven { goal, .. } => {
+    let conversed = match (&scenario.conversation, &ctx.judge) {
+        (Conversation::Scripted { messages }, _) => {
+            let mut result = Ok(());
+            for message in messages {
+                result = run
+                    .send(client, message, &ctx.pricing)
+                    .await
+                    .map_err(|e| format!("{agent}: {e}"));
+                if result.is_err() {
+                    break;
+                }
+            }
+            result
+        }
+        (Conversation::Driven { goal, max_turns }, Some(judge)) => {
+            // One contextId for the whole conversation, chosen by us as Rogue does.
+            run.state.context_id = Some(uuid::Uuid::new_v4().simple().to_string());
+            drive(&mut run, scenario, goal, *max_turns, judge, client, agent, &ctx.pricing).await
+        }
+        (Conversation::Driven { goal, .. }, None) => {
             notes.push(
                 "LLM-driven conversation sent as one message: no driver model is configured"
                     .to_owned(),
             );
-            vec![goal.as_str()]
+            run.send(client, goal, &ctx.pricing).await.map_err(|e| format!("{agent}: {e}"))
         }
     };
-    for message in messages {
-        transcript.push(TranscriptEntry { role: Role::User, text: clip(message) });
-        let turn = Instant::now();
-        let result = client.send(&mut state, message).await;
-        waited += turn.elapsed();
-        match result {
-            Ok(reply) => {
-                attempts += reply.attempts;
-                if let Some(u) = reply.usage {
-                    usage.get_or_insert_with(Usage::default).add(&u);
+    if let Err(reason) = conversed {
+        let mut outcome = outcome_without_run(scenario, agent, Status::Error, reason);
+        run.fill(&mut outcome, started);
+        return outcome;
+    }
+    let all = run.replies.join("\n");
+    let last = run.replies.last().map_or("", String::as_str);
+    let latency_ms = millis(run.waited);
+    let evidence = Evidence { all_replies: &all, last_reply: last, latency_ms, usage: run.usage };
+    let mut checks = check_assertions(&scenario.assertions, &evidence);
+    let mut ruling = None;
+    let mut judge_error = None;
+    let deterministic_failed = checks.iter().any(|c| c.verdict == Verdict::Fail);
+    match &ctx.judge {
+        Some(judge) if needs_judge(scenario) => {
+            if deterministic_failed {
+                notes.push(
+                    "the LLM judge was not consulted: deterministic checks already failed"
+                        .to_owned(),
+                );
+            } else {
+                match judge.rule(scenario, &run.transcript, &mut run.ledger).await {
+                    Ok(r) => {
+                        checks.push(CheckResult {
+                            key: "judge".to_owned(),
+                            expected: judge_expectation(scenario),
+                            actual: r.score.map(|s| format!("score {s:.2}")),
+                            verdict: if r.passed { Verdict::Pass } else { Verdict::Fail },
+                            note: Some(r.reason.clone()),
+                        });
+                        ruling = Some(r);
+                    }
+                    Err(e) => judge_error = Some(e),
                 }
-                transcript.push(TranscriptEntry { role: Role::Agent, text: clip(&reply.text) });
-                replies.push(reply.text);
-            }
-            Err(e) => {
-                let mut outcome =
-                    outcome_without_run(scenario, agent, Status::Error, format!("{agent}: {e}"));
-                outcome.transcript = transcript;
-                outcome.latency_ms = Some(millis(waited));
-                outcome.duration_ms = millis(started.elapsed());
-                outcome.attempts = attempts.max(1);
-                outcome.usage = usage;
-                return outcome;
             }
         }
+        _ => checks.extend(rubric_not_assessed(&scenario.rubric)),
     }
-    let all = replies.join("\n");
-    let last = replies.last().map_or("", String::as_str);
-    let latency_ms = millis(waited);
-    let evidence = Evidence { all_replies: &all, last_reply: last, latency_ms, usage };
-    let mut checks = check_assertions(&scenario.assertions, &evidence);
-    checks.extend(rubric_not_assessed(&scenario.rubric));
-    let (status, mut reasons) = verdict(&checks);
+    let (status, mut reasons) = match judge_error {
+        // A judge that failed after its retries is infrastructure, never a verdict.
+        Some(e) => (Status::Error, vec![format!("judge: {e}")]),
+        None => verdict(&checks),
+    };
     reasons.extend(notes);
-    Outcome {
+    let mut outcome = Outcome {
         id: scenario.id.clone(),
         priority: scenario.priority,
         category: scenario.category.clone(),
@@ -114,13 +183,159 @@ pub(crate) async fn execute(scenario: &Scenario, agent: &str, client: &AgentClie
         status,
         reasons,
         checks,
-        transcript,
-        latency_ms: Some(latency_ms),
-        duration_ms: millis(started.elapsed()),
-        usage,
+        transcript: Vec::new(),
+        latency_ms: None,
+        duration_ms: 0,
+        usage: None,
         cost_usd: None,
         cached: false,
-        attempts: attempts.max(1),
+        attempts: 0,
+        judge: ruling,
+        llm: Vec::new(),
+    };
+    run.fill(&mut outcome, started);
+    outcome
+}
+
+/// The conversation so far.
+struct Conversing {
+    state: ConversationState,
+    transcript: Vec<TranscriptEntry>,
+    replies: Vec<String>,
+    usage: Option<Usage>,
+    attempts: u32,
+    waited: Duration,
+    ledger: CostLedger,
+    /// The model of an OpenAI-compatible agent, to price the usage it reports.
+    agent_model: Option<String>,
+}
+
+impl Conversing {
+    async fn send(
+        &mut self,
+        client: &AgentClient,
+        message: &str,
+        pricing: &Pricing,
+    ) -> Result<(), AgentError> {
+        self.transcript.push(TranscriptEntry { role: Role::User, text: clip(message) });
+        let turn = Instant::now();
+        let result = client.send(&mut self.state, message).await;
+        self.waited += turn.elapsed();
+        let reply = result?;
+        self.attempts += reply.attempts;
+        if let Some(u) = reply.usage {
+            self.usage.get_or_insert_with(Usage::default).add(&u);
+            if let Some(model) = &self.agent_model {
+                self.ledger.record(ModelUsage::priced(LlmRole::Agent, model, Some(u), pricing));
+            }
+        }
+        self.transcript.push(TranscriptEntry { role: Role::Agent, text: clip(&reply.text) });
+        self.replies.push(reply.text);
+        Ok(())
+    }
+
+    /// Moves the transcript, timings, usage and LLM costs into `outcome`.
+    fn fill(self, outcome: &mut Outcome, started: Instant) {
+        outcome.transcript = self.transcript;
+        outcome.latency_ms = Some(millis(self.waited));
+        outcome.duration_ms = millis(started.elapsed());
+        outcome.attempts = self.attempts.max(1);
+        outcome.usage = self.usage;
+        outcome.cost_usd = self.ledger.total_pico().map(crate::cost::usd);
+        outcome.llm = self.ledger.into_lines();
+    }
+}
+
+/// The driver plays the user toward `goal` for up to `max_turns` agent replies.
+#[expect(clippy::too_many_arguments, reason = "one call site, all borrowed")]
+async fn drive(
+    run: &mut Conversing,
+    scenario: &Scenario,
+    goal: &str,
+    max_turns: u32,
+    judge: &Judge,
+    client: &AgentClient,
+    agent: &str,
+    pricing: &Pricing,
+) -> Result<(), String> {
+    for turn in 1..=max_turns.max(1) {
+        let step =
+            next_step(judge, scenario, goal, &run.transcript, turn, max_turns, &mut run.ledger)
+                .await?;
+        match step {
+            DriverStep::Stop => break,
+            DriverStep::Send(message) => {
+                run.send(client, &message, pricing).await.map_err(|e| format!("{agent}: {e}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--evaluator rogue`: the Rogue server converses and judges; deterministic assertions are
+/// still checked on the replies it recorded (latency counted as the whole job's time, so a
+/// latency limit can only fail wrongly, never pass wrongly).
+async fn delegate(
+    scenario: &Scenario,
+    agent: &str,
+    client: &AgentClient,
+    rogue: &RogueEvaluator,
+    started: Instant,
+) -> Outcome {
+    let endpoint = client.endpoint();
+    let result = rogue.evaluate(scenario, &endpoint.url, &endpoint.auth).await;
+    let mut outcome = match result {
+        Err(e) => outcome_without_run(scenario, agent, Status::Error, format!("rogue: {e}")),
+        Ok(result) => {
+            let replies: Vec<&str> = result
+                .transcript
+                .iter()
+                .filter(|t| t.role == Role::Agent)
+                .map(|t| t.text.as_str())
+                .collect();
+            let all = replies.join("\n");
+            let latency_ms = millis(started.elapsed());
+            let evidence = Evidence {
+                all_replies: &all,
+                last_reply: replies.last().copied().unwrap_or(""),
+                latency_ms,
+                usage: None,
+            };
+            let mut checks = check_assertions(&scenario.assertions, &evidence);
+            let r = &result.ruling;
+            checks.push(CheckResult {
+                key: "judge".to_owned(),
+                expected: judge_expectation(scenario),
+                actual: None,
+                verdict: if r.passed { Verdict::Pass } else { Verdict::Fail },
+                note: Some(format!("Rogue ({}): {}", r.model, r.reason)),
+            });
+            let (status, reasons) = verdict(&checks);
+            let mut outcome = outcome_without_run(scenario, agent, status, String::new());
+            outcome.reasons = reasons;
+            outcome.checks = checks;
+            outcome.transcript = result
+                .transcript
+                .into_iter()
+                .map(|t| TranscriptEntry { text: clip(&t.text), ..t })
+                .collect();
+            outcome.judge = Some(result.ruling);
+            outcome.latency_ms = Some(latency_ms);
+            outcome.attempts = 1;
+            outcome
+        }
+    };
+    outcome.duration_ms = millis(started.elapsed());
+    outcome
+}
+
+/// What the judge was asked to confirm, in words.
+fn judge_expectation(scenario: &Scenario) -> String {
+    let n = scenario.rubric.item_count();
+    if n == 0 {
+        "the conversation satisfies the scenario's goal".to_owned()
+    } else {
+        format!("the replies satisfy the rubric ({n} item(s))")
     }
 }
 
@@ -145,6 +360,12 @@ fn verdict(checks: &[CheckResult]) -> (Status, Vec<String>) {
 }
 
 fn describe_failure(check: &CheckResult) -> String {
+    if check.key == "judge" {
+        return format!(
+            "judge: {}",
+            check.note.as_deref().unwrap_or("the rubric is not satisfied")
+        );
+    }
     match (&check.actual, &check.note) {
         (Some(actual), _) => format!("{}: expected {}, got {actual}", check.key, check.expected),
         (None, Some(note)) => format!("{}: expected {}: {note}", check.key, check.expected),

@@ -12,8 +12,11 @@ mod summary;
 
 pub use cache::{CacheHit, CacheQuery, ResultCache};
 pub use event::{AgentPlan, CancelReason, RunEvent};
+pub(crate) use executor::needs_judge;
 pub use exit_code::ExitCode;
-pub use outcome::{CheckResult, Outcome, Role, Status, TranscriptEntry, Usage, Verdict};
+pub use outcome::{
+    CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
+};
 pub use plan::{
     AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, Plan, PlannedScenario, UnroutedScenarios,
 };

@@ -139,4 +139,27 @@ pub struct Outcome {
     pub cached: bool,
     /// HTTP attempts made (1 when nothing was retried).
     pub attempts: u32,
+    /// The LLM judge's ruling, when one ruled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeRuling>,
+    /// Every LLM call made for this scenario (judge, driver, agent), per role and model, with
+    /// its real usage and price. `cost_usd` is their priced sum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llm: Vec<crate::cost::ModelUsage>,
+}
+
+/// What the LLM judge (or a Rogue server) decided about a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct JudgeRuling {
+    pub passed: bool,
+    pub reason: String,
+    /// 0 to 1, when the judge gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// The model that ruled, as the provider named it.
+    pub model: String,
+    /// `llm` (our judge) or `rogue` (a Rogue server).
+    pub evaluator: String,
+    /// The judge prompt's version, so that rulings of different prompts are not compared.
+    pub prompt_version: String,
 }

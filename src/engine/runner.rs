@@ -11,11 +11,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::cache::{ResultCache, lookup_hits};
-use super::executor::{execute, nothing_checkable, outcome_without_run};
+use super::executor::{ExecContext, execute, nothing_checkable, outcome_without_run};
 use super::plan::Plan;
 use super::policy::{FailFast, MaxFail};
 use super::{AgentPlan, CacheStats, CancelReason, Outcome, RunEvent, RunSummary, Status};
 use crate::agent::{AgentClient, AgentEndpoint, AgentKind, Auth, ClientOptions};
+use crate::cost::{Assumptions, BudgetGuard, CostBreakdown, Pricing, estimate_scenario};
+use crate::judge::Judge;
 use crate::scenario::Priority;
 use crate::secret::Secret;
 
@@ -33,6 +35,17 @@ pub struct RunOptions {
     pub agent_kind: AgentKind,
     pub auth: Auth,
     pub headers: Vec<(String, Secret)>,
+    /// The LLM judge and driver; `None` leaves rubric items "not assessed".
+    pub judge: Option<Judge>,
+    /// Prices every LLM call (judge, driver, agents that report usage).
+    pub pricing: Arc<Pricing>,
+    /// Runs per day assumed by the monthly cost projection.
+    pub runs_per_day: u32,
+    /// `--max-cost`: no scenario starts whose projected cost, plus what was spent and what is
+    /// reserved for the scenarios in flight, could exceed this (USD).
+    pub max_cost_usd: Option<f64>,
+    /// `--evaluator rogue`: each scenario is delegated to this Rogue server instead.
+    pub rogue: Option<crate::judge::rogue_evaluator::RogueEvaluator>,
 }
 
 impl Default for RunOptions {
@@ -46,6 +59,11 @@ impl Default for RunOptions {
             agent_kind: AgentKind::A2a,
             auth: Auth::None,
             headers: Vec::new(),
+            judge: None,
+            pricing: Arc::new(Pricing::shipped()),
+            runs_per_day: 5,
+            max_cost_usd: None,
+            rogue: None,
         }
     }
 }
@@ -168,7 +186,13 @@ impl Runner {
         // no conversation; one lookup covers the whole plan.
         let (mut hits, mut cache_stats) = match &self.cache {
             Some(cache) if !cancel.is_cancelled() => {
-                let (hits, misses) = lookup_hits(cache.as_ref(), &plan, &agent_down, &cards);
+                let (hits, misses) = lookup_hits(
+                    cache.as_ref(),
+                    &plan,
+                    &agent_down,
+                    &cards,
+                    self.options.judge.is_some() || self.options.rogue.is_some(),
+                );
                 (hits, Some(CacheStats { misses, ..CacheStats::default() }))
             }
             _ => (Vec::new(), None),
@@ -194,6 +218,15 @@ impl Runner {
         // has recorded the result, so fail-fast sees every result before the next start.
         let mut workers: JoinSet<(usize, Option<Outcome>, OwnedSemaphorePermit)> = JoinSet::new();
         let mut next = 0;
+        let mut budget = self.options.max_cost_usd.map(BudgetGuard::new);
+        // Once the budget refuses a start, nothing new starts; scenarios in flight finish (their
+        // cost is reserved, and cancelling them would waste what they already spent).
+        let mut budget_exhausted = false;
+        let ctx = Arc::new(ExecContext {
+            judge: self.options.judge.clone(),
+            pricing: Arc::clone(&self.options.pricing),
+            rogue: self.options.rogue.clone(),
+        });
 
         let mut finish = |index: usize,
                           outcome: Outcome,
@@ -236,7 +269,7 @@ impl Runner {
                 break;
             }
             // Scenarios that need no conversation finish in plan order, without a worker.
-            while next < total {
+            while next < total && !budget_exhausted {
                 let planned = &plan.scenarios[next];
                 let agent = &plan.agents[planned.agent].name;
                 let immediate = if let Some(down) = &agent_down[planned.agent] {
@@ -253,9 +286,11 @@ impl Runner {
                     }
                     Some(hit.outcome)
                 } else {
-                    nothing_checkable(&planned.scenario).map(|why| {
-                        outcome_without_run(&planned.scenario, agent, Status::Skipped, why)
-                    })
+                    nothing_checkable(
+                        &planned.scenario,
+                        self.options.judge.is_some() || self.options.rogue.is_some(),
+                    )
+                    .map(|why| outcome_without_run(&planned.scenario, agent, Status::Skipped, why))
                 };
                 let Some(outcome) = immediate else { break };
                 finish(next, outcome, &mut outcomes, &mut cancelled, sink);
@@ -264,7 +299,7 @@ impl Runner {
                     break;
                 }
             }
-            if stop.is_cancelled() || (next >= total && workers.is_empty()) {
+            if stop.is_cancelled() || ((next >= total || budget_exhausted) && workers.is_empty()) {
                 break;
             }
             tokio::select! {
@@ -272,12 +307,23 @@ impl Runner {
                 () = stop.cancelled() => {}
                 Some(joined) = workers.join_next(), if !workers.is_empty() => {
                     if let Ok((index, Some(outcome), permit)) = joined {
+                        settle(budget.as_mut(), index, &outcome);
                         finish(index, outcome, &mut outcomes, &mut cancelled, sink);
                         drop(permit);
                     }
                 }
-                Ok(permit) = global.clone().acquire_owned(), if next < total => {
+                Ok(permit) = global.clone().acquire_owned(), if next < total && !budget_exhausted => 'start: {
                     let index = next;
+                    if let Some(guard) = budget.as_mut() {
+                        let scenario = &plan.scenarios[index].scenario;
+                        if let Err(message) = guard.admit(index, &scenario.id, self.projected_pico(scenario)) {
+                            sink(&RunEvent::RunCancelled { reason: CancelReason::Budget, message: message.clone() });
+                            cancelled = Some((CancelReason::Budget, message));
+                            budget_exhausted = true;
+                            drop(permit);
+                            break 'start;
+                        }
+                    }
                     next += 1;
                     let planned = &plan.scenarios[index];
                     let scenario = planned.scenario.clone();
@@ -285,6 +331,7 @@ impl Runner {
                     let agent = plan.agents[planned.agent].name.clone();
                     let limit = agent_limits[planned.agent].clone();
                     let token = stop.clone();
+                    let ctx = Arc::clone(&ctx);
                     sink(&RunEvent::ScenarioStarted { id: scenario.id.clone() });
                     workers.spawn(async move {
                         let _agent_permit = match limit {
@@ -293,7 +340,7 @@ impl Runner {
                         };
                         tokio::select! {
                             () = token.cancelled() => (index, None, permit),
-                            outcome = execute(&scenario, &agent, &client) => (index, Some(outcome), permit),
+                            outcome = execute(&scenario, &agent, &client, &ctx) => (index, Some(outcome), permit),
                         }
                     });
                 }
@@ -303,6 +350,7 @@ impl Runner {
         // Stopped or done: collect what finished, cancel what did not.
         while let Some(joined) = workers.join_next().await {
             if let Ok((index, Some(outcome), _permit)) = joined {
+                settle(budget.as_mut(), index, &outcome);
                 finish(index, outcome, &mut outcomes, &mut cancelled, sink);
             }
         }
@@ -339,8 +387,42 @@ impl Runner {
             cancelled,
         );
         summary.cache = cache_stats;
+        if outcomes.iter().any(|o| !o.llm.is_empty()) {
+            summary.cost = Some(Box::new(CostBreakdown::of(
+                &outcomes,
+                self.options.runs_per_day,
+                &self.options.pricing,
+            )));
+        }
         sink(&RunEvent::RunFinished { summary: summary.clone() });
         summary
+    }
+}
+
+/// Books what a finished scenario really cost against the budget.
+fn settle(budget: Option<&mut BudgetGuard>, index: usize, outcome: &Outcome) {
+    if let Some(guard) = budget {
+        let priced: Vec<u64> = outcome.llm.iter().filter_map(|l| l.cost_pico_usd).collect();
+        let complete = priced.len() == outcome.llm.len();
+        guard.settle(index, complete.then(|| priced.iter().sum()));
+    }
+}
+
+impl Runner {
+    /// Projected cost of `scenario` with this run's judge, driver and agent, pico-dollars.
+    fn projected_pico(&self, scenario: &crate::scenario::Scenario) -> u64 {
+        let agent_model = match &self.options.agent_kind {
+            AgentKind::OpenAiChat { model } => Some(model.as_str()),
+            _ => None,
+        };
+        estimate_scenario(
+            scenario,
+            self.options.judge.as_ref().map(Judge::config),
+            agent_model,
+            &self.options.pricing,
+            &Assumptions::default(),
+        )
+        .pico()
     }
 }
 

@@ -56,6 +56,10 @@ pub struct RunSummary {
     pub cost_usd: f64,
     pub cached: usize,
     pub exit_code: i32,
+    /// LLM cost per priority, agent and model, with the monthly projection; absent when no
+    /// LLM call was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Box<crate::cost::CostBreakdown>>,
     /// The result cache, when the run used one (`--use-cache`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheStats>,
@@ -122,6 +126,7 @@ impl RunSummary {
             cost_usd,
             cached,
             exit_code,
+            cost: None,
             cache: None,
         }
     }

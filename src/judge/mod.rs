@@ -1,5 +1,12 @@
-//! Judging a conversation: deterministic assertions now; the LLM judge arrives with its issue.
+//! Judging a conversation: deterministic assertions, then the LLM judge (or a Rogue server)
+//! for what only an LLM can assess; and the driver that plays the user in LLM-driven
+//! conversations.
 
 mod assertions;
+pub mod driver;
+pub mod llm;
+pub mod rate_limit;
+pub mod rogue_evaluator;
 
 pub use assertions::{Evidence, check_assertions, rubric_not_assessed};
+pub use llm::{Judge, JudgeConfig, PriorityModels};

@@ -497,18 +497,22 @@ fn write_skipped(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
 }
 
 fn write_cost_and_cache(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
-    let costed: Vec<f64> = doc.scenarios.iter().filter_map(|o| o.cost_usd).collect();
     writeln!(out, "## Cost\n")?;
-    if costed.is_empty() {
-        writeln!(out, "Not tracked in this run.\n")?;
+    if let Some(cost) = &doc.run.cost {
+        write_cost_breakdown(out, doc, cost)?;
     } else {
-        let total: f64 = costed.iter().sum();
-        writeln!(
-            out,
-            "${total:.4} in total, summed over the {} of {} scenarios with a known cost.\n",
-            costed.len(),
-            doc.scenarios.len()
-        )?;
+        let costed: Vec<f64> = doc.scenarios.iter().filter_map(|o| o.cost_usd).collect();
+        if costed.is_empty() {
+            writeln!(out, "Not tracked in this run.\n")?;
+        } else {
+            let total: f64 = costed.iter().sum();
+            writeln!(
+                out,
+                "${total:.4} in total, summed over the {} of {} scenarios with a known cost.\n",
+                costed.len(),
+                doc.scenarios.len()
+            )?;
+        }
     }
     writeln!(out, "## Cache\n")?;
     if let Some(cache) = doc.run.cache {
@@ -535,4 +539,97 @@ fn write_cost_and_cache(out: &mut String, doc: &ResultsDocument) -> std::fmt::Re
     } else {
         writeln!(out, "Served from the cache: {cached} of {} scenarios.\n", doc.scenarios.len())
     }
+}
+
+/// Rows of the most expensive scenarios listed.
+const COSTLIEST: usize = 10;
+
+fn write_cost_breakdown(
+    out: &mut String,
+    doc: &ResultsDocument,
+    cost: &crate::cost::CostBreakdown,
+) -> std::fmt::Result {
+    let t = &cost.total;
+    writeln!(
+        out,
+        "**${:.4}** for this run: {} LLM call(s), {} input tokens ({} cached), {} output tokens. \
+         Projected **${:.2} per month** at {} run(s) per day (30 days). Prices: {}.\n",
+        t.cost_usd,
+        t.calls,
+        t.usage.input_tokens,
+        t.usage.cached_input_tokens,
+        t.usage.output_tokens,
+        cost.monthly_projection_usd,
+        cost.runs_per_day,
+        md_text(&cost.pricing, MAX_VALUE_CHARS),
+    )?;
+    if !cost.unknown_models.is_empty() {
+        let names: Vec<String> =
+            cost.unknown_models.iter().map(|m| md_code(m, MdContext::Text)).collect();
+        writeln!(
+            out,
+            "⚠️ No price for {}: their {} call(s) are counted but their cost is unknown, not \
+             zero (add them with `--pricing FILE`).\n",
+            names.join(", "),
+            t.unpriced_calls
+        )?;
+    }
+    let group_table = |out: &mut String,
+                       title: &str,
+                       rows: Vec<(String, &crate::cost::CostGroup)>|
+     -> std::fmt::Result {
+        writeln!(out, "| {title} | Calls | Input | Cached | Output | Cost (USD) |")?;
+        writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
+        for (name, g) in rows {
+            let unpriced = if g.unpriced_calls > 0 {
+                format!(" (+{} unpriced)", g.unpriced_calls)
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} | {:.4}{unpriced} |",
+                g.calls,
+                g.usage.input_tokens,
+                g.usage.cached_input_tokens,
+                g.usage.output_tokens,
+                g.cost_usd
+            )?;
+        }
+        writeln!(out)
+    };
+    group_table(
+        out,
+        "Priority",
+        cost.by_priority.iter().map(|(p, g)| (p.to_string(), g)).collect(),
+    )?;
+    group_table(
+        out,
+        "Agent",
+        cost.by_agent.iter().map(|(a, g)| (md_text(a, MAX_VALUE_CHARS), g)).collect(),
+    )?;
+    group_table(
+        out,
+        "Role:model",
+        cost.by_model.iter().map(|(m, g)| (md_code(m, MdContext::Table), g)).collect(),
+    )?;
+    let mut costly: Vec<&Outcome> = doc.scenarios.iter().filter(|o| o.cost_usd.is_some()).collect();
+    costly.sort_by(|a, b| b.cost_usd.partial_cmp(&a.cost_usd).unwrap_or(std::cmp::Ordering::Equal));
+    if !costly.is_empty() {
+        writeln!(out, "Costliest scenarios:\n")?;
+        writeln!(out, "| Scenario | Priority | Agent | Cost (USD) |")?;
+        writeln!(out, "|---|---|---|---:|")?;
+        for o in costly.iter().take(COSTLIEST) {
+            writeln!(
+                out,
+                "| {} | {} | {} | {:.6} |",
+                md_code(&o.id, MdContext::Table),
+                o.priority,
+                md_text(&o.agent, MAX_VALUE_CHARS),
+                o.cost_usd.unwrap_or(0.0)
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }

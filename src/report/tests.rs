@@ -61,6 +61,8 @@ fn outcome(id: &str, priority: Priority, agent: &str, status: Status, duration_m
         cost_usd: None,
         cached: false,
         attempts: 1,
+        judge: None,
+        llm: Vec::new(),
     }
 }
 

@@ -23,6 +23,8 @@ fn outcome(id: &str, status: Status) -> Outcome {
         cost_usd: Some(0.002),
         cached: false,
         attempts: 1,
+        judge: None,
+        llm: Vec::new(),
     }
 }
 

@@ -39,6 +39,10 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("JOB_COMPLETION_INDEX")
         .env_remove("CI")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("ROGUE_JUDGE_BASE_URL")
+        .env_remove("ROGUE_RUNNER_CONFIG")
         .output()
         .expect("run rogue-runner");
     Output {
