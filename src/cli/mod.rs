@@ -34,10 +34,10 @@ pub fn main() -> i32 {
             return if e.use_stderr() { ExitCode::Usage.code() } else { ExitCode::Success.code() };
         }
     };
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
-    let mut out = stdout.lock();
-    let mut err = stderr.lock();
+    // Unlocked handles: reporters on other threads write progress to stderr too, and a lock
+    // held here for the whole command would block them.
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
     match dispatch(cli, &mut out, &mut err) {
         Ok(code) => code.code(),
         // The reader went away (`| head`): not an error worth a message.

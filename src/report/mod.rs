@@ -207,7 +207,43 @@ impl ReportSet {
 
     /// Hands `event` to every reporter still working. Never fails: see [`ReportSet::errors`].
     pub fn on_event(&mut self, event: &RunEvent) {
-        self.each(|reporter| reporter.on_event(event));
+        if matches!(event, RunEvent::RunFinished { .. }) {
+            self.finish_side_by_side(event);
+        } else {
+            self.each(|reporter| reporter.on_event(event));
+        }
+    }
+
+    /// At the end every file reporter renders the whole run (JSON, Markdown, JUnit, HTML):
+    /// render them on all cores at once instead of one after another.
+    fn finish_side_by_side(&mut self, event: &RunEvent) {
+        let results: Vec<(usize, Result<(), ReportError>)> = std::thread::scope(|scope| {
+            let running: Vec<_> = self
+                .reporters
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, slot)| !slot.failed)
+                .map(|(index, slot)| (index, scope.spawn(move || slot.reporter.on_event(event))))
+                .collect();
+            running
+                .into_iter()
+                .map(|(index, handle)| {
+                    let result = handle.join().unwrap_or_else(|_| {
+                        Err(ReportError::Render {
+                            what: "a report",
+                            message: "the reporter panicked".to_owned(),
+                        })
+                    });
+                    (index, result)
+                })
+                .collect()
+        });
+        for (index, result) in results {
+            if let Err(error) = result {
+                self.reporters[index].failed = true;
+                self.errors.push(error);
+            }
+        }
     }
 
     /// Asks every reporter still working to write what it can now (on interrupt).
