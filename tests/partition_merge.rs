@@ -79,7 +79,14 @@ fn genesis_corpus_in_three_shards_merges_to_the_unpartitioned_totals() {
 
     let merged = tmp.path().join("merged");
     let shard_args: Vec<&str> = shards.iter().map(|p| p.to_str().unwrap()).collect();
-    let mut args = vec!["merge", "--output-dir", merged.to_str().unwrap()];
+    let store = tmp.path().join("merged-store");
+    let mut args = vec![
+        "merge",
+        "--output-dir",
+        merged.to_str().unwrap(),
+        "--cache-dir",
+        store.to_str().unwrap(),
+    ];
     args.extend(shard_args);
     let out = common::run(&args);
     assert_eq!(out.code, 1, "{}", out.combined());
@@ -89,12 +96,22 @@ fn genesis_corpus_in_three_shards_merges_to_the_unpartitioned_totals() {
     assert_eq!(merged_doc["run"]["by_priority"], whole_doc["run"]["by_priority"]);
     assert_eq!(merged_doc["run"]["exit_code"], 1);
     assert!(merged.join("summary.md").is_file() && merged.join("events.jsonl").is_file());
+    // The merged run is in the local history with the merged totals.
+    let history =
+        common::run(&["history", "--cache-dir", store.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(history.code, 0, "{}", history.combined());
+    let runs: Value = serde_json::from_str(&history.stdout).unwrap();
+    let run = &runs.as_array().unwrap()[0];
+    assert!(run["id"].as_str().unwrap().starts_with("merged-"), "{run}");
+    assert_eq!(run["counts"]["total"], 1626, "{run}");
 
     // The same shard twice is refused.
     let out = common::run(&[
         "merge",
         "--output-dir",
         merged.to_str().unwrap(),
+        "--cache-dir",
+        store.to_str().unwrap(),
         shard_args_first(&shards),
         shard_args_first(&shards),
     ]);

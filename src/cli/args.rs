@@ -295,6 +295,9 @@ pub struct MergeArgs {
     /// Where the merged reports are written.
     #[arg(long, value_name = "DIR", default_value = "./reports/rogue")]
     pub output_dir: PathBuf,
+    /// The store the merged run is recorded in (run history, for `history` and `compare`).
+    #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
+    pub cache_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

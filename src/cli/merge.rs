@@ -133,6 +133,25 @@ pub(super) fn merged_events(
     Ok(events)
 }
 
+/// Record the merged run in the store under `cache_dir`.
+fn import(
+    cache_dir: &Path,
+    summary: &RunSummary,
+    outcomes: &[Outcome],
+) -> Result<(), crate::store::StoreError> {
+    let store = crate::store::Store::open(cache_dir)?;
+    store.record_run_started(&crate::store::RunStart {
+        run_id: summary.run_id.clone(),
+        started_at: summary.started_at.clone(),
+        planned: summary.counts.total,
+        git_commit: crate::store::git_commit(Path::new(".")),
+        config_digest: crate::store::config_digest(&"merge"),
+    })?;
+    store.record_outcomes(&summary.run_id, outcomes)?;
+    store.finish_run(summary)?;
+    Ok(())
+}
+
 pub(super) fn merge(
     args: &MergeArgs,
     stdout: &mut dyn Write,
@@ -154,6 +173,24 @@ pub(super) fn merge(
     let Some(RunEvent::RunFinished { summary }) = events.last() else {
         return Ok(ExitCode::Usage);
     };
+    let outcomes: Vec<Outcome> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::ScenarioFinished { outcome } => Some((**outcome).clone()),
+            _ => None,
+        })
+        .collect();
+    // The merged run joins the local history, so `history` and `compare` see it. A store
+    // problem is a warning: the reports are already written.
+    if let Err(e) = import(&args.cache_dir, summary, &outcomes) {
+        writeln!(
+            stderr,
+            "warning: the merged run was not recorded in {}: {e}",
+            args.cache_dir.display()
+        )?;
+    } else {
+        writeln!(stdout, "recorded in the run history of {}", args.cache_dir.display())?;
+    }
     let c = summary.counts;
     writeln!(
         stdout,
