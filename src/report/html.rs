@@ -116,6 +116,8 @@ struct Page {
     scenarios: Vec<ScenarioRow>,
     cost: Option<String>,
     cached: usize,
+    /// Hits, misses, hit rate and cost saved, when the run used the cache.
+    cache: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -292,6 +294,14 @@ impl Page {
             scenarios: problems_first(&doc.scenarios).into_iter().map(ScenarioRow::of).collect(),
             cost,
             cached: run.cached,
+            cache: run.cache.map(|c| {
+                let rate =
+                    c.hit_rate().map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}%", r * 100.0));
+                format!(
+                    "{} hits, {} misses (hit rate {rate}), ${:.4} saved",
+                    c.hits, c.misses, c.saved_usd
+                )
+            }),
         }
     }
 }

@@ -132,6 +132,14 @@ fn run_properties(doc: &ResultsDocument) -> Vec<Property> {
     if let Some(text) = &run.cancel_message {
         properties.push(Property::new("cancel_message", message(text)));
     }
+    if let Some(cache) = &run.cache {
+        properties.push(Property::new("cache_hits", cache.hits.to_string()));
+        properties.push(Property::new("cache_misses", cache.misses.to_string()));
+        if let Some(rate) = cache.hit_rate() {
+            properties.push(Property::new("cache_hit_rate", format!("{:.1}%", rate * 100.0)));
+        }
+        properties.push(Property::new("cache_saved_usd", format!("{:.4}", cache.saved_usd)));
+    }
     properties
 }
 
