@@ -65,6 +65,22 @@ fn schema_describes_the_native_format() {
     insta::assert_snapshot!(out.stdout);
 }
 
+/// The published schema (`schemas/scenarios.schema.json`, linked from the README) is exactly what
+/// `rogue-runner schema` prints; `UPDATE_SCHEMAS=1 cargo test` rewrites it.
+#[test]
+fn published_scenario_schema_matches_the_binary() {
+    let out = run(&["schema"]);
+    let path = common::root().join("schemas/scenarios.schema.json");
+    if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+        fs_err::write(&path, &out.stdout).unwrap();
+    }
+    let published = fs_err::read_to_string(&path).unwrap();
+    assert_eq!(
+        published, out.stdout,
+        "schemas/scenarios.schema.json is stale: run UPDATE_SCHEMAS=1 cargo test"
+    );
+}
+
 #[test]
 fn help_explains_every_seed_flag() {
     let out = run(&["run", "--help"]);
