@@ -721,6 +721,37 @@ fn a_canary_key_echoed_by_a_failing_judge_never_reaches_reports_logs_or_errors()
 }
 
 #[test]
+fn a_canary_key_never_reaches_the_cache_or_the_run_history() {
+    let servers = Servers::start(FakeJudgeOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    native_file(dir.path(), 3);
+    let cache = dir.path().join("store");
+    let args = [
+        "--use-cache",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--judge-model",
+        "gpt-4o",
+        "--no-fail-fast",
+    ];
+    let (first, results) = run_binary(dir.path(), "s.yaml", &servers, &args);
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        results["scenarios"].as_array().unwrap().iter().all(|s| s["judge"].is_object()),
+        "{results}"
+    );
+    // Judged outcomes are cached: the rerun is served from the store, which holds no key.
+    let (second, results) = run_binary(dir.path(), "s.yaml", &servers, &args);
+    assert_eq!(second.status.code(), Some(0));
+    assert_eq!(results["run"]["cache"]["hits"], 3, "{}", results["run"]);
+    assert!(cache.join("store.sqlite3").is_file());
+    let outputs = [&first, &second].map(|o| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    });
+    assert_no_canary(dir.path(), &[&outputs[0], &outputs[1]]);
+}
+
+#[test]
 fn debug_output_of_the_judge_configuration_hides_the_key() {
     let endpoint = LlmEndpoint {
         api_key: Some(Secret::new(CANARY)),
