@@ -394,6 +394,9 @@ impl Runner {
                 &self.options.pricing,
             )));
         }
+        // The reporters keep their own copies; this one would only add to the peak while
+        // they render the final files.
+        drop(outcomes);
         sink(&RunEvent::RunFinished { summary: summary.clone() });
         summary
     }
