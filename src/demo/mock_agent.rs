@@ -163,7 +163,7 @@ pub struct MockAgentOptions {
     pub dialect: MockDialect,
     /// Advertise `capabilities.streaming` and serve `message/stream`.
     pub streaming: bool,
-    /// Fixed delay before every reply (default none).
+    /// Fixed delay before every reply (default none), precise to about 0.1 ms.
     pub latency: Duration,
 }
 
@@ -278,13 +278,15 @@ impl Shared {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sleeps `delay`; `false` when the server started shutting down meanwhile.
+    /// Sleeps `delay`; `false` when the server started shutting down meanwhile. The sleep is
+    /// precise to about 0.1 ms and never short ([`super::timer`]): benchmarks take the
+    /// configured latency as the agent's whole cost.
     async fn pause(&self, delay: Duration) -> bool {
         if delay.is_zero() {
             return true;
         }
         tokio::select! {
-            () = tokio::time::sleep(delay) => true,
+            () = super::timer::sleep(delay) => true,
             () = until_shutdown(self.shutdown.clone()) => false,
         }
     }

@@ -6,6 +6,7 @@ mod directives;
 pub mod fake_judge;
 mod memory;
 pub mod mock_agent;
+mod timer;
 mod wire;
 
 pub use fake_judge::{FakeJudge, FakeJudgeOptions, Fault};

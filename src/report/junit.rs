@@ -52,8 +52,8 @@ impl JunitXml {
         &self.path
     }
 
-    fn write(&self) -> Result<(), ReportError> {
-        let xml = render_junit_xml(&self.state.document())?;
+    fn write(&mut self) -> Result<(), ReportError> {
+        let xml = self.state.with_document(render_junit_xml)?;
         write_atomically(&self.path, |w| w.write_all(xml.as_bytes()))
     }
 }

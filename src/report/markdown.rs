@@ -52,8 +52,8 @@ impl SummaryMarkdown {
         &self.path
     }
 
-    fn write(&self, finished: bool) -> Result<(), ReportError> {
-        let markdown = render_summary_markdown(&self.state.document());
+    fn write(&mut self, finished: bool) -> Result<(), ReportError> {
+        let markdown = self.state.with_document(render_summary_markdown);
         let written = write_atomically(&self.path, |w| w.write_all(markdown.as_bytes()));
         let appended = match (&self.step_summary, finished) {
             (Some(path), true) => append(path, &markdown),

@@ -70,14 +70,33 @@ impl RunState {
     }
 
     /// The document of a finished run, or of what has finished so far (then `partial` is
-    /// true and the summary says cancelled).
+    /// true and the summary says cancelled). A copy of every outcome: to render a file, use
+    /// [`Self::with_document`].
     pub(crate) fn document(&self) -> ResultsDocument {
+        let mut scenarios = self.outcomes.clone();
+        sort_scenarios(&mut scenarios);
+        ResultsDocument { scenarios, ..self.document_without_scenarios() }
+    }
+
+    /// Calls `render` with [`Self::document`], lending it the outcomes instead of copying
+    /// them. Every file reporter renders the whole run at the end, all at once (see
+    /// `ReportSet::on_event`): with a copy each, the outcomes were in memory nine times
+    /// over at that moment (73 MiB peak for 2,000 scenarios at --parallel 500).
+    pub(crate) fn with_document<T>(&mut self, render: impl FnOnce(&ResultsDocument) -> T) -> T {
+        let mut doc = self.document_without_scenarios();
+        doc.scenarios = std::mem::take(&mut self.outcomes);
+        sort_scenarios(&mut doc.scenarios);
+        let rendered = render(&doc);
+        // Back in document order, which nothing else depends on.
+        self.outcomes = doc.scenarios;
+        rendered
+    }
+
+    fn document_without_scenarios(&self) -> ResultsDocument {
         let (run, partial) = match &self.summary {
             Some(summary) => (summary.clone(), false),
             None => (self.partial_summary(Timestamp::now()), true),
         };
-        let mut scenarios = self.outcomes.clone();
-        scenarios.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
         ResultsDocument {
             schema_version: RESULTS_SCHEMA_VERSION,
             tool: ToolInfo::current(),
@@ -85,7 +104,7 @@ impl RunState {
             plan: self.plan,
             run,
             agents: self.agent_reports(),
-            scenarios,
+            scenarios: Vec::new(),
         }
     }
 
@@ -140,4 +159,9 @@ impl RunState {
         }
         reports
     }
+}
+
+/// Priority first, then id: the order of every report.
+fn sort_scenarios(scenarios: &mut [Outcome]) {
+    scenarios.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
 }

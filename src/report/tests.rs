@@ -323,6 +323,22 @@ fn results_json_parses_back_sorted_and_without_credentials() {
 }
 
 #[test]
+fn writing_the_files_lends_the_outcomes_and_gets_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut results = ResultsJson::new(dir.path().join("results.json"));
+    for event in &fixture_events() {
+        results.on_event(event).unwrap();
+    }
+    // Written once at RunFinished; the reporter still has every outcome afterwards.
+    let written: ResultsDocument =
+        serde_json::from_str(&fs_err::read_to_string(dir.path().join("results.json")).unwrap())
+            .unwrap();
+    let kept = results.document();
+    assert_eq!(kept.scenarios.len(), 12);
+    assert_eq!(serde_json::to_value(&kept).unwrap(), serde_json::to_value(&written).unwrap());
+}
+
+#[test]
 fn events_jsonl_has_one_json_line_per_event() {
     let dir = tempfile::tempdir().unwrap();
     let events = fixture_events();

@@ -4,6 +4,7 @@
 //! Everything an agent (or a judge) says is untrusted: it may carry ANSI escape sequences that
 //! drive a terminal, or Markdown that breaks a table or injects HTML into a PR comment.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -16,7 +17,7 @@ pub(crate) const MAX_TEXT_CHARS: usize = 240;
 /// C1) and bidirectional override is dropped. A hostile agent cannot move the cursor, change
 /// the window title, clear the screen or hide text this way.
 pub fn sanitize_terminal_text(text: &str) -> String {
-    let stripped = strip_ansi_escapes::strip_str(text);
+    let stripped = strip_ansi(text);
     let mut out = String::with_capacity(stripped.len());
     for c in stripped.chars() {
         match c {
@@ -36,7 +37,7 @@ pub fn sanitize_terminal_text(text: &str) -> String {
 pub(crate) fn document_text(text: &str, max_chars: usize) -> String {
     // The stripper drops carriage returns and tabs: keep line ends and tabs around it.
     let lines = text.replace("\r\n", "\n").replace('\r', "\n");
-    let stripped: Vec<String> = lines.split('\t').map(strip_ansi_escapes::strip_str).collect();
+    let stripped: Vec<Cow<'_, str>> = lines.split('\t').map(strip_ansi).collect();
     let text = redact_userinfo(&stripped.join("\t"));
     let clean: String = text
         .chars()
@@ -53,6 +54,25 @@ pub(crate) fn document_text(text: &str, max_chars: usize) -> String {
     }
     let cut: String = clean.chars().take(max_chars).collect();
     format!("{cut}… ({} more characters not shown)", total - max_chars)
+}
+
+/// What `strip_ansi_escapes::strip_str` returns, without its cost when there is no escape
+/// sequence to remove. The stripper runs a terminal parser and writes every character
+/// through `fmt`: on the agent texts of a large run that was most of the time spent
+/// rendering report.html (45 ms of the final 50 ms for 2,000 scenarios). Text with no ESC
+/// and no C1 control never leaves the parser's ground state, where it drops the C0
+/// controls but `\n` (and keeps DEL, which the callers drop); that is done here directly
+/// (property-tested against the stripper).
+fn strip_ansi(text: &str) -> Cow<'_, str> {
+    if text.chars().any(|c| c == '\x1b' || ('\u{80}'..='\u{9f}').contains(&c)) {
+        return Cow::Owned(strip_ansi_escapes::strip_str(text));
+    }
+    let dropped = |c: char| c.is_ascii_control() && c != '\n' && c != '\x7f';
+    if text.chars().any(dropped) {
+        Cow::Owned(text.chars().filter(|&c| !dropped(c)).collect())
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// Unicode bidirectional formatting characters ("Trojan Source"): they reorder what a reader
@@ -161,6 +181,34 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    proptest! {
+        #[test]
+        fn strip_ansi_matches_the_stripper(
+            text in proptest::collection::vec(
+                prop_oneof![
+                    proptest::char::range('\u{0}', '\u{7f}'),
+                    Just('\u{1b}'),
+                    Just('\u{9b}'),
+                    Just('\u{85}'),
+                    Just('é'),
+                    Just('✓'),
+                    Just('\u{202e}'),
+                    Just('\u{fffe}'),
+                ],
+                0..40,
+            ).prop_map(|chars| chars.into_iter().collect::<String>())
+        ) {
+            let fast = strip_ansi(&text).into_owned();
+            prop_assert_eq!(fast, strip_ansi_escapes::strip_str(&text));
+        }
+    }
+
+    #[test]
+    fn strip_ansi_borrows_clean_text() {
+        assert!(matches!(strip_ansi("plain text, lines\nand ✓"), Cow::Borrowed(_)));
+        assert_eq!(strip_ansi("a\tb\rc\u{7}d\u{7f}e\n"), "abcd\u{7f}e\n");
+    }
 
     #[test]
     fn strips_ansi_and_control_characters() {
