@@ -174,25 +174,10 @@ pub(crate) async fn execute(
         None => verdict(&checks),
     };
     reasons.extend(notes);
-    let mut outcome = Outcome {
-        id: scenario.id.clone(),
-        priority: scenario.priority,
-        category: scenario.category.clone(),
-        agent: agent.to_owned(),
-        source: source_of(scenario),
-        status,
-        reasons,
-        checks,
-        transcript: Vec::new(),
-        latency_ms: None,
-        duration_ms: 0,
-        usage: None,
-        cost_usd: None,
-        cached: false,
-        attempts: 0,
-        judge: ruling,
-        llm: Vec::new(),
-    };
+    let mut outcome = outcome_without_run(scenario, agent, status, String::new());
+    outcome.reasons = reasons;
+    outcome.checks = checks;
+    outcome.judge = ruling;
     run.fill(&mut outcome, started);
     outcome
 }
