@@ -20,14 +20,13 @@ use minijinja::value::Serde;
 use minijinja::{Environment, Value};
 use serde::Serialize;
 
+use super::FinalDocument;
 use super::files::write_atomically;
 use super::markdown::verdict_words;
 use super::state::RunState;
 use super::text::{document_text, fmt_duration_ms, fmt_rate, one_line, redact_userinfo};
-use super::{ReportError, Reporter, ResultsDocument};
-use crate::engine::{
-    CancelReason, CheckResult, Outcome, Role, RunEvent, Status, StatusCounts, Verdict,
-};
+use super::{ReportError, ResultsDocument};
+use crate::engine::{CancelReason, CheckResult, Outcome, Role, Status, StatusCounts, Verdict};
 use crate::scenario::Priority;
 
 /// The page template; autoescaping follows from its `.html` name.
@@ -40,7 +39,7 @@ const MAX_TEXT_CHARS: usize = 20_000;
 const MAX_HEADLINE_CHARS: usize = 300;
 
 /// Writes `report.html` atomically when the run finishes, or from what has finished so far
-/// when [`flush_partial`](Reporter::flush_partial) is called on interrupt.
+/// when [`flush_partial`](super::Reporter::flush_partial) is called on interrupt.
 #[derive(Debug)]
 pub struct HtmlReport {
     path: PathBuf,
@@ -78,17 +77,13 @@ impl HtmlReport {
     }
 }
 
-impl Reporter for HtmlReport {
-    fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError> {
-        self.state.apply(event);
-        if matches!(event, RunEvent::RunFinished { .. }) {
-            self.write()?;
-        }
-        Ok(())
+impl FinalDocument for HtmlReport {
+    fn state(&mut self) -> &mut RunState {
+        &mut self.state
     }
 
-    fn flush_partial(&mut self) -> Result<(), ReportError> {
-        if self.state.is_finished() { Ok(()) } else { self.write() }
+    fn write(&mut self) -> Result<(), ReportError> {
+        HtmlReport::write(self)
     }
 }
 

@@ -23,12 +23,13 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::FinalDocument;
 use super::document::AgentReport;
 use super::files::write_atomically;
 use super::state::RunState;
 use super::text::{document_text, one_line, redact_userinfo};
-use super::{ReportError, Reporter, ResultsDocument};
-use crate::engine::{Outcome, Role, RunEvent, Status, Verdict};
+use super::{ReportError, ResultsDocument};
+use crate::engine::{Outcome, Role, Status, Verdict};
 
 /// The longest `message` attribute, in characters.
 const MAX_MESSAGE_CHARS: usize = 500;
@@ -36,7 +37,7 @@ const MAX_MESSAGE_CHARS: usize = 500;
 const MAX_BODY_TEXT_CHARS: usize = 4000;
 
 /// Writes `junit.xml` atomically when the run finishes, or from what has finished so far when
-/// [`flush_partial`](Reporter::flush_partial) is called on interrupt.
+/// [`flush_partial`](super::Reporter::flush_partial) is called on interrupt.
 #[derive(Debug)]
 pub struct JunitXml {
     path: PathBuf,
@@ -58,17 +59,13 @@ impl JunitXml {
     }
 }
 
-impl Reporter for JunitXml {
-    fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError> {
-        self.state.apply(event);
-        if matches!(event, RunEvent::RunFinished { .. }) {
-            self.write()?;
-        }
-        Ok(())
+impl FinalDocument for JunitXml {
+    fn state(&mut self) -> &mut RunState {
+        &mut self.state
     }
 
-    fn flush_partial(&mut self) -> Result<(), ReportError> {
-        if self.state.is_finished() { Ok(()) } else { self.write() }
+    fn write(&mut self) -> Result<(), ReportError> {
+        JunitXml::write(self)
     }
 }
 

@@ -63,6 +63,27 @@ pub trait Reporter: Send {
     }
 }
 
+/// A report file rendered from the whole run (results.json, junit.xml, report.html): written
+/// when the run finishes, or from what has finished so far when the run is interrupted.
+pub(crate) trait FinalDocument: Send {
+    fn state(&mut self) -> &mut state::RunState;
+    fn write(&mut self) -> Result<(), ReportError>;
+}
+
+impl<T: FinalDocument> Reporter for T {
+    fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError> {
+        self.state().apply(event);
+        if matches!(event, RunEvent::RunFinished { .. }) {
+            self.write()?;
+        }
+        Ok(())
+    }
+
+    fn flush_partial(&mut self) -> Result<(), ReportError> {
+        if self.state().is_finished() { Ok(()) } else { self.write() }
+    }
+}
+
 /// The files a run writes under `--output-dir`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportPaths {

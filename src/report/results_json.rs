@@ -3,13 +3,13 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::FinalDocument;
 use super::files::write_atomically;
 use super::state::RunState;
-use super::{ReportError, Reporter, ResultsDocument};
-use crate::engine::RunEvent;
+use super::{ReportError, ResultsDocument};
 
 /// Writes [`ResultsDocument`] atomically when the run finishes, or from what has finished so
-/// far when [`flush_partial`](Reporter::flush_partial) is called on interrupt.
+/// far when [`flush_partial`](super::Reporter::flush_partial) is called on interrupt.
 #[derive(Debug)]
 pub struct ResultsJson {
     path: PathBuf,
@@ -54,16 +54,12 @@ impl ResultsJson {
     }
 }
 
-impl Reporter for ResultsJson {
-    fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError> {
-        self.state.apply(event);
-        if matches!(event, RunEvent::RunFinished { .. }) {
-            self.write()?;
-        }
-        Ok(())
+impl FinalDocument for ResultsJson {
+    fn state(&mut self) -> &mut RunState {
+        &mut self.state
     }
 
-    fn flush_partial(&mut self) -> Result<(), ReportError> {
-        if self.state.is_finished() { Ok(()) } else { self.write() }
+    fn write(&mut self) -> Result<(), ReportError> {
+        ResultsJson::write(self)
     }
 }
