@@ -15,7 +15,7 @@ mod snippet;
 mod transport;
 
 pub(crate) use snippet::{one_line, redact_url};
-pub(crate) use transport::root_cause;
+pub(crate) use transport::{error_body_message, error_object, root_cause};
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

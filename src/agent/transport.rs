@@ -388,24 +388,31 @@ async fn read_limited(
     }
 }
 
-/// The text quoted for an error body: the `error.message` (or `message`, or a string
-/// `error`) of a JSON error body, else a snippet of the body.
+/// The error object of a JSON error body: the body itself, or the one element of the array
+/// Gemini's OpenAI layer answers with.
+pub(crate) fn error_object(json: &Value) -> &Value {
+    match json {
+        Value::Array(items) if items.len() == 1 => &items[0],
+        _ => json,
+    }
+}
+
+/// The message of a JSON error body: `error.message`, `message`, `detail` or a string `error`.
+pub(crate) fn error_body_message(json: &Value) -> Option<&str> {
+    let json = error_object(json);
+    json.pointer("/error/message")
+        .or_else(|| json.get("message"))
+        .or_else(|| json.get("detail"))
+        .or_else(|| json.get("error"))
+        .and_then(Value::as_str)
+}
+
+/// The text quoted for an error body: its JSON error message, else a snippet of the body.
 fn error_text(body: &[u8]) -> String {
-    if let Ok(json) = serde_json::from_slice::<Value>(body) {
-        let json = match &json {
-            // Gemini's OpenAI layer answers errors as a one-element array.
-            Value::Array(items) if items.len() == 1 => &items[0],
-            _ => &json,
-        };
-        let message = json
-            .pointer("/error/message")
-            .or_else(|| json.get("message"))
-            .or_else(|| json.get("detail"))
-            .or_else(|| json.get("error"))
-            .and_then(Value::as_str);
-        if let Some(message) = message {
-            return one_line(message, super::snippet::SNIPPET_CHARS);
-        }
+    if let Ok(json) = serde_json::from_slice::<Value>(body)
+        && let Some(message) = error_body_message(&json)
+    {
+        return one_line(message, super::snippet::SNIPPET_CHARS);
     }
     snippet(body)
 }

@@ -441,20 +441,14 @@ pub fn usage(reply: &Value) -> Option<Usage> {
 /// The error message (and code) of an OpenAI-style error body (Gemini sends a one-element
 /// array), else an excerpt of the body.
 fn error_message(body: &[u8]) -> (String, Option<String>) {
-    if let Ok(json) = serde_json::from_slice::<Value>(body) {
-        let json = match &json {
-            Value::Array(items) if items.len() == 1 => &items[0],
-            _ => &json,
-        };
-        let message = json
-            .pointer("/error/message")
-            .or_else(|| json.get("message"))
-            .or_else(|| json.get("error"))
-            .and_then(Value::as_str);
-        let code = json.pointer("/error/code").and_then(Value::as_str).map(str::to_owned);
-        if let Some(message) = message {
-            return (crate::agent::one_line(message, MESSAGE_CHARS), code);
-        }
+    if let Ok(json) = serde_json::from_slice::<Value>(body)
+        && let Some(message) = crate::agent::error_body_message(&json)
+    {
+        let code = crate::agent::error_object(&json)
+            .pointer("/error/code")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        return (crate::agent::one_line(message, MESSAGE_CHARS), code);
     }
     (crate::agent::one_line(&String::from_utf8_lossy(body), MESSAGE_CHARS), None)
 }
