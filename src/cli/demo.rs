@@ -152,7 +152,7 @@ pub(super) fn mock_agent(
     let runtime = runtime()?;
     runtime
         .block_on(async {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+            let listener = crate::demo::bind((std::net::Ipv4Addr::LOCALHOST, args.port).into())?;
             let port = listener.local_addr()?.port();
             writeln!(stdout, "mock A2A agent listening on http://127.0.0.1:{port}/a2a/{{agent}} (dialect {}, Ctrl-C to stop)", options.dialect)?;
             stdout.flush()?;

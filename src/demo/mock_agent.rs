@@ -90,7 +90,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -112,6 +112,8 @@ const PREVIOUS_CHARS: usize = 120;
 const CHUNKS: usize = 3;
 /// How long [`MockAgent::shutdown`] waits for open connections before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Listen backlog of [`bind`] (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: u32 = 4096;
 
 /// The A2A protocol version the mock agent presents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -227,6 +229,18 @@ impl Drop for MockAgent {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
     }
+}
+
+/// A listener on `addr` with room for thousands of connections arriving at once.
+/// `TcpListener::bind` listens with a backlog of 128: a run at `--parallel 500` opens 500
+/// connections in the same millisecond, the kernel drops the SYNs that do not fit, and each
+/// dropped SYN costs the client a 1 s retransmission (seen as a few scenarios taking
+/// L + 1 s in a benchmark of fixed latency L).
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves the mock agent on `listener` until Ctrl-C (for `rogue-runner mock-agent`).
@@ -825,6 +839,34 @@ fn shutting_down() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_listener_holds_a_burst_of_connections() {
+        // Linux caps the backlog at net.core.somaxconn (4096 by default since 5.4).
+        let room = fs_err::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|text| text.trim().parse::<usize>().ok());
+        if room.is_some_and(|room| room < 300) {
+            return;
+        }
+        let listener = bind((Ipv4Addr::LOCALHOST, 0).into()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let started = std::time::Instant::now();
+        // Nothing accepts: every handshake must fit in the backlog. With tokio's default of
+        // 128, the rest would wait for a SYN retransmission, 1 s later.
+        let connects: Vec<_> =
+            (0..300).map(|_| tokio::spawn(tokio::net::TcpStream::connect(addr))).collect();
+        let all = async {
+            let mut streams = Vec::new();
+            for connect in connects {
+                streams.push(connect.await.unwrap().unwrap());
+            }
+            streams
+        };
+        let streams = tokio::time::timeout(Duration::from_secs(2), all).await;
+        assert!(streams.is_ok(), "connections waited for a SYN retransmission");
+        assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
+    }
 
     #[test]
     fn chunks_split_evenly() {

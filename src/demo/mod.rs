@@ -10,7 +10,7 @@ mod timer;
 mod wire;
 
 pub use fake_judge::{FakeJudge, FakeJudgeOptions, Fault};
-pub use mock_agent::{MockAgent, MockAgentOptions, MockDialect, serve_forever};
+pub use mock_agent::{MockAgent, MockAgentOptions, MockDialect, bind, serve_forever};
 
 /// The bundled example scenario files, as `(file name, contents)`, in run order.
 ///
