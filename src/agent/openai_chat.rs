@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::snippet::{SNIPPET_CHARS, one_line, redact_url};
 use super::transport::{Accept, ContentType, Request, Transport};
 use super::{AgentError, AgentInfo, AgentReply, ConversationState};
-use crate::engine::{Role, Usage};
+use crate::engine::Role;
 
 fn join(base: &str, path: &str) -> String {
     format!("{}/{path}", base.trim_end_matches('/'))
@@ -83,19 +83,13 @@ fn reply_text(reply: &Value) -> Result<String, String> {
     ))
 }
 
-fn usage(reply: &Value) -> Option<Usage> {
-    let usage = reply.get("usage").filter(|u| u.is_object())?;
-    let number = |pointer: &str| usage.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
-    Some(Usage {
-        input_tokens: number("/prompt_tokens"),
-        cached_input_tokens: number("/prompt_tokens_details/cached_tokens"),
-        output_tokens: number("/completion_tokens"),
-    })
-}
+/// Chat-completion `usage` is read the same way for agents and for the judge.
+use crate::judge::llm::client::usage;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Usage;
 
     #[test]
     fn reads_content_refusal_and_parts() {
