@@ -247,7 +247,7 @@ fn hostile_events() -> Vec<RunEvent> {
                 scenarios: 1,
             }],
         },
-        RunEvent::ScenarioFinished { outcome: Box::new(outcomes[0].clone()) },
+        RunEvent::ScenarioFinished { outcome: std::sync::Arc::new(outcomes[0].clone()) },
         RunEvent::RunFinished {
             summary: RunSummary::build(
                 "run-hostile".to_owned(),

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::CliError;
 use super::args::MergeArgs;
@@ -52,7 +53,7 @@ fn read_shard(path: &Path) -> Result<(PathBuf, ResultsDocument), CliError> {
 pub(super) fn merged_events(
     shards: &[(PathBuf, ResultsDocument)],
 ) -> Result<Vec<RunEvent>, CliError> {
-    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut outcomes: Vec<Arc<Outcome>> = Vec::new();
     let mut seen: BTreeMap<String, &Path> = BTreeMap::new();
     let mut agents: BTreeMap<(String, String), (usize, Option<crate::report::AgentCheck>)> =
         BTreeMap::new();
@@ -74,7 +75,7 @@ pub(super) fn merged_events(
                     "merge the shards of one partitioned run (same --partition hash:K/N, every K once)",
                 ));
             }
-            outcomes.push(outcome.clone());
+            outcomes.push(Arc::clone(outcome));
         }
         for agent in &doc.agents {
             let entry = agents.entry((agent.name.clone(), agent.url.clone())).or_insert((0, None));
@@ -121,14 +122,18 @@ pub(super) fn merged_events(
         }
     }
     outcomes.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
-    events.extend(
-        outcomes.iter().map(|o| RunEvent::ScenarioFinished { outcome: Box::new(o.clone()) }),
-    );
+    events.extend(outcomes.iter().map(|o| RunEvent::ScenarioFinished { outcome: Arc::clone(o) }));
     if let Some((reason, message)) = &cancelled {
         events.push(RunEvent::RunCancelled { reason: *reason, message: message.clone() });
     }
-    let summary =
-        RunSummary::build(run_id, started_at, finished_at, duration_ms, &outcomes, cancelled);
+    let summary = RunSummary::build(
+        run_id,
+        started_at,
+        finished_at,
+        duration_ms,
+        outcomes.iter().map(AsRef::as_ref),
+        cancelled,
+    );
     events.push(RunEvent::RunFinished { summary });
     Ok(events)
 }

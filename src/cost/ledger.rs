@@ -148,7 +148,11 @@ pub struct CostBreakdown {
 
 impl CostBreakdown {
     /// Sums the `llm` lines of `outcomes`.
-    pub fn of(outcomes: &[Outcome], runs_per_day: u32, pricing: &Pricing) -> Self {
+    pub fn of<'a>(
+        outcomes: impl IntoIterator<Item = &'a Outcome>,
+        runs_per_day: u32,
+        pricing: &Pricing,
+    ) -> Self {
         let mut b = CostBreakdown {
             runs_per_day,
             pricing: pricing.snapshot.clone(),

@@ -1,6 +1,8 @@
 //! Typed events the engine emits. Reporters and the store consume the same stream, in order
 //! (the nextest way): the engine never formats output itself.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Outcome, RunSummary};
@@ -25,7 +27,8 @@ pub enum RunEvent {
     /// A scenario was handed to a worker.
     ScenarioStarted { id: String },
     /// A scenario has its final outcome.
-    ScenarioFinished { outcome: Box<Outcome> },
+    // Shared, not copied: every reporter that keeps it holds the same one.
+    ScenarioFinished { outcome: Arc<Outcome> },
     /// The run stops scheduling new work (fail-fast, `--max-fail`, budget, Ctrl-C).
     RunCancelled { reason: CancelReason, message: String },
     /// Every scenario has an outcome.

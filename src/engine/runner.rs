@@ -213,7 +213,8 @@ impl Runner {
             .iter()
             .map(|_| self.options.per_agent_parallel.map(|n| Arc::new(Semaphore::new(n.max(1)))))
             .collect();
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; total];
+        // Shared with the events: the reporters keep the same outcomes, not copies.
+        let mut outcomes: Vec<Option<Arc<Outcome>>> = vec![None; total];
         // Workers hand their permit back with the outcome: the slot frees only once the dispatcher
         // has recorded the result, so fail-fast sees every result before the next start.
         let mut workers: JoinSet<(usize, Option<Outcome>, OwnedSemaphorePermit)> = JoinSet::new();
@@ -230,11 +231,12 @@ impl Runner {
 
         let mut finish = |index: usize,
                           outcome: Outcome,
-                          outcomes: &mut Vec<Option<Outcome>>,
+                          outcomes: &mut Vec<Option<Arc<Outcome>>>,
                           cancelled: &mut Option<(CancelReason, String)>,
                           sink: &mut dyn FnMut(&RunEvent)| {
             let (priority, status) = (outcome.priority, outcome.status);
-            sink(&RunEvent::ScenarioFinished { outcome: Box::new(outcome.clone()) });
+            let outcome = Arc::new(outcome);
+            sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
             outcomes[index] = Some(outcome);
             if cancelled.is_some() {
                 return;
@@ -373,29 +375,29 @@ impl Runner {
             if slot.is_none() {
                 let planned = &plan.scenarios[index];
                 let agent = &plan.agents[planned.agent].name;
-                let outcome = outcome_without_run(
+                let outcome = Arc::new(outcome_without_run(
                     &planned.scenario,
                     agent,
                     Status::Skipped,
                     skip_reason.clone(),
-                );
-                sink(&RunEvent::ScenarioFinished { outcome: Box::new(outcome.clone()) });
+                ));
+                sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
                 *slot = Some(outcome);
             }
         }
-        let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+        let outcomes: Vec<Arc<Outcome>> = outcomes.into_iter().flatten().collect();
         let mut summary = RunSummary::build(
             run_id,
             started_at,
             jiff::Timestamp::now().to_string(),
             millis(started.elapsed()),
-            &outcomes,
+            outcomes.iter().map(AsRef::as_ref),
             cancelled,
         );
         summary.cache = cache_stats;
         if outcomes.iter().any(|o| !o.llm.is_empty()) {
             summary.cost = Some(Box::new(CostBreakdown::of(
-                &outcomes,
+                outcomes.iter().map(AsRef::as_ref),
                 self.options.runs_per_day,
                 &self.options.pricing,
             )));

@@ -87,12 +87,12 @@ impl CacheStats {
 
 impl RunSummary {
     /// Totals of finished outcomes, and the exit code they map to.
-    pub fn build(
+    pub fn build<'a>(
         run_id: String,
         started_at: String,
         finished_at: String,
         duration_ms: u64,
-        outcomes: &[Outcome],
+        outcomes: impl IntoIterator<Item = &'a Outcome>,
         cancelled: Option<(CancelReason, String)>,
     ) -> Self {
         let mut counts = StatusCounts::default();

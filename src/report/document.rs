@@ -1,6 +1,8 @@
 //! The `results.json` document: a versioned contract, published as JSON Schema in
 //! `schemas/results.schema.json`.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +30,15 @@ pub struct ResultsDocument {
     /// Every agent of the plan, with the result of its reachability check.
     pub agents: Vec<AgentReport>,
     /// One outcome per finished scenario, sorted by priority, then id.
-    pub scenarios: Vec<Outcome>,
+    // Shared with the events they came from: a run's reports hold one copy of each outcome.
+    pub scenarios: Vec<Arc<Outcome>>,
+}
+
+impl ResultsDocument {
+    /// The outcomes, in document order.
+    pub fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
+        self.scenarios.iter().map(AsRef::as_ref)
+    }
 }
 
 /// The program that wrote a report.

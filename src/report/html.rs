@@ -48,7 +48,7 @@ pub struct HtmlReport {
 
 impl HtmlReport {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        HtmlReport { path: path.into(), state: RunState::new(true) }
+        HtmlReport { path: path.into(), state: RunState::new() }
     }
 
     pub fn path(&self) -> &Path {
@@ -301,7 +301,7 @@ impl Page {
         let mut agent_names: Vec<String> = agents.iter().map(|a| a.name.clone()).collect();
         agent_names.sort();
         agent_names.dedup();
-        let costed: Vec<f64> = doc.scenarios.iter().filter_map(|o| o.cost_usd).collect();
+        let costed: Vec<f64> = doc.outcomes().filter_map(|o| o.cost_usd).collect();
         let cost = (!costed.is_empty()).then(|| {
             format!(
                 "${:.4} over the {} of {} scenarios with a known cost",
@@ -327,7 +327,7 @@ impl Page {
             priorities,
             agents,
             agent_names,
-            scenarios: problems_first(&doc.scenarios).into_iter().map(ScenarioRow::of).collect(),
+            scenarios: problems_first(doc.outcomes()).into_iter().map(ScenarioRow::of).collect(),
             cost,
             cached: run.cached,
             cache: run.cache.map(|c| {
@@ -343,14 +343,14 @@ impl Page {
 }
 
 /// Failed, error, skipped, then passed; the document's order (priority, id) within each.
-fn problems_first(outcomes: &[Outcome]) -> Vec<&Outcome> {
+fn problems_first<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Vec<&'a Outcome> {
     let rank = |o: &Outcome| match o.status {
         Status::Failed => 0,
         Status::Error => 1,
         Status::Skipped => 2,
         Status::Passed => 3,
     };
-    let mut sorted: Vec<&Outcome> = outcomes.iter().collect();
+    let mut sorted: Vec<&Outcome> = outcomes.collect();
     sorted.sort_by_key(|o| rank(o));
     sorted
 }

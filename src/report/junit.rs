@@ -46,7 +46,7 @@ pub struct JunitXml {
 
 impl JunitXml {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        JunitXml { path: path.into(), state: RunState::new(true) }
+        JunitXml { path: path.into(), state: RunState::new() }
     }
 
     pub fn path(&self) -> &Path {
@@ -81,7 +81,7 @@ fn junit_report(doc: &ResultsDocument) -> Report {
     report.set_time(Duration::from_millis(doc.run.duration_ms));
     let mut agents: Vec<(&str, Option<&AgentReport>)> =
         doc.agents.iter().map(|a| (a.name.as_str(), Some(a))).collect();
-    for outcome in &doc.scenarios {
+    for outcome in doc.outcomes() {
         if !agents.iter().any(|(name, _)| *name == outcome.agent) {
             agents.push((outcome.agent.as_str(), None));
         }
@@ -100,7 +100,7 @@ fn junit_report(doc: &ResultsDocument) -> Report {
                 suite.add_property(Property::new("agent_check", message(&text)));
             }
         }
-        let outcomes: Vec<&Outcome> = doc.scenarios.iter().filter(|o| o.agent == name).collect();
+        let outcomes: Vec<&Outcome> = doc.outcomes().filter(|o| o.agent == name).collect();
         let total_ms: u64 = outcomes.iter().map(|o| o.duration_ms).sum();
         suite.set_time(Duration::from_millis(total_ms));
         suite.add_test_cases(outcomes.into_iter().map(test_case));

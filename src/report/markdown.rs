@@ -37,7 +37,7 @@ pub struct SummaryMarkdown {
 
 impl SummaryMarkdown {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        SummaryMarkdown { path: path.into(), step_summary: None, state: RunState::new(false) }
+        SummaryMarkdown { path: path.into(), step_summary: None, state: RunState::new() }
     }
 
     /// Also append the summary to this file when the run finishes (GitHub Actions'
@@ -303,7 +303,7 @@ fn write_error_groups<'a>(
     doc: &'a ResultsDocument,
 ) -> Result<HashSet<&'a str>, std::fmt::Error> {
     let mut groups: Vec<ErrorGroup<'a>> = Vec::new();
-    for outcome in doc.scenarios.iter().filter(|o| o.status == Status::Error) {
+    for outcome in doc.outcomes().filter(|o| o.status == Status::Error) {
         let line = headline(outcome);
         match groups.iter_mut().find(|g| g.agent == outcome.agent && g.headline == line) {
             Some(group) => group.outcomes.push(outcome),
@@ -353,8 +353,7 @@ fn write_failures(
 ) -> std::fmt::Result {
     writeln!(out, "## Failures\n")?;
     let listed: Vec<&Outcome> = doc
-        .scenarios
-        .iter()
+        .outcomes()
         .filter(|o| matches!(o.status, Status::Failed | Status::Error))
         .filter(|o| !collapsed.contains(o.id.as_str()))
         .collect();
@@ -381,8 +380,7 @@ fn write_failures(
             parts.push(format!("{} error", here.len() - failed));
         }
         let shared = doc
-            .scenarios
-            .iter()
+            .outcomes()
             .filter(|o| o.priority == priority && collapsed.contains(o.id.as_str()))
             .count();
         let grouped =
@@ -450,8 +448,7 @@ fn write_failure(out: &mut String, outcome: &Outcome) -> std::fmt::Result {
 }
 
 fn write_slowest(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
-    let mut ran: Vec<&Outcome> =
-        doc.scenarios.iter().filter(|o| o.status != Status::Skipped).collect();
+    let mut ran: Vec<&Outcome> = doc.outcomes().filter(|o| o.status != Status::Skipped).collect();
     if ran.is_empty() {
         return Ok(());
     }
@@ -476,7 +473,7 @@ fn write_slowest(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
 
 fn write_skipped(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
     let mut reasons: Vec<(&str, usize)> = Vec::new();
-    for outcome in doc.scenarios.iter().filter(|o| o.status == Status::Skipped) {
+    for outcome in doc.outcomes().filter(|o| o.status == Status::Skipped) {
         let line = headline(outcome);
         match reasons.iter_mut().find(|(r, _)| *r == line) {
             Some((_, n)) => *n += 1,
@@ -501,7 +498,7 @@ fn write_cost_and_cache(out: &mut String, doc: &ResultsDocument) -> std::fmt::Re
     if let Some(cost) = &doc.run.cost {
         write_cost_breakdown(out, doc, cost)?;
     } else {
-        let costed: Vec<f64> = doc.scenarios.iter().filter_map(|o| o.cost_usd).collect();
+        let costed: Vec<f64> = doc.outcomes().filter_map(|o| o.cost_usd).collect();
         if costed.is_empty() {
             writeln!(out, "Not tracked in this run.\n")?;
         } else {
@@ -533,7 +530,7 @@ fn write_cost_and_cache(out: &mut String, doc: &ResultsDocument) -> std::fmt::Re
              their `cost_estimate`.\n"
         );
     }
-    let cached = doc.scenarios.iter().filter(|o| o.cached).count();
+    let cached = doc.outcomes().filter(|o| o.cached).count();
     if cached == 0 {
         writeln!(out, "No scenario was served from the cache.\n")
     } else {
@@ -613,7 +610,7 @@ fn write_cost_breakdown(
         "Role:model",
         cost.by_model.iter().map(|(m, g)| (md_code(m, MdContext::Table), g)).collect(),
     )?;
-    let mut costly: Vec<&Outcome> = doc.scenarios.iter().filter(|o| o.cost_usd.is_some()).collect();
+    let mut costly: Vec<&Outcome> = doc.outcomes().filter(|o| o.cost_usd.is_some()).collect();
     costly.sort_by(|a, b| b.cost_usd.partial_cmp(&a.cost_usd).unwrap_or(std::cmp::Ordering::Equal));
     if !costly.is_empty() {
         writeln!(out, "Costliest scenarios:\n")?;

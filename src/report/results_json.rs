@@ -18,7 +18,7 @@ pub struct ResultsJson {
 
 impl ResultsJson {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        ResultsJson { path: path.into(), state: RunState::new(true) }
+        ResultsJson { path: path.into(), state: RunState::new() }
     }
 
     pub fn path(&self) -> &Path {

@@ -1,5 +1,7 @@
 //! What the file reporters remember of a run, and how it becomes a [`ResultsDocument`].
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 
 use super::ResultsDocument;
@@ -19,16 +21,15 @@ pub(crate) struct RunState {
     plan: PlanInfo,
     agents: Vec<AgentPlan>,
     checks: Vec<(String, String, AgentCheck)>,
-    outcomes: Vec<Outcome>,
+    /// Shared with the events: four file reporters keep the outcomes of a run, one copy.
+    outcomes: Vec<Arc<Outcome>>,
     cancelled: Option<(CancelReason, String)>,
     summary: Option<RunSummary>,
-    /// Keep transcripts of outcomes (the Markdown summary never shows them).
-    keep_transcripts: bool,
 }
 
 impl RunState {
-    pub(crate) fn new(keep_transcripts: bool) -> Self {
-        RunState { keep_transcripts, ..RunState::default() }
+    pub(crate) fn new() -> Self {
+        RunState::default()
     }
 
     pub(crate) fn apply(&mut self, event: &RunEvent) {
@@ -39,7 +40,7 @@ impl RunState {
                     started_at: started_at.clone(),
                     plan: PlanInfo { total: *total, parallel: *parallel },
                     agents: agents.clone(),
-                    ..RunState::new(self.keep_transcripts)
+                    ..RunState::new()
                 };
             }
             RunEvent::AgentChecked { agent, url, ok, message, elapsed_ms } => {
@@ -49,13 +50,7 @@ impl RunState {
                 self.checks.push((agent.clone(), url.clone(), check));
             }
             RunEvent::ScenarioStarted { .. } => {}
-            RunEvent::ScenarioFinished { outcome } => {
-                let mut outcome = outcome.as_ref().clone();
-                if !self.keep_transcripts {
-                    outcome.transcript = Vec::new();
-                }
-                self.outcomes.push(outcome);
-            }
+            RunEvent::ScenarioFinished { outcome } => self.outcomes.push(Arc::clone(outcome)),
             RunEvent::RunCancelled { reason, message } => {
                 if self.cancelled.is_none() {
                     self.cancelled = Some((*reason, message.clone()));
@@ -70,18 +65,16 @@ impl RunState {
     }
 
     /// The document of a finished run, or of what has finished so far (then `partial` is
-    /// true and the summary says cancelled). A copy of every outcome: to render a file, use
-    /// [`Self::with_document`].
+    /// true and the summary says cancelled).
     pub(crate) fn document(&self) -> ResultsDocument {
         let mut scenarios = self.outcomes.clone();
         sort_scenarios(&mut scenarios);
         ResultsDocument { scenarios, ..self.document_without_scenarios() }
     }
 
-    /// Calls `render` with [`Self::document`], lending it the outcomes instead of copying
-    /// them. Every file reporter renders the whole run at the end, all at once (see
-    /// `ReportSet::on_event`): with a copy each, the outcomes were in memory nine times
-    /// over at that moment (73 MiB peak for 2,000 scenarios at --parallel 500).
+    /// Calls `render` with [`Self::document`], lending it the list of outcomes instead of
+    /// copying it. Every file reporter renders the whole run at the end, all at once (see
+    /// `ReportSet::on_event`).
     pub(crate) fn with_document<T>(&mut self, render: impl FnOnce(&ResultsDocument) -> T) -> T {
         let mut doc = self.document_without_scenarios();
         doc.scenarios = std::mem::take(&mut self.outcomes);
@@ -122,7 +115,7 @@ impl RunState {
             self.started_at.clone(),
             now.to_string(),
             u64::try_from(duration_ms).unwrap_or(0),
-            &self.outcomes,
+            self.outcomes.iter().map(AsRef::as_ref),
             Some(cancelled),
         )
     }
@@ -162,6 +155,6 @@ impl RunState {
 }
 
 /// Priority first, then id: the order of every report.
-fn sort_scenarios(scenarios: &mut [Outcome]) {
+fn sort_scenarios(scenarios: &mut [Arc<Outcome>]) {
     scenarios.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
 }
