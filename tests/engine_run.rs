@@ -288,6 +288,17 @@ fn faults_become_errors_with_reasons_while_the_run_goes_on() {
     assert!(reason("http_500").contains("HTTP 500"), "{}", reason("http_500"));
     assert!(reason("hangs").contains("within 300 ms"), "{}", reason("hangs"));
     assert!(reason("garbage").contains("broke the protocol"), "{}", reason("garbage"));
+    // An error outcome says how often the agent was tried: the 500 once more (--retries 1),
+    // the rest once (timeouts, bad bodies and JSON-RPC errors are not retried).
+    let attempts = |id: &str| {
+        results["scenarios"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()["attempts"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(attempts("http_500"), 2);
+    for id in ["hangs", "garbage", "rpc_error", "fine"] {
+        assert_eq!(attempts(id), 1, "{id}");
+    }
 }
 
 #[test]

@@ -30,20 +30,21 @@ pub(crate) async fn send(
     reply_pointer: &str,
     conversation: &mut ConversationState,
     text: &str,
+    attempts: &mut u32,
 ) -> Result<AgentReply, AgentError> {
     let url = &transport.endpoint.url;
     let context_id =
         conversation.context_id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string()).clone();
     let body = render_template(template, text, &context_id)
         .map_err(|detail| AgentError::Protocol { url: redact_url(url), detail })?;
-    let mut attempts = 1;
+    *attempts += 1;
     let answer =
-        transport.execute(Request::post_json(url, &body), Accept::Success, &mut attempts).await?;
+        transport.execute(Request::post_json(url, &body), Accept::Success, attempts).await?;
     let answer_url = answer.url.clone();
     let reply = transport.read_json(answer, ContentType::Lenient).await?;
     let text = reply_text(&reply, reply_pointer)
         .map_err(|detail| AgentError::Protocol { url: answer_url, detail })?;
-    Ok(AgentReply { text, usage: None, attempts })
+    Ok(AgentReply { text, usage: None, attempts: *attempts })
 }
 
 /// The template with `{{message}}` and `{{context_id}}` (spaces inside the braces allowed)

@@ -115,6 +115,10 @@ pub struct ConversationState {
     pub task_id: Option<String>,
     /// For chat agents: the messages so far.
     pub history: Vec<(crate::engine::Role, String)>,
+    /// Attempts at the agent so far in this conversation: one per message, plus each retry
+    /// and dialect fallback. Failed turns count too, so an `error` outcome says how often
+    /// the agent was tried.
+    pub attempts: u32,
 }
 
 /// What went wrong talking to an agent.
@@ -210,11 +214,21 @@ impl AgentClient {
         conversation: &mut ConversationState,
         text: &str,
     ) -> Result<AgentReply, AgentError> {
+        // Each kind counts its requests here: its first one, then each retry and fallback.
+        let mut attempts = 0;
         let result = match &self.endpoint().kind {
             AgentKind::A2a => match self.a2a_target().await {
                 Ok(target) => {
                     let fallen_back = &self.a2a_fallen_back;
-                    a2a::send(&self.transport, target, fallen_back, conversation, text).await
+                    a2a::send(
+                        &self.transport,
+                        target,
+                        fallen_back,
+                        conversation,
+                        text,
+                        &mut attempts,
+                    )
+                    .await
                 }
                 Err(err) => Err(err),
             },
@@ -225,14 +239,18 @@ impl AgentClient {
                     reply_pointer,
                     conversation,
                     text,
+                    &mut attempts,
                 )
                 .await
             }
             AgentKind::OpenAiChat { model } => {
-                openai_chat::send(&self.transport, model, conversation, text).await
+                openai_chat::send(&self.transport, model, conversation, text, &mut attempts).await
             }
         };
-        result.map_err(|err| self.transport.scrub(err))
+        conversation.attempts += attempts;
+        result
+            .map(|reply| AgentReply { attempts, ..reply })
+            .map_err(|err| self.transport.scrub(err))
     }
 
     async fn a2a_target(&self) -> Result<&a2a::card::Target, AgentError> {

@@ -37,6 +37,7 @@ pub(crate) async fn send(
     model: &str,
     conversation: &mut ConversationState,
     text: &str,
+    attempts: &mut u32,
 ) -> Result<AgentReply, AgentError> {
     let url = join(&transport.endpoint.url, "chat/completions");
     let mut messages: Vec<Value> = conversation
@@ -52,15 +53,15 @@ pub(crate) async fn send(
         .collect();
     messages.push(json!({ "role": "user", "content": text }));
     let body = json!({ "model": model, "messages": messages }).to_string();
-    let mut attempts = 1;
+    *attempts += 1;
     let answer =
-        transport.execute(Request::post_json(&url, &body), Accept::Success, &mut attempts).await?;
+        transport.execute(Request::post_json(&url, &body), Accept::Success, attempts).await?;
     let reply = transport.read_json(answer, ContentType::Json).await?;
     let content = reply_text(&reply)
         .map_err(|detail| AgentError::Protocol { url: redact_url(&url), detail })?;
     conversation.history.push((Role::User, text.to_owned()));
     conversation.history.push((Role::Agent, content.clone()));
-    Ok(AgentReply { text: content, usage: usage(&reply), attempts })
+    Ok(AgentReply { text: content, usage: usage(&reply), attempts: *attempts })
 }
 
 /// `choices[0].message.content`, or the refusal when the model refused.

@@ -94,7 +94,6 @@ pub(crate) async fn execute(
         transcript: Vec::new(),
         replies: Vec::new(),
         usage: None,
-        attempts: 0,
         waited: Duration::ZERO,
         ledger: CostLedger::default(),
         agent_model: match &client.endpoint().kind {
@@ -188,7 +187,6 @@ struct Conversing {
     transcript: Vec<TranscriptEntry>,
     replies: Vec<String>,
     usage: Option<Usage>,
-    attempts: u32,
     waited: Duration,
     ledger: CostLedger,
     /// The model of an OpenAI-compatible agent, to price the usage it reports.
@@ -207,7 +205,6 @@ impl Conversing {
         let result = client.send(&mut self.state, message).await;
         self.waited += turn.elapsed();
         let reply = result?;
-        self.attempts += reply.attempts;
         if let Some(u) = reply.usage {
             self.usage.get_or_insert_with(Usage::default).add(&u);
             if let Some(model) = &self.agent_model {
@@ -224,7 +221,7 @@ impl Conversing {
         outcome.transcript = self.transcript;
         outcome.latency_ms = Some(millis(self.waited));
         outcome.duration_ms = millis(started.elapsed());
-        outcome.attempts = self.attempts.max(1);
+        outcome.attempts = self.state.attempts.max(1);
         outcome.usage = self.usage;
         outcome.cost_usd = self.ledger.total_pico().map(crate::cost::usd);
         outcome.llm = self.ledger.into_lines();

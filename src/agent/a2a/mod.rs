@@ -60,12 +60,13 @@ pub(crate) async fn send(
     fallen_back: &AtomicBool,
     conversation: &mut ConversationState,
     text: &str,
+    attempts: &mut u32,
 ) -> Result<AgentReply, AgentError> {
-    let mut attempts = 1;
+    *attempts += 1;
     let mut progress = Progress::default();
     let mut route = target.route(fallen_back.load(Ordering::Relaxed));
     let turn = Turn { transport, streaming: target.streaming, conversation, text };
-    let url = match turn.start(route, &mut progress, &mut attempts).await {
+    let url = match turn.start(route, &mut progress, attempts).await {
         // Only when nothing was absorbed: the agent did not take the message, so sending it
         // again cannot make it act twice.
         Err(AgentError::Remote { code, message })
@@ -76,17 +77,17 @@ pub(crate) async fn send(
         {
             fallen_back.store(true, Ordering::Relaxed);
             route = target.route(true);
-            attempts += 1;
-            turn.start(route, &mut progress, &mut attempts).await.map_err(|err| {
+            *attempts += 1;
+            turn.start(route, &mut progress, attempts).await.map_err(|err| {
                 let refused = Dialect::V1_0.send_method(target.streaming);
                 name_the_refusal(err, route, refused, code, &message)
             })?
         }
         other => other?,
     };
-    poll(transport, route, &mut progress, &mut attempts).await?;
+    poll(transport, route, &mut progress, attempts).await?;
     let text = progress.finish(conversation, &url)?;
-    Ok(AgentReply { text, usage: None, attempts })
+    Ok(AgentReply { text, usage: None, attempts: *attempts })
 }
 
 /// A failed fallback's JSON-RPC error, naming the refusal that led to it.
