@@ -28,6 +28,9 @@
 #   overhead/scenario    = (wall - ideal) / ceil(N/C): what each scenario in a worker's chain
 #                          costs beyond L;
 #   CPU/scenario         = (user + sys) / N, the whole process;
+#   agent CPU/scenario   = the mock agent's own user + sys during the run / N (from
+#                          /proc/PID/stat; "-" where /proc is missing): what the agent's side of
+#                          each conversation costs the same 2 cores;
 #   peak                 = peak RSS of the process.
 # The mock agent runs on the same machine and shares its cores with the tool under test.
 #
@@ -111,6 +114,10 @@ run_once() { # parallel dir out
         --progress quiet --output-dir "$3" --cache-dir "$work/store"
 }
 
+# user + sys clock ticks the mock agent has used so far (empty without /proc).
+agent_ticks() { [[ -r /proc/$mock_pid/stat ]] && awk '{ print $14 + $15 }' "/proc/$mock_pid/stat"; }
+ticks_per_s=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
 run_duration_ms() { grep -m 1 '^    "duration_ms"' "$1/results.json" | tr -dc 0-9; }
 
 # Warm the page cache and the mock; not counted.
@@ -120,15 +127,19 @@ timed "$BIN" --help >/dev/null
 echo "rogue-runner end-to-end: N=$N scenarios, fake A2A agent latency L=${L_MS} ms, $REPEATS run(s) per row (medians)"
 echo "machine: $(nproc) cores, $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'), $(uname -sr)"
 echo
-printf '%-5s %9s %10s %13s %10s %10s %12s %10s %9s %8s\n' \
-    C ideal_ms wall_ms wall_min-max eff_whole eff_engine overhead/scn cpu/scn_ms peak_MiB scn/min
+printf '%-5s %9s %10s %13s %10s %10s %12s %10s %10s %9s %8s\n' \
+    C ideal_ms wall_ms wall_min-max eff_whole eff_engine overhead/scn cpu/scn_ms agent_cpu peak_MiB scn/min
 for c in $PARALLEL; do
     : >"$work/rows.txt"
     for ((r = 0; r < REPEATS; r++)); do
         out="$work/out-$c-$r"
+        t0=$(agent_ticks || true)
         read -r wall user sys peak rc < <(run_once "$c" "$work/scenarios" "$out")
+        t1=$(agent_ticks || true)
         [[ $rc == 0 ]] || die "--parallel $c exited $rc (expected 0: every scenario passes): $(tail -n 3 "$work/stderr.txt")"
-        echo "$wall $user $sys $peak $(run_duration_ms "$out")" >>"$work/rows.txt"
+        agent_s=-
+        [[ -n $t0 && -n $t1 ]] && agent_s=$(awk -v a="$t0" -v b="$t1" -v hz="$ticks_per_s" 'BEGIN { print (b - a) / hz }')
+        echo "$wall $user $sys $peak $(run_duration_ms "$out") $agent_s" >>"$work/rows.txt"
         rm -rf "$out"
     done
     waves=$(((N + c - 1) / c))
@@ -138,14 +149,19 @@ for c in $PARALLEL; do
     engine=$(awk '{ print $5 }' "$work/rows.txt" | median)
     cpu=$(awk '{ print $2 + $3 }' "$work/rows.txt" | median)
     peak=$(awk '{ print $4 }' "$work/rows.txt" | median)
+    agent_cpu=-
+    if ! grep -q ' -$' "$work/rows.txt"; then
+        agent_cpu=$(awk '{ print $6 }' "$work/rows.txt" | median | awk -v n="$N" '{ printf "%.3f", $1 * 1000 / n }')
+    fi
     awk -v c="$c" -v n="$N" -v ideal="$ideal" -v waves="$waves" -v wall="$wall" -v range="$range" \
-        -v engine="$engine" -v cpu="$cpu" -v peak="$peak" 'BEGIN {
-        printf "%-5s %9d %10.0f %13s %10.3f %10.3f %12.2f %10.3f %9.1f %8.0f\n", c, ideal, wall, range,
-            ideal / wall, ideal / engine, (wall - ideal) / waves, cpu * 1000 / n, peak / 1024, n * 60000 / wall
+        -v engine="$engine" -v cpu="$cpu" -v agent="$agent_cpu" -v peak="$peak" 'BEGIN {
+        printf "%-5s %9d %10.0f %13s %10.3f %10.3f %12.2f %10.3f %10s %9.1f %8.0f\n", c, ideal, wall, range,
+            ideal / wall, ideal / engine, (wall - ideal) / waves, cpu * 1000 / n, agent, peak / 1024, n * 60000 / wall
     }'
 done
 echo "  (eff_whole = ideal / whole-process wall; eff_engine = ideal / the run's own duration_ms;"
-echo "   overhead/scn = (wall - ideal) / ceil(N/C), ms; cpu/scn = (user + sys) / N; scn/min = N / wall)"
+echo "   overhead/scn = (wall - ideal) / ceil(N/C), ms; cpu/scn = (user + sys) / N;"
+echo "   agent_cpu = the mock agent's user + sys per scenario, ms (clock ticks: coarse); scn/min = N / wall)"
 echo
 
 : >"$work/help.txt"
