@@ -214,7 +214,8 @@ impl AgentClient {
         conversation: &mut ConversationState,
         text: &str,
     ) -> Result<AgentReply, AgentError> {
-        // Each kind counts its requests here: its first one, then each retry and fallback.
+        // Each kind counts its attempts here (the reply's `attempts`): the first request, then
+        // each retry and fallback; the conversation keeps the total, failed turns included.
         let mut attempts = 0;
         let result = match &self.endpoint().kind {
             AgentKind::A2a => match self.a2a_target().await {
@@ -248,9 +249,7 @@ impl AgentClient {
             }
         };
         conversation.attempts += attempts;
-        result
-            .map(|reply| AgentReply { attempts, ..reply })
-            .map_err(|err| self.transport.scrub(err))
+        result.map_err(|err| self.transport.scrub(err))
     }
 
     async fn a2a_target(&self) -> Result<&a2a::card::Target, AgentError> {
