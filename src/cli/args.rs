@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::report::ReportFormats;
-use crate::scenario::Priority;
+use crate::scenario::{LoadOptions, Priority};
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -109,6 +109,13 @@ pub struct InputArgs {
     /// Refuse scenario files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = crate::scenario::source_file::DEFAULT_MAX_FILE_BYTES)]
     pub max_file_bytes: u64,
+}
+
+impl InputArgs {
+    /// How the loader reads files under these limits (every command that loads uses this).
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions { max_file_bytes: self.max_file_bytes, ..LoadOptions::default() }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

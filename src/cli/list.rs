@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::args::{ListArgs, OutputFormat};
 use super::{CliError, output, selection_from};
 use crate::engine::ExitCode;
-use crate::scenario::{LoadOptions, Scenario, Stats, UNASSIGNED_AGENT, load_paths};
+use crate::scenario::{Scenario, Stats, UNASSIGNED_AGENT, load_paths};
 
 #[derive(Serialize)]
 struct ListDocument<'a> {
@@ -24,9 +24,7 @@ pub(super) fn run(
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     let selection = selection_from(&args.filters)?;
-    let options =
-        LoadOptions { max_file_bytes: args.input.max_file_bytes, ..LoadOptions::default() };
-    let report = load_paths(&args.paths, &options);
+    let report = load_paths(&args.paths, &args.input.load_options());
     let selected: Vec<&Scenario> =
         report.scenarios.iter().filter(|s| selection.matches(s)).collect();
     let stats = Stats::of(selected.iter().copied());

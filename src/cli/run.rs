@@ -100,10 +100,7 @@ impl RunConfig {
         Ok(RunConfig {
             paths: args.scenarios_dir.clone(),
             selection: selection_from(&args.filters)?,
-            load: LoadOptions {
-                max_file_bytes: args.input.max_file_bytes,
-                ..LoadOptions::default()
-            },
+            load: args.input.load_options(),
             routing,
             options: RunOptions {
                 parallel: args.parallel as usize,

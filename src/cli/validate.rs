@@ -8,7 +8,7 @@ use super::args::{OutputFormat, ValidateArgs};
 use super::output;
 use super::{CliError, selection_from};
 use crate::engine::ExitCode;
-use crate::scenario::{Diagnostic, LoadOptions, LoadedFile, Stats, load_paths};
+use crate::scenario::{Diagnostic, LoadedFile, Stats, load_paths};
 
 #[derive(Serialize)]
 struct ValidateDocument<'a> {
@@ -26,9 +26,7 @@ pub(super) fn run(
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     let selection = selection_from(&args.filters)?;
-    let options =
-        LoadOptions { max_file_bytes: args.input.max_file_bytes, ..LoadOptions::default() };
-    let report = load_paths(&args.paths, &options);
+    let report = load_paths(&args.paths, &args.input.load_options());
     let selected: Vec<_> = report.scenarios.iter().filter(|s| selection.matches(s)).collect();
     let stats = Stats::of(selected.iter().copied());
     let shown: Vec<&Diagnostic> =
