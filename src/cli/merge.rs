@@ -139,10 +139,10 @@ pub(super) fn merged_events(
 }
 
 /// Record the merged run in the store under `cache_dir`.
-fn import(
+fn import<'a>(
     cache_dir: &Path,
     summary: &RunSummary,
-    outcomes: &[Outcome],
+    outcomes: impl IntoIterator<Item = &'a Outcome>,
 ) -> Result<(), crate::store::StoreError> {
     let store = crate::store::Store::open(cache_dir)?;
     store.record_run_started(&crate::store::RunStart {
@@ -178,16 +178,13 @@ pub(super) fn merge(
     let Some(RunEvent::RunFinished { summary }) = events.last() else {
         return Ok(ExitCode::Usage);
     };
-    let outcomes: Vec<Outcome> = events
-        .iter()
-        .filter_map(|e| match e {
-            RunEvent::ScenarioFinished { outcome } => Some((**outcome).clone()),
-            _ => None,
-        })
-        .collect();
+    let outcomes = events.iter().filter_map(|e| match e {
+        RunEvent::ScenarioFinished { outcome } => Some(outcome.as_ref()),
+        _ => None,
+    });
     // The merged run joins the local history, so `history` and `compare` see it. A store
     // problem is a warning: the reports are already written.
-    if let Err(e) = import(&args.cache_dir, summary, &outcomes) {
+    if let Err(e) = import(&args.cache_dir, summary, outcomes) {
         writeln!(
             stderr,
             "warning: the merged run was not recorded in {}: {e}",

@@ -135,7 +135,11 @@ impl Store {
 
     /// Records several finished outcomes of run `run_id` in one transaction, without
     /// touching the cache (for outcomes that came from it).
-    pub fn record_outcomes(&self, run_id: &str, outcomes: &[Outcome]) -> Result<(), StoreError> {
+    pub fn record_outcomes<'a>(
+        &self,
+        run_id: &str,
+        outcomes: impl IntoIterator<Item = &'a Outcome>,
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             for outcome in outcomes {
                 insert_outcome(tx, run_id, outcome)?;
