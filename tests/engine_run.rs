@@ -10,41 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rogue_runner::demo::{MockAgent, MockAgentOptions};
+use common::MockServer;
+use rogue_runner::demo::MockAgentOptions;
 use serde_json::Value;
-
-/// A mock agent on 127.0.0.1:0, served by its own runtime for the life of the test.
-struct Agent {
-    agent: Option<MockAgent>,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Agent {
-    fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let agent = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-            MockAgent::start(listener, MockAgentOptions::default()).await.unwrap()
-        });
-        Agent { agent: Some(agent), runtime }
-    }
-
-    fn base(&self) -> String {
-        self.agent.as_ref().unwrap().base_url()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        if let Some(agent) = self.agent.take() {
-            self.runtime.block_on(agent.shutdown());
-        }
-    }
-}
 
 /// A temp dir with one native scenario file built from `(id, priority, message, contains)`.
 fn scenarios(items: &[(&str, &str, &str, &str)]) -> tempfile::TempDir {
@@ -92,12 +60,12 @@ fn status_of(results: &Value, id: &str) -> String {
 
 #[test]
 fn exit_0_when_everything_passes_and_reports_are_written() {
-    let agent = Agent::start();
+    let agent = MockServer::start(MockAgentOptions::default());
     let dir = scenarios(&[
         ("a", "P0", "refund policy please", "refund"),
         ("b", "P1", "hello there", "hello"),
     ]);
-    let (out, results, out_dir) = run(dir.path(), &agent.base(), &[]);
+    let (out, results, out_dir) = run(dir.path(), &agent.base_url(), &[]);
     assert_eq!(out.code, 0, "{}", out.combined());
     assert_eq!(results["run"]["counts"]["passed"], 2);
     for file in ["results.json", "summary.md", "events.jsonl"] {
@@ -107,9 +75,9 @@ fn exit_0_when_everything_passes_and_reports_are_written() {
 
 #[test]
 fn exit_1_when_a_scenario_fails_and_the_reason_says_what_was_expected() {
-    let agent = Agent::start();
+    let agent = MockServer::start(MockAgentOptions::default());
     let dir = scenarios(&[("ok", "P1", "hello", "hello"), ("bad", "P1", "hello", "goodbye")]);
-    let (out, results, _) = run(dir.path(), &agent.base(), &[]);
+    let (out, results, _) = run(dir.path(), &agent.base_url(), &[]);
     assert_eq!(out.code, 1, "{}", out.combined());
     assert_eq!(status_of(&results, "bad"), "failed");
     let bad = results["scenarios"].as_array().unwrap().iter().find(|s| s["id"] == "bad").unwrap();
@@ -159,14 +127,14 @@ fn exit_2_on_bad_flags() {
 
 #[test]
 fn exit_3_when_fail_fast_aborts_on_p0_and_the_rest_is_skipped() {
-    let agent = Agent::start();
+    let agent = MockServer::start(MockAgentOptions::default());
     let mut items = vec![("p0_fail_1", "P0", "x", "missing"), ("p0_fail_2", "P0", "x", "missing")];
     let p1: Vec<String> = (0..20).map(|i| format!("p1_{i:02}")).collect();
     for id in &p1 {
         items.push((id, "P1", "hello [delay:50ms]", "hello"));
     }
     let dir = scenarios(&items);
-    let (out, results, _) = run(dir.path(), &agent.base(), &["--parallel", "1"]);
+    let (out, results, _) = run(dir.path(), &agent.base_url(), &["--parallel", "1"]);
     assert_eq!(out.code, 3, "{}", out.combined());
     assert_eq!(results["run"]["cancelled"], "fail_fast");
     assert_eq!(status_of(&results, "p0_fail_1"), "failed");
@@ -185,22 +153,22 @@ fn exit_3_when_fail_fast_aborts_on_p0_and_the_rest_is_skipped() {
 
 #[test]
 fn no_fail_fast_runs_everything_and_exits_1() {
-    let agent = Agent::start();
+    let agent = MockServer::start(MockAgentOptions::default());
     let dir = scenarios(&[("p0_fail", "P0", "x", "missing"), ("p1_ok", "P1", "hello", "hello")]);
-    let (out, results, _) = run(dir.path(), &agent.base(), &["--no-fail-fast"]);
+    let (out, results, _) = run(dir.path(), &agent.base_url(), &["--no-fail-fast"]);
     assert_eq!(out.code, 1, "{}", out.combined());
     assert_eq!(status_of(&results, "p1_ok"), "passed");
 }
 
 #[test]
 fn a_lower_threshold_lets_the_run_continue() {
-    let agent = Agent::start();
+    let agent = MockServer::start(MockAgentOptions::default());
     let dir = scenarios(&[
         ("p0_fail", "P0", "x", "missing"),
         ("p0_ok", "P0", "ok", "ok"),
         ("p1_ok", "P1", "hi", "hi"),
     ]);
-    let (out, results, _) = run(dir.path(), &agent.base(), &["--p0-threshold", "0.5"]);
+    let (out, results, _) = run(dir.path(), &agent.base_url(), &["--p0-threshold", "0.5"]);
     assert_eq!(out.code, 1, "{}", out.combined());
     assert!(results["run"]["cancelled"].is_null());
     assert_eq!(status_of(&results, "p1_ok"), "passed");
@@ -228,12 +196,13 @@ fn exit_5_when_only_infrastructure_failed_and_a_dead_agent_is_reported_once_with
 
 #[test]
 fn max_fail_stops_scheduling_after_n_failures() {
-    let agent = Agent::start();
+    let agent = MockServer::start(MockAgentOptions::default());
     let ids: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
     let items: Vec<(&str, &str, &str, &str)> =
         ids.iter().map(|id| (id.as_str(), "P1", "x", "missing")).collect();
     let dir = scenarios(&items);
-    let (out, results, _) = run(dir.path(), &agent.base(), &["--max-fail", "2", "--parallel", "1"]);
+    let (out, results, _) =
+        run(dir.path(), &agent.base_url(), &["--max-fail", "2", "--parallel", "1"]);
     assert_eq!(out.code, 1, "{}", out.combined());
     assert_eq!(results["run"]["cancelled"], "max_fail");
     assert_eq!(results["run"]["counts"]["failed"], 2);
@@ -242,14 +211,14 @@ fn max_fail_stops_scheduling_after_n_failures() {
 
 #[test]
 fn p0_runs_before_p1_before_p2() {
-    let agent = Agent::start();
+    let agent = MockServer::start(MockAgentOptions::default());
     let dir = scenarios(&[
         ("c", "P2", "a", "a"),
         ("b", "P1", "a", "a"),
         ("a", "P0", "a", "a"),
         ("d", "P1", "a", "a"),
     ]);
-    let (out, _, out_dir) = run(dir.path(), &agent.base(), &["--parallel", "1"]);
+    let (out, _, out_dir) = run(dir.path(), &agent.base_url(), &["--parallel", "1"]);
     assert_eq!(out.code, 0, "{}", out.combined());
     let events = fs_err::read_to_string(out_dir.join("events.jsonl")).unwrap();
     let started: Vec<String> = events
@@ -263,7 +232,7 @@ fn p0_runs_before_p1_before_p2() {
 
 #[test]
 fn faults_become_errors_with_reasons_while_the_run_goes_on() {
-    let agent = Agent::start();
+    let agent = MockServer::start(MockAgentOptions::default());
     let dir = scenarios(&[
         ("http_500", "P1", "x [error:500]", "x"),
         ("hangs", "P1", "x [hang]", "x"),
@@ -272,7 +241,7 @@ fn faults_become_errors_with_reasons_while_the_run_goes_on() {
         ("fine", "P1", "all good", "good"),
     ]);
     let (out, results, _) =
-        run(dir.path(), &agent.base(), &["--timeout", "300ms", "--retries", "1"]);
+        run(dir.path(), &agent.base_url(), &["--timeout", "300ms", "--retries", "1"]);
     assert_eq!(out.code, 5, "{}", out.combined());
     assert_eq!(status_of(&results, "fine"), "passed");
     let reason = |id: &str| {
@@ -303,28 +272,28 @@ fn faults_become_errors_with_reasons_while_the_run_goes_on() {
 
 #[test]
 fn scripted_multi_turn_keeps_one_conversation() {
-    let agent = Agent::start();
+    let agent = MockServer::start(MockAgentOptions::default());
     let dir = tempfile::tempdir().unwrap();
     fs_err::write(
         dir.path().join("scenarios.yaml"),
         "version: 1\nagent: shop_agent\nscenarios:\n  - id: two_turns\n    priority: P1\n    messages: [\"my order is 1234\", \"where is it?\"]\n    expect:\n      contains: [\"(turn 2)\", \"previous: my order is 1234\"]\n",
     )
     .unwrap();
-    let (out, results, _) = run(dir.path(), &agent.base(), &[]);
+    let (out, results, _) = run(dir.path(), &agent.base_url(), &[]);
     assert_eq!(out.code, 0, "{}", out.combined());
     assert_eq!(results["scenarios"][0]["transcript"].as_array().unwrap().len(), 4);
 }
 
 #[test]
 fn ctrl_c_stops_the_run_writes_every_report_and_exits_130() {
-    let agent = Agent::start();
+    let agent = MockServer::start(MockAgentOptions::default());
     let items: Vec<String> = (0..30).map(|i| format!("slow{i:02}")).collect();
     let mut refs: Vec<(&str, &str, &str, &str)> = vec![("quick", "P0", "fast", "fast")];
     refs.extend(items.iter().map(|id| (id.as_str(), "P1", "x [delay:30s]", "x")));
     let dir = scenarios(&refs);
     let out_dir = dir.path().join("out");
     let scenarios_file = dir.path().join("scenarios.yaml");
-    let base = agent.base();
+    let base = agent.base_url();
     let child = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
         .current_dir(dir.path())
         .args(["run", "--scenarios-dir", scenarios_file.to_str().unwrap(), "--rogue-server", &base])

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::MockServer;
 use rogue_runner::cost::{CostLedger, Pricing};
-use rogue_runner::demo::{FakeJudge, FakeJudgeOptions, Fault, MockAgent, MockAgentOptions};
+use rogue_runner::demo::{FakeJudge, FakeJudgeOptions, Fault, MockAgentOptions};
 use rogue_runner::engine::{Role, TranscriptEntry};
 use rogue_runner::judge::llm::{KeyHeader, LlmEndpoint};
 use rogue_runner::judge::{Judge, JudgeConfig};
@@ -204,42 +205,33 @@ async fn azure_deployments_use_api_version_and_api_key() {
     assert_eq!(header("x-ms-client").as_deref(), Some("client-1"));
 }
 
-/// Starts the mock agent and the fake judge on one runtime kept alive for the test.
+/// The mock agent and the fake judge, on the mock agent's runtime, for the test's life.
 struct Servers {
-    runtime: tokio::runtime::Runtime,
-    agent: Option<MockAgent>,
+    agent: MockServer,
     judge: Option<FakeJudge>,
 }
 
 impl Servers {
     fn start(options: FakeJudgeOptions) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (agent, judge) = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-            let agent = MockAgent::start(listener, MockAgentOptions::default()).await.unwrap();
-            (agent, fake(options).await)
-        });
-        Servers { runtime, agent: Some(agent), judge: Some(judge) }
+        let agent = MockServer::start(MockAgentOptions::default());
+        let judge = agent.runtime().block_on(fake(options));
+        Servers { agent, judge: Some(judge) }
     }
     fn agent_url(&self) -> String {
-        self.agent.as_ref().unwrap().agent_url("shop")
+        self.agent.agent_url("shop")
     }
     fn judge(&self) -> &FakeJudge {
         self.judge.as_ref().unwrap()
+    }
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.agent.runtime()
     }
 }
 
 impl Drop for Servers {
     fn drop(&mut self) {
-        if let Some(agent) = self.agent.take() {
-            self.runtime.block_on(agent.shutdown());
-        }
         if let Some(judge) = self.judge.take() {
-            self.runtime.block_on(judge.shutdown());
+            self.runtime().block_on(judge.shutdown());
         }
     }
 }
@@ -581,7 +573,7 @@ async fn fake_rogue() -> FakeRogue {
 #[test]
 fn evaluator_rogue_delegates_many_jobs_at_once_and_maps_results() {
     let servers = Servers::start(FakeJudgeOptions::default());
-    let rogue = servers.runtime.block_on(fake_rogue());
+    let rogue = servers.runtime().block_on(fake_rogue());
     let dir = tempfile::tempdir().unwrap();
     fs_err::write(
         dir.path().join("rogue.json"),

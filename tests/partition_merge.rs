@@ -7,7 +7,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use rogue_runner::demo::{MockAgent, MockAgentOptions};
+use common::MockServer;
+use rogue_runner::demo::MockAgentOptions;
 use serde_json::Value;
 
 fn results(dir: &std::path::Path) -> Value {
@@ -26,12 +27,7 @@ fn statuses(doc: &Value) -> BTreeMap<String, String> {
 #[test]
 fn genesis_corpus_in_three_shards_merges_to_the_unpartitioned_totals() {
     let Some(corpus) = common::shared_corpus("genesis") else { return };
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let agent = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        MockAgent::start(listener, MockAgentOptions::default()).await.unwrap()
-    });
+    let agent = MockServer::start(MockAgentOptions::default());
     let route = format!("*={}/a2a/genesis", agent.base_url());
     let tmp = tempfile::tempdir().unwrap();
     let corpus = corpus.to_str().unwrap();
@@ -117,7 +113,6 @@ fn genesis_corpus_in_three_shards_merges_to_the_unpartitioned_totals() {
     ]);
     assert_eq!(out.code, 2, "{}", out.combined());
     assert!(out.stderr.contains("is in both"), "{}", out.stderr);
-    runtime.block_on(agent.shutdown());
 }
 
 fn shard_args_first(shards: &[std::path::PathBuf]) -> &str {

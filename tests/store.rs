@@ -11,37 +11,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rogue_runner::demo::{MockAgent, MockAgentOptions};
+use common::MockServer;
+use rogue_runner::demo::MockAgentOptions;
 use rogue_runner::engine::{CacheStats, Outcome, RunSummary, Status};
 use rogue_runner::scenario::Priority;
 use rogue_runner::store::{RunStart, Store, is_cacheable};
 use serde_json::Value;
 
-/// A mock A2A agent on its own runtime, for as long as the value lives.
-struct Agent {
-    _runtime: tokio::runtime::Runtime,
-    agent: MockAgent,
-}
-
-impl Agent {
-    fn start(latency: Duration) -> Agent {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let agent = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            MockAgent::start(listener, MockAgentOptions { latency, ..MockAgentOptions::default() })
-                .await
-                .unwrap()
-        });
-        Agent { _runtime: runtime, agent }
-    }
-
-    fn server(&self) -> String {
-        self.agent.base_url()
-    }
+/// The mock agent, answering after `latency`.
+fn mock_agent(latency: Duration) -> MockServer {
+    MockServer::start(MockAgentOptions { latency, ..MockAgentOptions::default() })
 }
 
 /// `count` native-format scenarios for agent `shop`: every fifth one fails (the mock echoes
@@ -117,13 +96,13 @@ fn wait_for_finished(path: &Path, n: usize, child: &mut Child) {
 
 #[test]
 fn a_run_killed_with_sigkill_leaves_a_sound_store_with_every_finished_result() {
-    let agent = Agent::start(Duration::from_millis(300));
+    let agent = mock_agent(Duration::from_millis(300));
     let dir = tempfile::tempdir().unwrap();
     let scenarios = write_scenarios(dir.path(), 60, &[]);
     let mut child = run_command(
         dir.path(),
         &scenarios,
-        &agent.server(),
+        &agent.base_url(),
         "out",
         &["--use-cache", "--parallel", "4"],
     )
@@ -157,7 +136,7 @@ fn a_run_killed_with_sigkill_leaves_a_sound_store_with_every_finished_result() {
     let output = run_command(
         dir.path(),
         &scenarios,
-        &agent.server(),
+        &agent.base_url(),
         "out2",
         &["--use-cache", "--parallel", "16"],
     )
@@ -177,14 +156,14 @@ fn a_run_killed_with_sigkill_leaves_a_sound_store_with_every_finished_result() {
 
 #[test]
 fn two_runs_at_once_on_one_cache_dir_both_finish_and_are_recorded() {
-    let agent = Agent::start(Duration::from_millis(20));
+    let agent = mock_agent(Duration::from_millis(20));
     let dir = tempfile::tempdir().unwrap();
     let scenarios = write_scenarios(dir.path(), 40, &[]);
     let spawn = |out: &str| {
         run_command(
             dir.path(),
             &scenarios,
-            &agent.server(),
+            &agent.base_url(),
             out,
             &["--use-cache", "--parallel", "8"],
         )
@@ -213,12 +192,12 @@ fn two_runs_at_once_on_one_cache_dir_both_finish_and_are_recorded() {
 
 #[test]
 fn baseline_gates_only_on_new_failures() {
-    let agent = Agent::start(Duration::ZERO);
+    let agent = mock_agent(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let run = |failing: &[usize], extra: &[&str]| {
         let scenarios = write_scenarios(dir.path(), 10, failing);
         let output =
-            run_command(dir.path(), &scenarios, &agent.server(), "out", extra).output().unwrap();
+            run_command(dir.path(), &scenarios, &agent.base_url(), "out", extra).output().unwrap();
         (output.status.code().unwrap(), String::from_utf8_lossy(&output.stderr).into_owned())
     };
     // Run 1: shop_004 and shop_009 fail.
@@ -362,10 +341,10 @@ fn store_commands_explain_what_is_missing() {
 
 #[test]
 fn cache_stats_clear_and_prune() {
-    let agent = Agent::start(Duration::ZERO);
+    let agent = mock_agent(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     let scenarios = write_scenarios(dir.path(), 10, &[]);
-    let output = run_command(dir.path(), &scenarios, &agent.server(), "out", &["--use-cache"])
+    let output = run_command(dir.path(), &scenarios, &agent.base_url(), "out", &["--use-cache"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));

@@ -64,3 +64,49 @@ pub fn shared_corpus(name: &str) -> Option<PathBuf> {
     eprintln!("skipping: {} is missing (outside CI)", path.display());
     None
 }
+
+/// The embedded mock A2A agent on 127.0.0.1:0, served by a runtime of its own for as long as
+/// the value lives (the binary under test talks to it from another process); shut down
+/// gracefully on drop.
+pub struct MockServer {
+    runtime: tokio::runtime::Runtime,
+    agent: Option<rogue_runner::demo::MockAgent>,
+}
+
+impl MockServer {
+    pub fn start(options: rogue_runner::demo::MockAgentOptions) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let agent = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+            rogue_runner::demo::MockAgent::start(listener, options).await.unwrap()
+        });
+        MockServer { runtime, agent: Some(agent) }
+    }
+
+    /// `http://127.0.0.1:PORT`, for `--rogue-server` or `--agent NAME=URL/a2a/NAME`.
+    pub fn base_url(&self) -> String {
+        self.agent.as_ref().unwrap().base_url()
+    }
+
+    /// The URL of agent `name`.
+    pub fn agent_url(&self, name: &str) -> String {
+        self.agent.as_ref().unwrap().agent_url(name)
+    }
+
+    /// The runtime serving the agent, for other fake servers a test needs beside it.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(agent) = self.agent.take() {
+            self.runtime.block_on(agent.shutdown());
+        }
+    }
+}
