@@ -11,6 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rogue_runner::engine::{
@@ -247,7 +248,7 @@ fn hostile_events() -> Vec<RunEvent> {
                 scenarios: 1,
             }],
         },
-        RunEvent::ScenarioFinished { outcome: std::sync::Arc::new(outcomes[0].clone()) },
+        RunEvent::ScenarioFinished { outcome: Arc::new(outcomes[0].clone()) },
         RunEvent::RunFinished {
             summary: RunSummary::build(
                 "run-hostile".to_owned(),

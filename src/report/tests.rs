@@ -226,7 +226,7 @@ fn fixture_events() -> Vec<RunEvent> {
         if outcome.status != Status::Skipped {
             events.push(RunEvent::ScenarioStarted { id: outcome.id.clone() });
         }
-        events.push(RunEvent::ScenarioFinished { outcome: std::sync::Arc::new(outcome.clone()) });
+        events.push(RunEvent::ScenarioFinished { outcome: Arc::new(outcome.clone()) });
     }
     events.push(RunEvent::RunFinished {
         summary: RunSummary::build(
@@ -594,10 +594,10 @@ fn an_unreachable_agent_is_one_line_not_one_per_scenario() {
         let priority = Priority::ALL[i % 3];
         let o = outcome(&format!("qa_{i:03}"), priority, "qa_agent", Status::Error, 1);
         let o = with_reasons(o, &["cannot connect: connection refused"]);
-        results.on_event(&RunEvent::ScenarioFinished { outcome: std::sync::Arc::new(o) }).unwrap();
+        results.on_event(&RunEvent::ScenarioFinished { outcome: Arc::new(o) }).unwrap();
     }
     let ok = outcome("ok_001", Priority::P0, "ok_agent", Status::Passed, 5);
-    results.on_event(&RunEvent::ScenarioFinished { outcome: std::sync::Arc::new(ok) }).unwrap();
+    results.on_event(&RunEvent::ScenarioFinished { outcome: Arc::new(ok) }).unwrap();
 
     let md = render_summary_markdown(&results.document());
     let mentions: Vec<&str> = md
@@ -628,7 +628,7 @@ fn an_unreachable_agent_is_one_line_not_one_per_scenario() {
     for i in 0..120 {
         let o = outcome(&format!("qa_{i:03}"), Priority::P0, "qa_agent", Status::Error, 1);
         let o = with_reasons(o, &["cannot connect: connection refused"]);
-        progress.on_event(&RunEvent::ScenarioFinished { outcome: std::sync::Arc::new(o) }).unwrap();
+        progress.on_event(&RunEvent::ScenarioFinished { outcome: Arc::new(o) }).unwrap();
     }
     let text = captured.text();
     assert_eq!(text.matches("connection refused").count(), 1, "{text}");
@@ -641,7 +641,7 @@ fn long_failure_lists_are_capped() {
     for i in 0..60 {
         let o = outcome(&format!("qa_{i:03}"), Priority::P1, "qa_agent", Status::Failed, 10);
         let o = with_reasons(o, &[&format!("reason {i} {}", "x".repeat(1000))]);
-        results.on_event(&RunEvent::ScenarioFinished { outcome: std::sync::Arc::new(o) }).unwrap();
+        results.on_event(&RunEvent::ScenarioFinished { outcome: Arc::new(o) }).unwrap();
     }
     let md = render_summary_markdown(&results.document());
     assert!(md.contains("- … and 10 more; see `results.json`"));
@@ -736,7 +736,7 @@ fn hostile_html_events() -> Vec<RunEvent> {
             message: "<script>alert(10)</script>".to_owned(),
             elapsed_ms: 1,
         },
-        RunEvent::ScenarioFinished { outcome: std::sync::Arc::new(outcomes[0].clone()) },
+        RunEvent::ScenarioFinished { outcome: Arc::new(outcomes[0].clone()) },
         RunEvent::RunFinished {
             summary: RunSummary::build(
                 RUN_ID.to_owned(),
