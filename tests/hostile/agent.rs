@@ -1,0 +1,1 @@
+//! A hostile agent and a hostile judge: credentials, deadlines, bounded bodies, wire oddities.

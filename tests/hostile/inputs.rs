@@ -1,0 +1,1 @@
+//! Hostile inputs: scenario directories and files, report encodings.

@@ -1,0 +1,1 @@
+//! A hostile run: signals, panics, absurd settings, secrets echoed back.
