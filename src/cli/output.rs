@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::scenario::{Diagnostic, RenderedDiagnostic};
 
@@ -23,11 +24,15 @@ pub(super) fn render_diagnostics(
         miette::GraphicalTheme::unicode_nocolor()
     };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
-    let mut sources: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
+    // Each file is read once, bounded, and only if it is a regular file: a diagnostic about a
+    // FIFO, a device or an oversized file is shown on one line.
+    let mut sources: BTreeMap<PathBuf, Option<Arc<str>>> = BTreeMap::new();
     for diagnostic in diagnostics {
         let source = sources
             .entry(diagnostic.file.clone())
-            .or_insert_with(|| fs_err::read_to_string(&diagnostic.file).ok())
+            .or_insert_with(|| {
+                crate::scenario::source_file::read_for_snippet(&diagnostic.file).map(Arc::from)
+            })
             .clone();
         match source {
             Some(text) => {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -85,11 +86,12 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug)]
 pub struct RenderedDiagnostic {
     diagnostic: Diagnostic,
-    source: miette::NamedSource<String>,
+    source: miette::NamedSource<Arc<str>>,
 }
 
 impl RenderedDiagnostic {
-    pub fn new(diagnostic: Diagnostic, source_text: String) -> Self {
+    /// `source_text` is shared: one file's text serves all of its diagnostics.
+    pub fn new(diagnostic: Diagnostic, source_text: Arc<str>) -> Self {
         let name = diagnostic.file.display().to_string();
         RenderedDiagnostic { source: miette::NamedSource::new(name, source_text), diagnostic }
     }

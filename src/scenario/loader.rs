@@ -72,19 +72,24 @@ const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
 pub fn load_paths(paths: &[PathBuf], options: &LoadOptions) -> LoadReport {
     let mut report = LoadReport::default();
     let mut files: Vec<PathBuf> = Vec::new();
+    let mut visited = Visited::default();
     for path in paths {
         match fs_err::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 let before = files.len();
-                walk(path, &mut files, &mut report.diagnostics, 0);
-                if files.len() == before {
+                let walked = walk(path, &mut visited, &mut files, &mut report.diagnostics);
+                if walked && files.len() == before {
                     report.diagnostics.push(
                         Diagnostic::error(path, start(), "no scenario files in this directory")
                             .with_hint("scenario files end in .yaml, .yml or .json"),
                     );
                 }
             }
-            Ok(_) => files.push(path.clone()),
+            Ok(meta) => {
+                if visited.first_visit(path, &meta) {
+                    files.push(path.clone());
+                }
+            }
             Err(_) => report.diagnostics.push(
                 Diagnostic::error(path, start(), "no such file or directory")
                     .with_hint("check the path passed to --scenarios-dir"),
@@ -114,37 +119,139 @@ fn start() -> Pos {
     Pos { line: 1, col: 1, offset: 0 }
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>, depth: usize) {
-    if depth > 32 {
-        return;
+/// The deepest directory level read below a scenarios directory.
+const MAX_WALK_DEPTH: usize = 32;
+
+/// Directories never read: they hold tooling, not scenarios.
+const SKIPPED_DIRS: &[&str] = &[".git", "node_modules", "target"];
+
+/// Files and directories already seen, by identity (device and inode on unix, canonical path
+/// elsewhere), so no file is loaded twice and no directory is walked twice, however many
+/// symlinks lead to it.
+#[derive(Debug, Default)]
+struct Visited(std::collections::HashSet<FileKey>);
+
+#[cfg(unix)]
+type FileKey = (u64, u64);
+#[cfg(not(unix))]
+type FileKey = PathBuf;
+
+impl Visited {
+    /// Whether `path` (with its metadata, symlinks followed) is seen for the first time.
+    /// A path whose identity cannot be known counts as new.
+    fn first_visit(&mut self, path: &Path, meta: &std::fs::Metadata) -> bool {
+        match file_key(path, meta) {
+            Some(key) => self.0.insert(key),
+            None => true,
+        }
     }
-    let entries = match fs_err::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => {
-            diagnostics.push(Diagnostic::error(
-                dir,
-                start(),
-                format!("cannot list the directory: {e}"),
-            ));
-            return;
+}
+
+#[cfg(unix)]
+fn file_key(_path: &Path, meta: &std::fs::Metadata) -> Option<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_key(path: &Path, _meta: &std::fs::Metadata) -> Option<FileKey> {
+    fs_err::canonicalize(path).ok()
+}
+
+/// Walk `root` recursively, following symlinks, and push the scenario files found (by
+/// extension: whether each is a regular file is checked when it is read). A symlink loop is
+/// a warning, reported once where it closes; a directory or file reached again by another
+/// path is skipped. Returns false when `root` itself was already walked.
+fn walk(
+    root: &Path,
+    visited: &mut Visited,
+    files: &mut Vec<PathBuf>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    let mut entries = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .max_depth(MAX_WALK_DEPTH + 1)
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(entry) = entries.next() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                diagnostics.extend(walk_error(root, &e));
+                continue;
+            }
+        };
+        let path = entry.path();
+        let is_dir = entry.file_type().is_dir();
+        if is_dir && entry.depth() > 0 {
+            let name = entry.file_name().to_str().unwrap_or_default();
+            if SKIPPED_DIRS.contains(&name) {
+                entries.skip_current_dir();
+                continue;
+            }
+            if entry.depth() > MAX_WALK_DEPTH {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        path,
+                        start(),
+                        format!(
+                            "the directory is nested deeper than {MAX_WALK_DEPTH} levels and is not read"
+                        ),
+                    )
+                    .with_hint("move its scenario files closer to the scenarios directory"),
+                );
+                continue;
+            }
         }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name == ".git" || name == "node_modules" || name == "target" {
-            continue;
+        let first = match entry.metadata() {
+            Ok(meta) => visited.first_visit(path, &meta),
+            Err(_) => true,
+        };
+        if is_dir {
+            if !first {
+                if entry.depth() == 0 {
+                    return false;
+                }
+                entries.skip_current_dir();
+            }
+        } else if first && is_scenario_file(path) {
+            files.push(entry.into_path());
         }
-        if path.is_dir() {
-            walk(&path, files, diagnostics, depth + 1);
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
-            files.push(path);
-        }
+    }
+    true
+}
+
+fn is_scenario_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// A problem met while walking: a symlink loop (a warning), or a directory or scenario file
+/// that cannot be read (a broken symlink named `notes.txt` is not a problem).
+fn walk_error(root: &Path, e: &walkdir::Error) -> Option<Diagnostic> {
+    let path = e.path().unwrap_or(root);
+    if let Some(ancestor) = e.loop_ancestor() {
+        return Some(Diagnostic::warning(
+            path,
+            start(),
+            format!(
+                "symlink loop: this leads back to `{}`, which is already being read; not followed",
+                ancestor.display()
+            ),
+        )
+        .with_hint("remove the symlink, or point it outside the scenarios directory"));
+    }
+    let reason = e.io_error().map_or_else(|| e.to_string(), ToString::to_string);
+    if e.depth() == 0 || fs_err::metadata(path).is_ok_and(|m| m.is_dir()) {
+        Some(Diagnostic::error(path, start(), format!("cannot list the directory: {reason}")))
+    } else if is_scenario_file(path) {
+        Some(
+            Diagnostic::error(path, start(), format!("cannot read the file: {reason}"))
+                .with_hint("check that the file exists and is readable (a symlink may be broken)"),
+        )
+    } else {
+        None
     }
 }
 
