@@ -132,3 +132,38 @@ fn warnings_do_not_fail_validation_and_quiet_hides_them() {
     assert_eq!(quiet.code, 0);
     assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
 }
+
+#[test]
+fn a_deeply_nested_json_file_is_a_json_nesting_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // Past the YAML parser's own recursion limit (256) and under it: the same error.
+    for depth in [200, 5_000] {
+        let text = format!("{{\"scenarios\": {}{}}}", "[".repeat(depth), "]".repeat(depth));
+        fs_err::write(dir.path().join(format!("deep{depth}.json")), text).unwrap();
+    }
+    let out = common::run_in(dir.path(), &["validate", "."]);
+    assert_eq!(out.code, 2, "{}", out.combined());
+    assert_eq!(
+        out.stderr.matches("JSON nesting is deeper than 128 levels").count(),
+        2,
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("YAML"), "{}", out.stderr);
+}
+
+#[test]
+fn the_same_file_given_twice_or_through_a_symlink_loads_once() {
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(
+        dir.path().join("a.yaml"),
+        "qa_agent_p1:\n  agent: qa_agent\n  scenarios:\n  - id: once\n    priority: P1\n    category: c\n    description: d\n    input: {prompt: p}\n    expected_output: {contains: [x]}\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("a.yaml", dir.path().join("b.yaml")).unwrap();
+    let out = common::run_in(dir.path(), &["validate", ".", "a.yaml", "./a.yaml"]);
+    assert_eq!(out.code, 0, "{}", out.combined());
+    assert!(!out.stderr.contains("duplicate"), "{}", out.stderr);
+    assert!(out.stdout.contains("checked 1 file(s): 1 scenario(s)"), "{}", out.stdout);
+}

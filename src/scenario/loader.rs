@@ -338,7 +338,16 @@ pub fn load_text(
                     .error(pos, "a tab character is used for indentation")
                     .hint("YAML indents with spaces only: replace the tab with spaces"),
                 None => {
-                    let recorded = ctx.error(e.pos, e.message);
+                    // A `.json` file passed the JSON check above: what the YAML parser refuses
+                    // in it is a JSON file's problem, named as such.
+                    let message = match e.message.strip_prefix("invalid YAML: ") {
+                        Some(rest) if is_json => format!("invalid JSON: {rest}"),
+                        _ if is_json && e.message.starts_with("nesting") => {
+                            format!("JSON {}", e.message)
+                        }
+                        _ => e.message,
+                    };
+                    let recorded = ctx.error(e.pos, message);
                     if let Some(hint) = e.hint {
                         recorded.hint(hint);
                     }
