@@ -158,3 +158,26 @@ fn bad_report_formats_are_usage_errors() {
     let out = run(&["--scenarios-dir", "x", "--format", "junit,html", "--help"]);
     assert_eq!(out.code, 0, "{}", out.combined());
 }
+
+#[test]
+fn list_table_escapes_newlines_ansi_and_bidi_controls_from_scenario_files() {
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(
+        dir.path().join("hostile.yaml"),
+        "qa_agent_p1:\n  agent: qa_agent\n  scenarios:\n  - id: \"evil\\nFAKE ROW\\e[31mred\\u202Eevil\"\n    priority: P1\n    category: \"cat\\u2066gory\\r\"\n    description: d\n    input: {prompt: p}\n    expected_output: {contains: [x]}\n",
+    )
+    .unwrap();
+    let out = common::run_in(dir.path(), &["list", "hostile.yaml"]);
+    assert_eq!(out.code, 0, "{}", out.combined());
+    let row = out.stdout.lines().find(|l| l.starts_with("evil")).unwrap();
+    assert!(row.starts_with("evil\\nFAKE ROW\\u{001B}[31mred\\u{202E}evil  P1 "), "{row}");
+    assert!(row.contains(" cat\\u{2066}gory\\r  qa_agent"), "{row}");
+    assert!(!out.stdout.lines().any(|l| l.starts_with("FAKE ROW")), "{}", out.stdout);
+    for c in ['\x1b', '\u{202E}', '\u{2066}', '\r'] {
+        assert!(!out.stdout.contains(c), "{c:?} printed raw: {}", out.stdout);
+    }
+    // JSON output keeps the id as written (JSON-escaped).
+    let out = common::run_in(dir.path(), &["list", "hostile.yaml", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["scenarios"][0]["id"], "evil\nFAKE ROW\x1b[31mred\u{202E}evil");
+}

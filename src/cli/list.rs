@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::args::{ListArgs, OutputFormat};
 use super::{CliError, output, selection_from};
 use crate::engine::ExitCode;
+use crate::scenario::escape::escape_invisible;
 use crate::scenario::{Scenario, Stats, UNASSIGNED_AGENT, load_paths};
 
 #[derive(Serialize)]
@@ -55,16 +56,16 @@ pub(super) fn run(
                     .iter()
                     .map(|s| {
                         vec![
-                            output::sanitize(&s.id),
+                            cell(&s.id),
                             s.priority.to_string(),
-                            output::sanitize(&s.category),
+                            cell(&s.category),
                             agent_label(s),
-                            format!(
+                            cell(&format!(
                                 "{}:{}:{}",
                                 s.source.file.display(),
                                 s.source.line,
                                 s.source.col
-                            ),
+                            )),
                         ]
                     })
                     .collect();
@@ -82,12 +83,14 @@ pub(super) fn run(
     Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Usage })
 }
 
+/// A table cell from scenario-file text: newlines, ANSI and bidi controls are shown as
+/// escapes (`\n`, `\u{1B}`, `\u{202E}`), so one scenario is one row and reads as written.
+fn cell(text: &str) -> String {
+    escape_invisible(text).into_owned()
+}
+
 fn agent_label(s: &Scenario) -> String {
-    if s.agent.name.is_empty() {
-        UNASSIGNED_AGENT.to_owned()
-    } else {
-        output::sanitize(&s.agent.name)
-    }
+    if s.agent.name.is_empty() { UNASSIGNED_AGENT.to_owned() } else { cell(&s.agent.name) }
 }
 
 fn write_stats(out: &mut dyn Write, stats: &Stats, files: usize) -> std::io::Result<()> {
@@ -105,7 +108,7 @@ fn write_stats(out: &mut dyn Write, stats: &Stats, files: usize) -> std::io::Res
         .by_agent
         .iter()
         .map(|(agent, c)| {
-            let mut row = vec![output::sanitize(agent)];
+            let mut row = vec![cell(agent)];
             row.extend(counts(c));
             row
         })
@@ -115,14 +118,14 @@ fn write_stats(out: &mut dyn Write, stats: &Stats, files: usize) -> std::io::Res
     let mut categories: Vec<(&String, &usize)> = stats.by_category.iter().collect();
     categories.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let rows: Vec<Vec<String>> =
-        categories.iter().map(|(c, n)| vec![output::sanitize(c), n.to_string()]).collect();
+        categories.iter().map(|(c, n)| vec![cell(c), n.to_string()]).collect();
     output::table(out, &["CATEGORY", "SCENARIOS"], &rows, 1)?;
     writeln!(out)?;
     let rows: Vec<Vec<String>> = stats
         .by_file
         .iter()
         .map(|(file, c)| {
-            let mut row = vec![file.display().to_string()];
+            let mut row = vec![cell(&file.display().to_string())];
             row.extend(counts(c));
             row
         })

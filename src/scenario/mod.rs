@@ -4,6 +4,7 @@ mod agent_alias;
 mod assertion;
 pub mod comparator;
 mod diagnostic;
+pub mod escape;
 mod expectation;
 mod fields;
 mod file_context;
