@@ -15,7 +15,11 @@
 //!   `cancelled`, `cancel_message`) and its agent's (`agent_url`, `agent_check`).
 //!
 //! Agent text is untrusted: ANSI sequences, control characters and XML non-characters are
-//! removed and URL credentials hidden before quick-junit escapes it for XML.
+//! removed and URL credentials hidden before quick-junit escapes it for XML. Names (scenario
+//! ids, agent names, file names) are identities and keep every character: a control or bidi
+//! character, or a character XML forbids (U+FFFE, U+FFFF, C0 controls), is written as the
+//! escape `\u{FFFE}`, so two ids differing by one stay two test cases. No character XML 1.0
+//! forbids reaches the file, whatever the input: a strict parser always reads it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,7 @@ use super::state::RunState;
 use super::text::{document_text, one_line, redact_userinfo};
 use super::{ReportError, ResultsDocument};
 use crate::engine::{Outcome, Role, Status, Verdict};
+use crate::scenario::escape::escape_invisible;
 
 /// The longest `message` attribute, in characters.
 const MAX_MESSAGE_CHARS: usize = 500;
@@ -77,7 +82,7 @@ pub fn render_junit_xml(doc: &ResultsDocument) -> Result<String, ReportError> {
 }
 
 fn junit_report(doc: &ResultsDocument) -> Report {
-    let mut report = Report::new(doc.tool.name.as_str());
+    let mut report = Report::new(name(&doc.tool.name));
     report.set_time(Duration::from_millis(doc.run.duration_ms));
     let mut agents: Vec<(&str, Option<&AgentReport>)> =
         doc.agents.iter().map(|a| (a.name.as_str(), Some(a))).collect();
@@ -87,10 +92,10 @@ fn junit_report(doc: &ResultsDocument) -> Report {
         }
     }
     for (name, agent) in agents {
-        let mut suite = TestSuite::new(one_line(name, MAX_MESSAGE_CHARS));
+        let mut suite = TestSuite::new(self::name(name));
         suite.add_properties(run_properties(doc));
         if let Some(agent) = agent {
-            suite.add_property(Property::new("agent_url", agent.url.as_str()));
+            suite.add_property(Property::new("agent_url", xml_chars(&agent.url)));
             if let Some(check) = &agent.check {
                 let text = if check.ok {
                     format!("ok: {}", check.message)
@@ -112,8 +117,8 @@ fn junit_report(doc: &ResultsDocument) -> Report {
 fn run_properties(doc: &ResultsDocument) -> Vec<Property> {
     let run = &doc.run;
     let mut properties = vec![
-        Property::new("run_id", run.run_id.as_str()),
-        Property::new("started_at", run.started_at.as_str()),
+        Property::new("run_id", name(&run.run_id)),
+        Property::new("started_at", name(&run.started_at)),
         Property::new("exit_code", run.exit_code.to_string()),
     ];
     if doc.partial {
@@ -142,11 +147,39 @@ fn run_properties(doc: &ResultsDocument) -> Vec<Property> {
 
 /// One line for an attribute, capped, credentials hidden.
 fn message(text: &str) -> String {
-    redact_userinfo(&one_line(text, MAX_MESSAGE_CHARS))
+    escape_invisible(&redact_userinfo(&one_line(text, MAX_MESSAGE_CHARS))).into_owned()
 }
 
 fn body_text(text: &str) -> String {
-    document_text(text, MAX_BODY_TEXT_CHARS)
+    xml_chars(&document_text(text, MAX_BODY_TEXT_CHARS))
+}
+
+/// A name (scenario id, agent, file) as an attribute: every character kept, the invisible
+/// ones escaped (`\u{202E}`, `\n`).
+fn name(text: &str) -> String {
+    escape_invisible(text).into_owned()
+}
+
+/// Text whose characters XML 1.0 forbids (C0 controls but tab, LF and CR; U+FFFE; U+FFFF)
+/// are escaped as `\u{FFFE}`; the rest, line breaks included, is kept.
+fn xml_chars(text: &str) -> String {
+    let forbidden = |c: char| {
+        matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}')
+            || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+    };
+    if !text.contains(forbidden) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if forbidden(c) {
+            // Writing to a String cannot fail.
+            let _infallible = write!(out, "\\u{{{:04X}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn test_case(outcome: &Outcome) -> TestCase {
@@ -169,11 +202,11 @@ fn test_case(outcome: &Outcome) -> TestCase {
             status
         }
     };
-    let mut case = TestCase::new(outcome.id.as_str(), status);
-    case.set_classname(format!("{}.{}", outcome.agent, outcome.priority))
+    let mut case = TestCase::new(name(&outcome.id), status);
+    case.set_classname(name(&format!("{}.{}", outcome.agent, outcome.priority)))
         .set_time(Duration::from_millis(outcome.duration_ms))
         .set_assertions(outcome.checks.len());
-    case.extra.insert("file".into(), source_file(&outcome.source).into());
+    case.extra.insert("file".into(), name(source_file(&outcome.source)).into());
     if matches!(outcome.status, Status::Failed | Status::Error) && !outcome.transcript.is_empty() {
         case.set_system_out(transcript(outcome));
     }
@@ -247,7 +280,7 @@ fn transcript(outcome: &Outcome) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::source_file;
+    use super::{source_file, xml_chars};
 
     #[test]
     fn source_file_drops_line_and_column() {
@@ -255,5 +288,14 @@ mod tests {
         assert_eq!(source_file("genesis/qa.yaml:24"), "genesis/qa.yaml");
         assert_eq!(source_file("c:/x/qa.yaml"), "c:/x/qa.yaml");
         assert_eq!(source_file("qa.yaml"), "qa.yaml");
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_escaped_and_line_breaks_kept() {
+        assert_eq!(
+            xml_chars("a\u{FFFE}b\u{FFFF}c\x01\x1f"),
+            "a\\u{FFFE}b\\u{FFFF}c\\u{0001}\\u{001F}"
+        );
+        assert_eq!(xml_chars("line\nnext\tx\r"), "line\nnext\tx\r");
     }
 }

@@ -848,3 +848,110 @@ fn flush_partial_writes_partial_junit_and_html() {
     assert!(html.contains("<strong>Partial results:</strong> the run did not finish; 4 of 12"));
     assert_eq!(html.matches("<details class=\"scenario\"").count(), 4);
 }
+
+/// Every report stays valid for its format whatever the scenario files and the agent say:
+/// junit.xml parses with a strict XML parser (and keeps each id, escaped), results.json and
+/// every events.jsonl line with a JSON parser (results.json keeps each id exactly), and no
+/// `<script>` from the data reaches report.html unescaped.
+mod any_text_keeps_every_report_valid {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::scenario::escape::escape_invisible;
+
+    /// Characters chosen to break reports: XML non-characters, C0 and C1 controls, bidi
+    /// controls, separators, a BOM, markup; or any character at all.
+    fn hostile_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            3 => any::<char>(),
+            2 => prop::sample::select(vec![
+                '\u{FFFE}', '\u{FFFF}', '\u{0}', '\u{1}', '\u{8}', '\u{B}', '\u{C}', '\u{1B}',
+                '\u{7F}', '\u{85}', '\u{9F}', '\u{202E}', '\u{2066}', '\u{200F}', '\u{061C}',
+                '\u{2028}', '\u{2029}', '\u{FEFF}', '\r', '\n', '\t', '<', '>', '&', '"', '\'',
+                ']', '\\',
+            ]),
+        ]
+    }
+
+    fn hostile_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => prop::collection::vec(hostile_char(), 0..24).prop_map(|v| v.into_iter().collect()),
+            1 => Just("]]><!-- \\uD800 \u{FFFE}&#xFFFF; <![CDATA[".to_owned()),
+        ]
+    }
+
+    fn status() -> impl Strategy<Value = Status> {
+        prop::sample::select(vec![Status::Passed, Status::Failed, Status::Error, Status::Skipped])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn every_report_parses(
+            (id_head, id_tail, agent, url) in (hostile_text(), hostile_text(), hostile_text(), hostile_text()),
+            (category, source, reason, message) in (hostile_text(), hostile_text(), hostile_text(), hostile_text()),
+            (key, expected, actual, reply) in (hostile_text(), hostile_text(), hostile_text(), hostile_text()),
+            status in status(),
+        ) {
+            let id = format!("{id_head}<script>alert(1)</script>{id_tail}");
+            let mut o = outcome(&id, Priority::P0, &agent, status, 5);
+            o.category = category;
+            o.source = source;
+            o.reasons = vec![reason];
+            o.checks = vec![CheckResult {
+                note: Some(message.clone()),
+                ..check(&key, &expected, Some(&actual), Verdict::Fail)
+            }];
+            o.transcript.push(TranscriptEntry { role: Role::Agent, text: reply });
+            let outcomes = vec![o];
+            let events = vec![
+                run_started(1, vec![plan(&agent, &url, 1)]),
+                RunEvent::AgentChecked {
+                    agent: agent.clone(),
+                    url: url.clone(),
+                    ok: false,
+                    message: message.clone(),
+                    elapsed_ms: 1,
+                },
+                RunEvent::ScenarioStarted { id: id.clone() },
+                RunEvent::ScenarioFinished { outcome: Arc::new(outcomes[0].clone()) },
+                RunEvent::RunCancelled { reason: CancelReason::Interrupted, message: message.clone() },
+                RunEvent::RunFinished {
+                    summary: RunSummary::build(
+                        RUN_ID.to_owned(),
+                        STARTED_AT.to_owned(),
+                        "2026-08-30T10:00:01Z".to_owned(),
+                        1000,
+                        &outcomes,
+                        Some((CancelReason::Interrupted, message)),
+                    ),
+                },
+            ];
+            let dir = tempfile::tempdir().unwrap();
+            let (set, _) = run_standard(dir.path(), &events);
+            prop_assert!(set.errors().is_empty(), "{:?}", set.errors());
+            let read = |name: &str| fs_err::read_to_string(dir.path().join(name)).unwrap();
+
+            let xml = read("junit.xml");
+            let parsed = roxmltree::Document::parse(&xml);
+            prop_assert!(parsed.is_ok(), "junit.xml does not parse: {:?}\n{xml:?}", parsed.err());
+            let parsed = parsed.unwrap();
+            let case = parsed.descendants().find(|n| n.has_tag_name("testcase")).unwrap();
+            let escaped_id = escape_invisible(&id);
+            prop_assert_eq!(case.attribute("name"), Some(escaped_id.as_ref()));
+
+            let results: ResultsDocument = serde_json::from_str(&read("results.json")).unwrap();
+            prop_assert_eq!(&results.scenarios[0].id, &id);
+
+            let events_jsonl = read("events.jsonl");
+            prop_assert_eq!(events_jsonl.lines().count(), events.len());
+            for line in events_jsonl.lines() {
+                prop_assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "{line:?}");
+            }
+
+            let html = read("report.html");
+            prop_assert_eq!(html.matches("<script").count(), 1);
+        }
+    }
+}
