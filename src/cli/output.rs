@@ -34,6 +34,7 @@ pub(super) fn render_diagnostics(
                 crate::scenario::source_file::read_for_snippet(&diagnostic.file).map(Arc::from)
             })
             .clone();
+        let source = source.filter(|text| snippet_line_is_short(text, diagnostic.line));
         match source {
             Some(text) => {
                 let mut located = (*diagnostic).clone();
@@ -50,6 +51,15 @@ pub(super) fn render_diagnostics(
         }
     }
     Ok(())
+}
+
+/// The longest source line shown in a snippet; a diagnostic on a longer line (minified JSON,
+/// a hostile file) is shown as one line instead of flooding the terminal.
+const MAX_SNIPPET_LINE_BYTES: usize = 1000;
+
+fn snippet_line_is_short(text: &str, line: u32) -> bool {
+    let line = text.split('\n').nth(line.saturating_sub(1) as usize).unwrap_or_default();
+    line.len() <= MAX_SNIPPET_LINE_BYTES
 }
 
 /// Text from files or agents, safe to print on a terminal: control characters and escape
