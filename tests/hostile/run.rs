@@ -1,1 +1,136 @@
 //! A hostile run: signals, panics, absurd settings, secrets echoed back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+/// A scenario file with one scripted scenario for agent `shop`, checked by `contains`.
+const ONE_SCENARIO: &str = "version: 1\nagent: shop\nscenarios:\n  - id: greet\n    priority: P1\n    message: hello\n    expect:\n      contains: [hello]\n";
+
+/// The binary, run in `dir` with `envs`, without colour, CI or judge settings inherited.
+fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rogue-runner"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("ROGUE_SERVER")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("CI")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("ROGUE_JUDGE_BASE_URL")
+        .env_remove("ROGUE_RUNNER_CONFIG")
+        .env_remove("ROGUE_RUNNER_TEST_PANIC");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// What a run left behind: exit code, both streams.
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Ran {
+    let out = command(dir, args, envs).output().unwrap();
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs_err::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// `needle` appears in no file under `dir` (reports, the SQLite store and its journal, as
+/// bytes) and in neither stream of `ran`.
+fn assert_nowhere(dir: &Path, ran: &Ran, needle: &str) {
+    assert!(!ran.stdout.contains(needle), "stdout leaks {needle}:\n{}", ran.stdout);
+    assert!(!ran.stderr.contains(needle), "stderr leaks {needle}:\n{}", ran.stderr);
+    let files = files_under(dir);
+    for path in &files {
+        if path.extension().is_some_and(|e| e == "yaml") {
+            continue;
+        }
+        let bytes = fs_err::read(path).unwrap();
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{} leaks {needle}",
+            path.display()
+        );
+    }
+}
+
+fn results(dir: &Path) -> Value {
+    let text = fs_err::read_to_string(dir.join("out").join("results.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The reports a complete run writes (and the store), asserted present so that a leak check
+/// over them means something.
+fn assert_all_reports(dir: &Path) {
+    for name in ["results.json", "summary.md", "events.jsonl", "junit.xml", "report.html"] {
+        assert!(dir.join("out").join(name).is_file(), "{name} missing");
+    }
+    assert!(
+        files_under(&dir.join(".rogue_cache")).iter().any(|p| p.to_string_lossy().contains("sqlite")),
+        "no store written"
+    );
+}
+
+/// A local URL where nothing listens.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+// ---- One redaction policy (issue 11, item 7) ----------------------------------------------
+
+#[test]
+fn a_token_in_the_url_user_part_password_or_query_never_reaches_an_output() {
+    const CANARY: &str = "canaryTok3n9f2";
+    let port = closed_port();
+    let cases = [
+        ("user part", vec!["--rogue-server".to_owned(), format!("http://{CANARY}@127.0.0.1:{port}")]),
+        (
+            "password",
+            vec!["--rogue-server".to_owned(), format!("http://bot:{CANARY}@127.0.0.1:{port}")],
+        ),
+        (
+            "api_key",
+            vec!["--agent".to_owned(), format!("shop=http://127.0.0.1:{port}/a2a/shop?api_key={CANARY}")],
+        ),
+    ];
+    for (what, url_args) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("s.yaml"), ONE_SCENARIO).unwrap();
+        let mut args = vec!["run", "--scenarios-dir", "s.yaml", "--output-dir", "out", "--progress", "plain", "--retries", "0"];
+        args.extend(url_args.iter().map(String::as_str));
+        let ran = run(dir.path(), &args, &[]);
+        assert_eq!(ran.code, 5, "{what}: {}", ran.stderr);
+        let doc = results(dir.path());
+        assert_eq!(doc["scenarios"][0]["status"], "error", "{what}");
+        assert_all_reports(dir.path());
+        assert_nowhere(dir.path(), &ran, CANARY);
+        // The connection error is still told, with the credential masked.
+        let reason = doc["scenarios"][0]["reasons"][0].as_str().unwrap();
+        assert!(reason.contains("127.0.0.1"), "{what}: {reason}");
+    }
+}
