@@ -90,7 +90,9 @@ fn assert_all_reports(dir: &Path) {
         assert!(dir.join("out").join(name).is_file(), "{name} missing");
     }
     assert!(
-        files_under(&dir.join(".rogue_cache")).iter().any(|p| p.to_string_lossy().contains("sqlite")),
+        files_under(&dir.join(".rogue_cache"))
+            .iter()
+            .any(|p| p.to_string_lossy().contains("sqlite")),
         "no store written"
     );
 }
@@ -108,20 +110,36 @@ fn a_token_in_the_url_user_part_password_or_query_never_reaches_an_output() {
     const CANARY: &str = "canaryTok3n9f2";
     let port = closed_port();
     let cases = [
-        ("user part", vec!["--rogue-server".to_owned(), format!("http://{CANARY}@127.0.0.1:{port}")]),
+        (
+            "user part",
+            vec!["--rogue-server".to_owned(), format!("http://{CANARY}@127.0.0.1:{port}")],
+        ),
         (
             "password",
             vec!["--rogue-server".to_owned(), format!("http://bot:{CANARY}@127.0.0.1:{port}")],
         ),
         (
             "api_key",
-            vec!["--agent".to_owned(), format!("shop=http://127.0.0.1:{port}/a2a/shop?api_key={CANARY}")],
+            vec![
+                "--agent".to_owned(),
+                format!("shop=http://127.0.0.1:{port}/a2a/shop?api_key={CANARY}"),
+            ],
         ),
     ];
     for (what, url_args) in cases {
         let dir = tempfile::tempdir().unwrap();
         fs_err::write(dir.path().join("s.yaml"), ONE_SCENARIO).unwrap();
-        let mut args = vec!["run", "--scenarios-dir", "s.yaml", "--output-dir", "out", "--progress", "plain", "--retries", "0"];
+        let mut args = vec![
+            "run",
+            "--scenarios-dir",
+            "s.yaml",
+            "--output-dir",
+            "out",
+            "--progress",
+            "plain",
+            "--retries",
+            "0",
+        ];
         args.extend(url_args.iter().map(String::as_str));
         let ran = run(dir.path(), &args, &[]);
         assert_eq!(ran.code, 5, "{what}: {}", ran.stderr);
@@ -133,4 +151,56 @@ fn a_token_in_the_url_user_part_password_or_query_never_reaches_an_output() {
         let reason = doc["scenarios"][0]["reasons"][0].as_str().unwrap();
         assert!(reason.contains("127.0.0.1"), "{what}: {reason}");
     }
+}
+
+// ---- Absurd settings (issue 12, item 6) ---------------------------------------------------
+
+#[test]
+fn absurd_durations_and_counts_are_usage_errors_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(dir.path().join("s.yaml"), ONE_SCENARIO).unwrap();
+    let port = closed_port();
+    let agent = format!("shop=http://127.0.0.1:{port}/a2a/shop");
+    let cases: [(&[&str], &str); 7] = [
+        (&["--timeout", "18446744073709551615s"], "more than the 24h"),
+        (&["--timeout", "0s"], "must be more than 0"),
+        (&["--timeout", "25h"], "more than the 24h"),
+        (&["--retries", "1000"], "not in 0..=20"),
+        (&["--judge-timeout", "999999h"], "more than the 24h"),
+        (&["--judge-retries", "21"], "not in 0..=20"),
+        (&["--parallel", "0"], "--parallel"),
+    ];
+    for (flags, message) in cases {
+        let mut args =
+            vec!["run", "--scenarios-dir", "s.yaml", "--output-dir", "out", "--agent", &agent];
+        args.extend(flags);
+        let ran = run(dir.path(), &args, &[]);
+        assert_eq!(ran.code, 2, "{flags:?}: {}", ran.stderr);
+        assert!(ran.stderr.contains(message), "{flags:?}: {}", ran.stderr);
+        assert!(!dir.path().join("out").exists(), "{flags:?} ran");
+    }
+}
+
+// ---- cache clear on a corrupt store (issue 12, point 10) ----------------------------------
+
+#[test]
+fn cache_clear_clears_a_corrupt_store_as_its_own_hint_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join(".rogue_cache");
+    fs_err::create_dir_all(&cache).unwrap();
+    let garbage: Vec<u8> =
+        (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    fs_err::write(cache.join("store.sqlite3"), &garbage).unwrap();
+    let stats = run(dir.path(), &["cache", "stats"], &[]);
+    assert_eq!(stats.code, 2, "{}", stats.stderr);
+    assert!(stats.stderr.contains("cache clear"), "{}", stats.stderr);
+    let clear = run(dir.path(), &["cache", "clear"], &[]);
+    assert_eq!(clear.code, 0, "{}{}", clear.stdout, clear.stderr);
+    assert!(clear.stdout.contains("store.sqlite3.corrupt"), "{}", clear.stdout);
+    // The damaged file is kept aside, not destroyed; the store works again.
+    assert_eq!(fs_err::read(cache.join("store.sqlite3.corrupt")).unwrap(), garbage);
+    let again = run(dir.path(), &["cache", "stats"], &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let history = run(dir.path(), &["history"], &[]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
 }
