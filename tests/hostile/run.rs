@@ -2,8 +2,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
+use rogue_runner::demo::{FakeJudge, FakeJudgeOptions, Fault, MockAgentOptions};
 use serde_json::Value;
+
+use crate::common::MockServer;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../support/fake_agent.rs"]
+mod fake_agent;
+
+use fake_agent::{FakeAgent, Reply, card_v03, message_v0};
 
 /// A scenario file with one scripted scenario for agent `shop`, checked by `contains`.
 const ONE_SCENARIO: &str = "version: 1\nagent: shop\nscenarios:\n  - id: greet\n    priority: P1\n    message: hello\n    expect:\n      contains: [hello]\n";
@@ -203,4 +213,136 @@ fn cache_clear_clears_a_corrupt_store_as_its_own_hint_says() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     let history = run(dir.path(), &["history"], &[]);
     assert_eq!(history.code, 0, "{}", history.stderr);
+}
+
+// ---- A panic is an error, never a green run (issue 12, item 6) ----------------------------
+
+#[test]
+fn a_panicking_worker_is_an_error_outcome_with_its_message_and_the_run_fails() {
+    let agent = MockServer::start(MockAgentOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(
+        dir.path().join("s.yaml"),
+        "version: 1\nagent: shop\nscenarios:\n  - id: fine\n    priority: P1\n    message: hello\n    expect:\n      contains: [hello]\n  - id: boom\n    priority: P1\n    message: hello\n    expect:\n      contains: [hello]\n",
+    )
+    .unwrap();
+    let ran = run(
+        dir.path(),
+        &[
+            "run",
+            "--scenarios-dir",
+            "s.yaml",
+            "--output-dir",
+            "out",
+            "--progress",
+            "plain",
+            "--rogue-server",
+            &agent.base_url(),
+        ],
+        &[("ROGUE_RUNNER_TEST_PANIC", "boom")],
+    );
+    assert_ne!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.code, 5, "{}", ran.stderr);
+    let doc = results(dir.path());
+    assert_eq!(doc["run"]["exit_code"], 5, "{doc:#}");
+    let scenarios = doc["scenarios"].as_array().unwrap();
+    let boom = scenarios.iter().find(|s| s["id"] == "boom").unwrap();
+    assert_eq!(boom["status"], "error", "{boom:#}");
+    let reason = boom["reasons"][0].as_str().unwrap();
+    assert!(reason.contains("panicked") && reason.contains("ROGUE_RUNNER_TEST_PANIC"), "{reason}");
+    let fine = scenarios.iter().find(|s| s["id"] == "fine").unwrap();
+    assert_eq!(fine["status"], "passed", "{fine:#}");
+}
+
+// ---- SIGTERM and SIGHUP take the Ctrl-C path (issue 12, item 5) ---------------------------
+
+/// Starts a run against an agent that answers after a minute, waits until its scenario has
+/// started (events.jsonl says so), sends `signal` with `kill`, and returns the exit code and
+/// how long the run took to end after the signal.
+#[cfg(unix)]
+fn stop_a_slow_run_with(signal: &str) -> (tempfile::TempDir, i32, Duration) {
+    let agent = MockServer::start(MockAgentOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(
+        dir.path().join("s.yaml"),
+        "version: 1\nagent: shop\nscenarios:\n  - id: slow\n    priority: P1\n    message: hello [delay:60s]\n    expect:\n      contains: [hello]\n  - id: never\n    priority: P1\n    message: hello\n    expect:\n      contains: [hello]\n",
+    )
+    .unwrap();
+    let mut child = command(
+        dir.path(),
+        &[
+            "run",
+            "--scenarios-dir",
+            "s.yaml",
+            "--output-dir",
+            "out",
+            "--progress",
+            "plain",
+            "--parallel",
+            "1",
+            "--timeout",
+            "2m",
+            "--rogue-server",
+            &agent.base_url(),
+        ],
+        &[],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    // Ready when the slow scenario is in flight.
+    let events = dir.path().join("out").join("events.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !fs_err::read_to_string(&events).is_ok_and(|t| t.contains("scenario_started")) {
+        assert!(Instant::now() < deadline, "the run never started its scenario");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before the signal");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Instant::now();
+    let kill = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let deadline = sent + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the run did not stop within 20 s of {signal}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (dir, status.code().unwrap_or(-1), sent.elapsed())
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_writes_every_report_and_exits_143() {
+    let (dir, code, took) = stop_a_slow_run_with("-TERM");
+    assert_eq!(code, 143);
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert_all_reports(dir.path());
+    let doc = results(dir.path());
+    assert_eq!(doc["run"]["exit_code"], 143, "{:#}", doc["run"]);
+    assert_eq!(doc["run"]["cancelled"], "interrupted", "{:#}", doc["run"]);
+    assert!(doc["run"]["cancel_message"].as_str().unwrap().contains("SIGTERM"), "{:#}", doc["run"]);
+    for scenario in doc["scenarios"].as_array().unwrap() {
+        assert_eq!(scenario["status"], "skipped", "{scenario:#}");
+    }
+    let summary = fs_err::read_to_string(dir.path().join("out").join("summary.md")).unwrap();
+    assert!(summary.contains("143"), "{summary}");
+    let junit = fs_err::read_to_string(dir.path().join("out").join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"name="exit_code" value="143""#), "{junit}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sighup_writes_every_report_and_exits_129() {
+    let (dir, code, _) = stop_a_slow_run_with("-HUP");
+    assert_eq!(code, 129);
+    assert_all_reports(dir.path());
+    let doc = results(dir.path());
+    assert_eq!(doc["run"]["exit_code"], 129, "{:#}", doc["run"]);
+    assert!(doc["run"]["cancel_message"].as_str().unwrap().contains("SIGHUP"), "{:#}", doc["run"]);
 }
