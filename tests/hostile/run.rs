@@ -346,3 +346,161 @@ fn sighup_writes_every_report_and_exits_129() {
     assert_eq!(doc["run"]["exit_code"], 129, "{:#}", doc["run"]);
     assert!(doc["run"]["cancel_message"].as_str().unwrap().contains("SIGHUP"), "{:#}", doc["run"]);
 }
+
+// ---- Secrets echoed back (issue 12, item 3) -----------------------------------------------
+
+const AGENT_KEY: &str = "agentKey-5b0c1e9d77";
+const JUDGE_KEY: &str = "judgeKey-c41a0f2e93";
+
+/// An A2A agent that quotes every request header's value back in its answer, bare (so only
+/// scrubbing by value can catch it), and the judge that rules on its replies.
+struct EchoServers {
+    runtime: tokio::runtime::Runtime,
+    agent: Option<FakeAgent>,
+    judge: Option<FakeJudge>,
+}
+
+impl EchoServers {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (agent, judge) = runtime.block_on(async {
+            let agent = FakeAgent::a2a(
+                |base| card_v03(base, false),
+                |req| {
+                    let said = req.message()["parts"][0]["text"].as_str().unwrap_or("").to_owned();
+                    let headers: Vec<String> = req
+                        .headers
+                        .iter()
+                        .map(|(_, v)| v.to_str().unwrap_or("").to_owned())
+                        .collect();
+                    let text = format!("{said} — your headers were: {}", headers.join(" | "));
+                    Reply::rpc(req, message_v0(&text, "ctx-1"))
+                },
+            )
+            .await;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+            let judge = FakeJudge::start(listener, FakeJudgeOptions::default()).await.unwrap();
+            (agent, judge)
+        });
+        EchoServers { runtime, agent: Some(agent), judge: Some(judge) }
+    }
+
+    fn agent(&self) -> &FakeAgent {
+        self.agent.as_ref().unwrap()
+    }
+
+    fn judge(&self) -> &FakeJudge {
+        self.judge.as_ref().unwrap()
+    }
+}
+
+impl Drop for EchoServers {
+    fn drop(&mut self) {
+        let agent = self.agent.take();
+        if let Some(judge) = self.judge.take() {
+            self.runtime.block_on(async move {
+                judge.shutdown().await;
+                drop(agent);
+            });
+        }
+    }
+}
+
+/// Passes (`hello` echoed), fails (`goodbye` never said, so the reply is quoted as the
+/// failure), and is judged (a rubric).
+const ECHO_SCENARIOS: &str = "version: 1\nagent: shop\nscenarios:\n  - id: passes\n    priority: P1\n    message: hello\n    expect:\n      contains: [hello]\n  - id: fails\n    priority: P1\n    message: hello\n    expect:\n      contains: [goodbye]\n      regex: ['^hello$']\n  - id: judged\n    priority: P1\n    message: hello\n    rubric:\n      - the agent greets back\n";
+
+fn echo_run(dir: &Path, servers: &EchoServers, extra: &[&str]) -> Ran {
+    let agent = format!("shop={}", servers.agent().url);
+    let mut args = vec![
+        "run",
+        "--scenarios-dir",
+        "s.yaml",
+        "--output-dir",
+        "out",
+        "--progress",
+        "plain",
+        "--agent",
+        &agent,
+        "--auth",
+        "api-key:X-Api-Key:HOSTILE_AGENT_KEY",
+    ];
+    args.extend(extra);
+    run(
+        dir,
+        &args,
+        &[
+            ("HOSTILE_AGENT_KEY", AGENT_KEY),
+            ("OPENAI_API_KEY", JUDGE_KEY),
+            ("OPENAI_BASE_URL", &servers.judge().base_url()),
+        ],
+    )
+}
+
+#[test]
+fn credentials_an_agent_echoes_are_scrubbed_on_success_failure_cache_and_judge_paths() {
+    let servers = EchoServers::start();
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(dir.path().join("s.yaml"), ECHO_SCENARIOS).unwrap();
+
+    let first = echo_run(dir.path(), &servers, &["--use-cache"]);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    // The agent did receive (and echo) its key: the scrubbing is what keeps it home.
+    assert!(servers.agent().posts().iter().all(|r| r.header("x-api-key") == Some(AGENT_KEY)));
+    let doc = results(dir.path());
+    let by_id = |id: &str| {
+        doc["scenarios"].as_array().unwrap().iter().find(|s| s["id"] == id).cloned().unwrap()
+    };
+    assert_eq!(by_id("passes")["status"], "passed", "{:#}", by_id("passes"));
+    assert_eq!(by_id("fails")["status"], "failed", "{:#}", by_id("fails"));
+    assert_eq!(by_id("judged")["status"], "passed", "{:#}", by_id("judged"));
+    let reply = by_id("passes")["transcript"][1]["text"].as_str().unwrap().to_owned();
+    assert!(reply.contains("your headers were") && reply.contains("***"), "{reply}");
+    assert_all_reports(dir.path());
+    for key in [AGENT_KEY, JUDGE_KEY] {
+        assert_nowhere(dir.path(), &first, key);
+    }
+    // The judge saw the transcript, never the key.
+    let seen = servers.judge().seen();
+    assert!(!seen.is_empty(), "the judge was not asked");
+    for request in &seen {
+        let body = request.body.to_string();
+        assert!(body.contains("your headers were"), "{body}");
+        assert!(!body.contains(AGENT_KEY), "the judge received the agent's key: {body}");
+    }
+
+    // Cached: reported again from the store, still without the key.
+    let second = echo_run(dir.path(), &servers, &["--use-cache"]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert_all_reports(dir.path());
+    for key in [AGENT_KEY, JUDGE_KEY] {
+        assert_nowhere(dir.path(), &second, key);
+    }
+}
+
+#[test]
+fn a_judge_that_quotes_its_key_or_the_agents_has_them_scrubbed_from_its_reason() {
+    let servers = EchoServers::start();
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(dir.path().join("s.yaml"), ECHO_SCENARIOS).unwrap();
+    let reason = format!("I was called with {JUDGE_KEY}; the agent holds {AGENT_KEY}");
+    servers.judge().push_fault(Fault::Content(
+        serde_json::json!({"passed": false, "reason": reason, "score": 0}).to_string(),
+    ));
+    let ran = echo_run(dir.path(), &servers, &[]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let doc = results(dir.path());
+    let judged = doc["scenarios"].as_array().unwrap().iter().find(|s| s["id"] == "judged").unwrap();
+    assert_eq!(judged["status"], "failed", "{judged:#}");
+    assert!(
+        judged["judge"]["reason"].as_str().unwrap().contains("I was called with ***"),
+        "{judged:#}"
+    );
+    for key in [AGENT_KEY, JUDGE_KEY] {
+        assert_nowhere(dir.path(), &ran, key);
+    }
+}
