@@ -90,7 +90,7 @@ pub(crate) async fn execute(
 ) -> Outcome {
     let started = Instant::now();
     if let Some(rogue) = &ctx.rogue {
-        return delegate(scenario, agent, client, rogue, started).await;
+        return delegate(scenario, agent, client, rogue, &ctx.secrets, started).await;
     }
     let mut run = Conversing {
         state: ConversationState::default(),
@@ -268,13 +268,18 @@ async fn delegate(
     agent: &str,
     client: &AgentClient,
     rogue: &RogueEvaluator,
+    secrets: &crate::redact::Secrets,
     started: Instant,
 ) -> Outcome {
     let endpoint = client.endpoint();
     let result = rogue.evaluate(scenario, &endpoint.url, &endpoint.auth).await;
     let mut outcome = match result {
         Err(e) => outcome_without_run(scenario, agent, Status::Error, format!("rogue: {e}")),
-        Ok(result) => {
+        Ok(mut result) => {
+            // The checks see the scrubbed replies, as on the LLM judge's path.
+            for entry in &mut result.transcript {
+                secrets.scrub_in_place(&mut entry.text);
+            }
             let replies: Vec<&str> = result
                 .transcript
                 .iter()

@@ -158,6 +158,10 @@ impl Runner {
             values.extend(endpoint.api_key.iter().map(|k| k.expose().to_owned()));
             values.extend(endpoint.headers.iter().map(|(_, v)| v.expose().to_owned()));
         }
+        if let Some(rogue) = &self.options.rogue {
+            values.extend(rogue.judge_api_key.iter().map(|k| k.expose().to_owned()));
+            values.extend(Secrets::url_credentials(&rogue.server));
+        }
         for agent in &plan.agents {
             values.extend(Secrets::url_credentials(&agent.url));
         }
