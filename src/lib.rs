@@ -12,6 +12,7 @@ pub mod cost;
 pub mod demo;
 pub mod engine;
 pub mod judge;
+pub mod redact;
 pub mod report;
 pub mod scenario;
 pub mod secret;

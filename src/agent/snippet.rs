@@ -38,16 +38,9 @@ pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
     if out.is_empty() { "(empty body)".to_owned() } else { out }
 }
 
-/// `url` with any password in it replaced by `***`, for error messages.
+/// `url` redacted by the one policy ([`crate::redact`]): userinfo, secret query parameters.
 pub(crate) fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            // Setting a password only fails for URLs that cannot have one, which this has.
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
+    crate::redact::redact_url(url)
 }
 
 #[cfg(test)]
@@ -87,8 +80,9 @@ mod tests {
     }
 
     #[test]
-    fn redacts_passwords_in_urls() {
-        assert_eq!(redact_url("http://u:hunter2@h/x"), "http://u:***@h/x");
+    fn redacts_credentials_in_urls() {
+        assert_eq!(redact_url("http://u:hunter2@h/x"), "http://***@h/x");
+        assert_eq!(redact_url("http://h/x?api_key=k1"), "http://h/x?api_key=***");
         assert_eq!(redact_url("http://h/x"), "http://h/x");
         assert_eq!(redact_url("not a url"), "not a url");
     }

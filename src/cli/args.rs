@@ -210,12 +210,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_fail: Option<u32>,
 
-    /// Time limit for each request to an agent (`30s`, `500ms`, `2m`).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    /// Time limit for each request to an agent (`30s`, `500ms`, `2m`; 1ms to 24h).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_limit)]
     pub timeout: std::time::Duration,
 
-    /// Retries for connect errors and 5xx answers (never for 4xx or answers that arrived).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    /// Retries for connect errors and 5xx answers (never for 4xx or answers that arrived;
+    /// 0 to 20).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=MAX_RETRIES))]
     pub retries: u32,
 
     /// Largest reply body accepted from an agent, in bytes.
@@ -332,7 +333,7 @@ pub struct MockAgentArgs {
     #[arg(long)]
     pub streaming: bool,
     /// Fixed delay before every reply (`0ms`, `200ms`, `1s`).
-    #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = parse_delay)]
     pub latency: std::time::Duration,
 }
 
@@ -348,6 +349,37 @@ pub enum MockDialectArg {
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 30s, 500ms, 2m)"))
+}
+
+/// The longest time limit or delay accepted (`--timeout`, `--judge-timeout`, …): a day. A
+/// longer one is a typo, and near `u64::MAX` seconds it would overflow the clock.
+pub(crate) const MAX_LIMIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The most retries accepted (`--retries`, `--judge-retries`).
+pub(crate) const MAX_RETRIES: i64 = 20;
+
+/// A time limit: more than zero, at most [`MAX_LIMIT`].
+pub(crate) fn parse_limit(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err("must be more than 0 (write e.g. 30s, 500ms, 2m)".to_owned());
+    }
+    within_limit(d)
+}
+
+/// A delay: zero or more, at most [`MAX_LIMIT`].
+fn parse_delay(text: &str) -> Result<std::time::Duration, String> {
+    within_limit(parse_duration(text)?)
+}
+
+fn within_limit(d: std::time::Duration) -> Result<std::time::Duration, String> {
+    if d > MAX_LIMIT {
+        return Err(format!(
+            "{} is more than the 24h this accepts (write e.g. 30s, 500ms, 2m)",
+            humantime::format_duration(d)
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_formats(text: &str) -> Result<ReportFormats, String> {

@@ -70,12 +70,12 @@ pub struct JudgeArgs {
     /// Client-side limit of judge and driver requests per minute [default: none].
     #[arg(long, value_name = "N")]
     pub judge_rpm: Option<u32>,
-    /// Time limit of one judge request [default: 120s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Time limit of one judge request, 1ms to 24h [default: 120s].
+    #[arg(long, value_name = "DURATION", value_parser = super::args::parse_limit)]
     pub judge_timeout: Option<Duration>,
     /// Retries of a judge request after a connection error, timeout or 5xx [default: 3]
-    /// (429 answers are retried separately, waiting what the provider asks).
-    #[arg(long, value_name = "N")]
+    /// (429 answers are retried separately, waiting what the provider asks); 0 to 20.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=super::args::MAX_RETRIES))]
     pub judge_retries: Option<u32>,
     /// Do not ask for `response_format: json_schema` (verdicts are parsed leniently anyway).
     #[arg(long)]
@@ -86,8 +86,8 @@ pub struct JudgeArgs {
     /// Who rules on rubric items: our LLM judge, or a running Rogue server (--rogue-server).
     #[arg(long, value_enum, default_value_t = EvaluatorChoice::Llm)]
     pub evaluator: EvaluatorChoice,
-    /// With --evaluator rogue: how often each Rogue job is polled [default: 1s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// With --evaluator rogue: how often each Rogue job is polled, 1ms to 24h [default: 1s].
+    #[arg(long, value_name = "DURATION", value_parser = super::args::parse_limit)]
     pub rogue_poll_interval: Option<Duration>,
     /// Pricing file (TOML, same layout as the shipped pricing/prices.toml) whose entries add
     /// to or replace the shipped prices.
@@ -259,7 +259,7 @@ impl JudgeArgs {
         }
         let timeout = match (&self.judge_timeout, &fj.timeout) {
             (Some(t), _) => *t,
-            (None, Some(text)) => parse_duration(text).map_err(|e| {
+            (None, Some(text)) => super::args::parse_limit(text).map_err(|e| {
                 CliError::usage(format!("judge.timeout: {e}"), "write e.g. \"120s\"")
             })?,
             (None, None) => LlmEndpoint::default().timeout,
@@ -279,7 +279,16 @@ impl JudgeArgs {
             azure_api_version: azure,
             headers,
             timeout,
-            retries: self.judge_retries.or(fj.retries).unwrap_or(LlmEndpoint::default().retries),
+            retries: match self.judge_retries.or(fj.retries) {
+                Some(n) if i64::from(n) > super::args::MAX_RETRIES => {
+                    return Err(CliError::usage(
+                        format!("judge.retries = {n} is more than the 20 retries accepted"),
+                        "write a number from 0 to 20 in rogue-runner.toml",
+                    ));
+                }
+                Some(n) => n,
+                None => LlmEndpoint::default().retries,
+            },
             requests_per_minute: rpm.filter(|&n| n > 0),
             structured_output: !self.judge_no_structured_output
                 && fj.structured_output.unwrap_or(true),
@@ -354,10 +363,6 @@ impl JudgeArgs {
 /// The real process environment.
 pub(crate) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 30s, 500ms, 2m)"))
 }
 
 #[cfg(test)]

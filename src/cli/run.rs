@@ -11,7 +11,9 @@ use super::args::{AgentProtocol, ProgressChoice, RunArgs};
 use super::store::{RunStore, StoreOptions};
 use super::{CliError, output, selection_from};
 use crate::agent::{AgentKind, Auth, ClientOptions};
-use crate::engine::{AgentRouting, ExitCode, Plan, ResultCache, RunOptions, Runner};
+use crate::engine::{
+    AgentRouting, ExitCode, Plan, ResultCache, RunOptions, Runner, StopSignal, StopSignalCell,
+};
 use crate::report::{Progress, ProgressMode, ReportFormats, ReportPaths, ReportSet};
 use crate::scenario::{LoadOptions, Scenario, Selection, load_paths};
 use crate::secret::Secret;
@@ -372,22 +374,28 @@ pub(super) async fn run_with_store(
     }
     let reports = Arc::new(Mutex::new(set));
     let cancel = CancellationToken::new();
+    let stop_signal = StopSignalCell::default();
     let interrupt = tokio::spawn({
         let cancel = cancel.clone();
+        let stop_signal = Arc::clone(&stop_signal);
         let reports = Arc::clone(&reports);
         async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            let mut signals = StopSignals::new();
+            // Ctrl-C, SIGTERM and SIGHUP take the same path: stop scheduling, write every
+            // report. A second signal writes what it can and exits at once.
+            if let Some(first) = signals.next().await {
+                let _ = stop_signal.set(first);
                 cancel.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
+                if let Some(second) = signals.next().await {
                     if let Ok(mut set) = reports.try_lock() {
                         set.flush_partial();
                     }
-                    std::process::exit(ExitCode::Interrupted.code());
+                    std::process::exit(second.exit_code().code());
                 }
             }
         }
     });
-    let mut runner = Runner::new(options);
+    let mut runner = Runner::new(options).with_stop_signal(stop_signal);
     if let Some(cache) = cache {
         runner = runner.with_cache(cache);
     }
@@ -400,6 +408,50 @@ pub(super) async fn run_with_store(
     interrupt.abort();
     let errors = reports.lock().map(|mut set| set.take_errors()).unwrap_or_default();
     (summary, errors)
+}
+
+/// The signals that stop a run: Ctrl-C everywhere, SIGTERM and SIGHUP on Unix.
+struct StopSignals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// The next stop signal; `None` when none can be listened for.
+    async fn next(&mut self) -> Option<StopSignal> {
+        #[cfg(unix)]
+        {
+            async fn recv(signal: Option<&mut tokio::signal::unix::Signal>) -> Option<()> {
+                match signal {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                Ok(()) = tokio::signal::ctrl_c() => Some(StopSignal::Interrupt),
+                Some(()) = recv(self.term.as_mut()) => Some(StopSignal::Terminate),
+                Some(()) = recv(self.hup.as_mut()) => Some(StopSignal::Hangup),
+                else => None,
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await.ok().map(|()| StopSignal::Interrupt)
+    }
 }
 
 /// What of the judge decides outcomes, for the cache key: models and prompt version, never

@@ -33,9 +33,62 @@ fn open_existing(dir: &Path) -> Result<Option<Store>, CliError> {
 
 // ---- cache ------------------------------------------------------------------------------
 
+/// Whether `error` says the store file is not a (sound) SQLite database.
+fn is_corrupt(error: &StoreError) -> bool {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    matches!(
+        error,
+        StoreError::Sqlite { error: rusqlite::Error::SqliteFailure(e, _), .. }
+            if matches!(e.code, NotADatabase | DatabaseCorrupt)
+    )
+}
+
+/// `cache clear` on a store that cannot be opened because the file is corrupt: the file (and
+/// its journal) is moved aside to `….corrupt`, so the next run starts afresh and nothing is
+/// destroyed that could still be repaired.
+fn clear_corrupt(
+    dir: &Path,
+    error: &StoreError,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let path = dir.join(crate::store::STORE_FILE_NAME);
+    let aside = dir.join(format!("{}.corrupt", crate::store::STORE_FILE_NAME));
+    let move_aside = |from: &Path, to: &Path| {
+        fs_err::rename(from, to).map_err(|e| {
+            CliError::usage(
+                format!("cannot move the corrupt store aside: {e}"),
+                format!("delete {} by hand", from.display()),
+            )
+        })
+    };
+    move_aside(&path, &aside)?;
+    for suffix in ["-wal", "-shm"] {
+        let journal = dir.join(format!("{}{suffix}", crate::store::STORE_FILE_NAME));
+        if journal.is_file() {
+            move_aside(
+                &journal,
+                &dir.join(format!("{}.corrupt{suffix}", crate::store::STORE_FILE_NAME)),
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "The store could not be read ({error}): moved it to {}; the next run starts a new \
+         cache and history.",
+        aside.display()
+    )?;
+    Ok(ExitCode::Success)
+}
+
 pub(super) fn cache(args: &CacheArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
     let dir = &args.dir.cache_dir;
-    let Some(store) = open_existing(dir)? else {
+    let opened = match Store::open_existing(dir) {
+        Err(e) if matches!(args.action, CacheAction::Clear) && is_corrupt(&e) => {
+            return clear_corrupt(dir, &e, out);
+        }
+        opened => opened.map_err(|e| store_error(&e))?,
+    };
+    let Some(store) = opened else {
         if let CacheAction::Stats { format: OutputFormat::Json } = args.action {
             writeln!(out, "null")?;
         } else {

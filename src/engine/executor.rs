@@ -75,6 +75,9 @@ pub(crate) struct ExecContext {
     pub(crate) judge: Option<Judge>,
     pub(crate) pricing: Arc<Pricing>,
     pub(crate) rogue: Option<RogueEvaluator>,
+    /// The run's known secrets: scrubbed from every reply as it arrives, so that neither the
+    /// checks, nor the judge, nor the transcript ever see one.
+    pub(crate) secrets: Arc<crate::redact::Secrets>,
 }
 
 /// Talk to the agent (scripted, or driven by an LLM), check the replies deterministically,
@@ -87,7 +90,7 @@ pub(crate) async fn execute(
 ) -> Outcome {
     let started = Instant::now();
     if let Some(rogue) = &ctx.rogue {
-        return delegate(scenario, agent, client, rogue, started).await;
+        return delegate(scenario, agent, client, rogue, &ctx.secrets, started).await;
     }
     let mut run = Conversing {
         state: ConversationState::default(),
@@ -96,6 +99,7 @@ pub(crate) async fn execute(
         usage: None,
         waited: Duration::ZERO,
         ledger: CostLedger::default(),
+        secrets: Arc::clone(&ctx.secrets),
         agent_model: match &client.endpoint().kind {
             AgentKind::OpenAiChat { model } => Some(model.clone()),
             _ => None,
@@ -189,6 +193,7 @@ struct Conversing {
     usage: Option<Usage>,
     waited: Duration,
     ledger: CostLedger,
+    secrets: Arc<crate::redact::Secrets>,
     /// The model of an OpenAI-compatible agent, to price the usage it reports.
     agent_model: Option<String>,
 }
@@ -204,7 +209,8 @@ impl Conversing {
         let turn = Instant::now();
         let result = client.send(&mut self.state, message).await;
         self.waited += turn.elapsed();
-        let reply = result?;
+        let mut reply = result?;
+        self.secrets.scrub_in_place(&mut reply.text);
         if let Some(u) = reply.usage {
             self.usage.get_or_insert_with(Usage::default).add(&u);
             if let Some(model) = &self.agent_model {
@@ -262,13 +268,18 @@ async fn delegate(
     agent: &str,
     client: &AgentClient,
     rogue: &RogueEvaluator,
+    secrets: &crate::redact::Secrets,
     started: Instant,
 ) -> Outcome {
     let endpoint = client.endpoint();
     let result = rogue.evaluate(scenario, &endpoint.url, &endpoint.auth).await;
     let mut outcome = match result {
         Err(e) => outcome_without_run(scenario, agent, Status::Error, format!("rogue: {e}")),
-        Ok(result) => {
+        Ok(mut result) => {
+            // The checks see the scrubbed replies, as on the LLM judge's path.
+            for entry in &mut result.transcript {
+                secrets.scrub_in_place(&mut entry.text);
+            }
             let replies: Vec<&str> = result
                 .transcript
                 .iter()

@@ -17,8 +17,12 @@ pub enum ExitCode {
     Budget = 4,
     /// Nothing failed, but at least one scenario errored (agent or judge unreachable).
     InfraErrors = 5,
-    /// Interrupted by Ctrl-C or SIGTERM.
+    /// Interrupted by Ctrl-C (SIGINT); the reports are written.
     Interrupted = 130,
+    /// Stopped by SIGTERM (128 + 15); the reports are written, as for Ctrl-C.
+    Terminated = 143,
+    /// Stopped by SIGHUP (128 + 1); the reports are written, as for Ctrl-C.
+    HungUp = 129,
 }
 
 impl ExitCode {
@@ -50,6 +54,8 @@ impl ExitCode {
             ExitCode::Budget,
             ExitCode::InfraErrors,
             ExitCode::Interrupted,
+            ExitCode::Terminated,
+            ExitCode::HungUp,
         ]
         .into_iter()
         .find(|c| c.code() == code)

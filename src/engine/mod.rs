@@ -21,5 +21,5 @@ pub use plan::{
     AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, Plan, PlannedScenario, UnroutedScenarios,
 };
 pub use policy::{FailFast, MaxFail};
-pub use runner::{RunOptions, Runner, http_client};
+pub use runner::{RunOptions, Runner, StopSignal, StopSignalCell, http_client};
 pub use summary::{CacheStats, RunSummary, StatusCounts};

@@ -3,8 +3,10 @@
 //! One loop owns all decisions and emits every event, in order; workers only converse with
 //! agents and return outcomes (the nextest shape: one linearizing dispatcher).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
+
+use futures_util::FutureExt;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -14,10 +16,11 @@ use super::cache::{ResultCache, lookup_hits};
 use super::executor::{ExecContext, execute, nothing_checkable, outcome_without_run};
 use super::plan::Plan;
 use super::policy::{FailFast, MaxFail};
-use super::{AgentPlan, CacheStats, CancelReason, Outcome, RunEvent, RunSummary, Status};
+use super::{AgentPlan, CacheStats, CancelReason, ExitCode, Outcome, RunEvent, RunSummary, Status};
 use crate::agent::{AgentClient, AgentEndpoint, AgentKind, Auth, ClientOptions};
 use crate::cost::{Assumptions, BudgetGuard, CostBreakdown, Pricing, estimate_scenario};
 use crate::judge::Judge;
+use crate::redact::Secrets;
 use crate::scenario::Priority;
 use crate::secret::Secret;
 
@@ -68,12 +71,47 @@ impl Default for RunOptions {
     }
 }
 
+/// What stopped a run from outside: the signal behind the cancellation token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// Ctrl-C (SIGINT): exit 130.
+    Interrupt,
+    /// SIGTERM (CI systems, Kubernetes, `timeout`): exit 143.
+    Terminate,
+    /// SIGHUP (the terminal went away): exit 129.
+    Hangup,
+}
+
+impl StopSignal {
+    /// The exit code of a run this signal stopped.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            StopSignal::Interrupt => ExitCode::Interrupted,
+            StopSignal::Terminate => ExitCode::Terminated,
+            StopSignal::Hangup => ExitCode::HungUp,
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "interrupted: no new scenarios were started",
+            StopSignal::Terminate => "terminated (SIGTERM): no new scenarios were started",
+            StopSignal::Hangup => "hung up (SIGHUP): no new scenarios were started",
+        }
+    }
+}
+
+/// Set by whoever cancels the run's token on a signal, before cancelling it: which signal it
+/// was (Ctrl-C when unset).
+pub type StopSignalCell = Arc<OnceLock<StopSignal>>;
+
 /// Runs a plan and reports through `sink`.
 #[derive(Debug, Clone)]
 pub struct Runner {
     options: RunOptions,
     http: reqwest::Client,
     cache: Option<Arc<dyn ResultCache>>,
+    stop_signal: StopSignalCell,
 }
 
 /// A connection pool sized for a run.
@@ -89,7 +127,45 @@ pub fn http_client(parallel: usize) -> reqwest::Client {
 impl Runner {
     pub fn new(options: RunOptions) -> Self {
         let http = http_client(options.parallel);
-        Runner { options, http, cache: None }
+        Runner { options, http, cache: None, stop_signal: StopSignalCell::default() }
+    }
+
+    /// Which signal cancelled the token given to [`Runner::run`], for the message and the exit
+    /// code (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+    #[must_use]
+    pub fn with_stop_signal(mut self, cell: StopSignalCell) -> Self {
+        self.stop_signal = cell;
+        self
+    }
+
+    /// Every secret this run knows, built once: agent credentials (auth, extra headers, a
+    /// user part or password in an agent's URL), the judge's and driver's key and headers.
+    /// They are scrubbed from every reply, error and outcome before anything is written or
+    /// sent to the judge.
+    fn secrets(&self, plan: &Plan) -> Secrets {
+        let mut values: Vec<String> =
+            self.options.headers.iter().map(|(_, v)| v.expose().to_owned()).collect();
+        match &self.options.auth {
+            Auth::None => {}
+            Auth::Bearer(token) => values.push(token.expose().to_owned()),
+            Auth::ApiKey { key, .. } => values.push(key.expose().to_owned()),
+            Auth::Basic { user, password } => {
+                values.extend(Secrets::basic_auth_forms(user, password.expose()));
+            }
+        }
+        if let Some(judge) = &self.options.judge {
+            let endpoint = &judge.config().endpoint;
+            values.extend(endpoint.api_key.iter().map(|k| k.expose().to_owned()));
+            values.extend(endpoint.headers.iter().map(|(_, v)| v.expose().to_owned()));
+        }
+        if let Some(rogue) = &self.options.rogue {
+            values.extend(rogue.judge_api_key.iter().map(|k| k.expose().to_owned()));
+            values.extend(Secrets::url_credentials(&rogue.server));
+        }
+        for agent in &plan.agents {
+            values.extend(Secrets::url_credentials(&agent.url));
+        }
+        Secrets::new(values.iter().map(String::as_str))
     }
 
     /// Report earlier results of unchanged scenarios instead of running them (`--use-cache`).
@@ -124,6 +200,7 @@ impl Runner {
                 .collect(),
         });
 
+        let secrets = Arc::new(self.secrets(&plan));
         let clients: Vec<AgentClient> = plan
             .agents
             .iter()
@@ -168,7 +245,7 @@ impl Runner {
                     cards[i] = card;
                     (true, "reachable".to_owned())
                 }
-                Err(e) => (false, e),
+                Err(e) => (false, secrets.scrub(&e).into_owned()),
             };
             sink(&RunEvent::AgentChecked {
                 agent: plan.agents[i].name.clone(),
@@ -227,13 +304,16 @@ impl Runner {
             judge: self.options.judge.clone(),
             pricing: Arc::clone(&self.options.pricing),
             rogue: self.options.rogue.clone(),
+            secrets: Arc::clone(&secrets),
         });
 
         let mut finish = |index: usize,
-                          outcome: Outcome,
+                          mut outcome: Outcome,
                           outcomes: &mut Vec<Option<Arc<Outcome>>>,
                           cancelled: &mut Option<(CancelReason, String)>,
                           sink: &mut dyn FnMut(&RunEvent)| {
+            // Every outcome, run, cached or not run, is scrubbed before any reporter sees it.
+            scrub_outcome(&mut outcome, &secrets);
             let (priority, status) = (outcome.priority, outcome.status);
             let outcome = Arc::new(outcome);
             sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
@@ -260,7 +340,8 @@ impl Runner {
 
         loop {
             if cancel.is_cancelled() && cancelled.is_none() {
-                let message = "interrupted: no new scenarios were started".to_owned();
+                let signal = self.stop_signal.get().copied().unwrap_or(StopSignal::Interrupt);
+                let message = signal.message().to_owned();
                 sink(&RunEvent::RunCancelled {
                     reason: CancelReason::Interrupted,
                     message: message.clone(),
@@ -339,9 +420,20 @@ impl Runner {
                             Some(limit) => limit.acquire_owned().await.ok(),
                             None => None,
                         };
+                        // A panic in a worker is this scenario's error, never a lost result.
+                        let work = std::panic::AssertUnwindSafe(async {
+                            test_panic(&scenario.id);
+                            execute(&scenario, &agent, &client, &ctx).await
+                        })
+                        .catch_unwind()
+                        .map(|result| {
+                            result.unwrap_or_else(|payload| {
+                                outcome_without_run(&scenario, &agent, Status::Error, panic_reason(payload.as_ref()))
+                            })
+                        });
                         tokio::select! {
                             () = token.cancelled() => (index, None, permit),
-                            outcome = execute(&scenario, &agent, &client, &ctx) => (index, Some(outcome), permit),
+                            outcome = work => (index, Some(outcome), permit),
                         }
                     });
                 },
@@ -394,6 +486,11 @@ impl Runner {
             outcomes.iter().map(AsRef::as_ref),
             cancelled,
         );
+        if summary.cancelled == Some(CancelReason::Interrupted)
+            && let Some(signal) = self.stop_signal.get()
+        {
+            summary.exit_code = signal.exit_code().code();
+        }
         summary.cache = cache_stats;
         if outcomes.iter().any(|o| !o.llm.is_empty()) {
             summary.cost = Some(Box::new(CostBreakdown::of(
@@ -409,6 +506,54 @@ impl Runner {
         summary
     }
 }
+
+/// `outcome` with every known secret replaced, in every text it carries.
+fn scrub_outcome(outcome: &mut Outcome, secrets: &Secrets) {
+    if secrets.is_empty() {
+        return;
+    }
+    for reason in &mut outcome.reasons {
+        secrets.scrub_in_place(reason);
+    }
+    for entry in &mut outcome.transcript {
+        secrets.scrub_in_place(&mut entry.text);
+    }
+    for check in &mut outcome.checks {
+        secrets.scrub_in_place(&mut check.expected);
+        for text in check.actual.iter_mut().chain(check.note.iter_mut()) {
+            secrets.scrub_in_place(text);
+        }
+    }
+    if let Some(judge) = &mut outcome.judge {
+        secrets.scrub_in_place(&mut judge.reason);
+    }
+}
+
+/// The reason of an outcome whose worker panicked: the panic's message.
+fn panic_reason(payload: &(dyn std::any::Any + Send)) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    format!(
+        "internal error: the worker running this scenario panicked: {message} (a bug in \
+         rogue-runner: please report it)"
+    )
+}
+
+/// Debug builds only: panics the worker of the scenario named by `ROGUE_RUNNER_TEST_PANIC`,
+/// so the tests can show that a panic becomes an `error` outcome. A release build has no
+/// such hook.
+#[cfg(debug_assertions)]
+fn test_panic(id: &str) {
+    if std::env::var_os("ROGUE_RUNNER_TEST_PANIC").is_some_and(|v| v == id) {
+        panic!("test panic requested by ROGUE_RUNNER_TEST_PANIC for {id}");
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn test_panic(_id: &str) {}
 
 /// Books what a finished scenario really cost against the budget.
 fn settle(budget: Option<&mut BudgetGuard>, index: usize, outcome: &Outcome) {

@@ -5,9 +5,6 @@
 //! drive a terminal, or Markdown that breaks a table or injects HTML into a PR comment.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
-
-use regex::Regex;
 
 /// The longest reason or check value a report shows, in characters.
 pub(crate) const MAX_TEXT_CHARS: usize = 240;
@@ -164,16 +161,10 @@ pub(crate) fn fmt_rate(rate: Option<f64>) -> String {
     }
 }
 
-static USERINFO: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]+@").ok());
-
-/// Hides credentials written into URLs (`https://user:token@host/…` → `https://***@host/…`),
-/// wherever they appear in `text`. Reports must never carry a secret.
+/// Hides credentials written into URLs and headers wherever they appear in `text`, by the
+/// one policy ([`crate::redact`]). Reports must never carry a secret.
 pub(crate) fn redact_userinfo(text: &str) -> String {
-    match USERINFO.as_ref() {
-        Some(re) => re.replace_all(text, "${1}***@").into_owned(),
-        None => text.to_owned(),
-    }
+    crate::redact::redact_text(text).into_owned()
 }
 
 #[cfg(test)]
