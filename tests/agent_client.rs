@@ -28,6 +28,7 @@ fn options() -> ClientOptions {
         retries: 2,
         backoff: Duration::from_millis(1),
         max_body_bytes: 1 << 20,
+        allowed_origins: vec![],
     }
 }
 
@@ -136,7 +137,8 @@ async fn card_can_point_to_another_rpc_url() {
     let rpc_url = format!("{}/a2a/rpc", rpc.url);
     let front =
         FakeAgent::a2a(move |_| card_v03(&rpc_url, false), |_| Reply::status(500, "no")).await;
-    assert_eq!(say(&a2a(&front.url), "hi").await.unwrap(), "from the rpc host");
+    let allowed = ClientOptions { allowed_origins: vec![rpc.url.clone()], ..options() };
+    assert_eq!(say(&a2a_opts(&front.url, allowed), "hi").await.unwrap(), "from the rpc host");
     assert!(front.posts().is_empty());
     let posts = rpc.posts();
     assert_eq!(posts.len(), 1);
@@ -149,7 +151,8 @@ async fn probe_checks_an_rpc_url_on_another_server() {
     let dead_for_card = dead.clone();
     let front =
         FakeAgent::a2a(move |_| card_v03(&dead_for_card, false), |_| Reply::not_found()).await;
-    let err = a2a(&front.url).probe().await.unwrap_err();
+    let allowed = ClientOptions { allowed_origins: vec![dead.clone()], ..options() };
+    let err = a2a_opts(&front.url, allowed).probe().await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, AgentError::Unreachable { .. }), "{err:?}");
     assert!(text.starts_with(&format!("cannot connect to {dead}: connection refused")), "{text}");
@@ -549,9 +552,11 @@ async fn v10_stream_with_wrappers_and_no_final_flag() {
 async fn stream_with_crlf_split_across_chunks() {
     let agent = FakeAgent::a2a(
         |url| card_v03(url, true),
-        |_| {
-            let message = json!({"jsonrpc": "2.0", "id": 1, "result": message_v0("split ok", "c")})
-                .to_string();
+        |req| {
+            let id = req.json()["id"].clone();
+            let message =
+                json!({"jsonrpc": "2.0", "id": id, "result": message_v0("split ok", "c")})
+                    .to_string();
             let (head, tail) = message.split_at(20);
             Reply::SseChunks(vec![
                 ": comment\r\n\r".into(),

@@ -199,6 +199,7 @@ fn client(url: &str, auth: Auth) -> AgentClient {
         retries: 0,
         backoff: Duration::from_millis(10),
         max_body_bytes: 1 << 20,
+        ..ClientOptions::default()
     };
     AgentClient::new(endpoint, options, reqwest::Client::new())
 }

@@ -15,7 +15,9 @@ mod snippet;
 mod transport;
 
 pub(crate) use snippet::{one_line, redact_url};
-pub(crate) use transport::{error_body_message, error_object, root_cause};
+pub(crate) use transport::{
+    ReadError, deadline_after, error_body_message, error_object, read_limited, root_cause,
+};
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -74,8 +76,9 @@ pub enum Auth {
 /// Client knobs.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Per HTTP request (connect, headers and body). For an event stream, the longest
-    /// silence between two events; also the longest time an A2A task is polled.
+    /// One agent turn (or the probe), all included: every request, body, event stream,
+    /// `tasks/get` poll and retry of it. An absurdly long value means "no limit", never an
+    /// overflow.
     pub timeout: Duration,
     /// Retries for connect errors and 5xx only (not for 4xx, not for timeouts of a request
     /// that reached the agent).
@@ -84,6 +87,9 @@ pub struct ClientOptions {
     pub backoff: Duration,
     /// Bodies larger than this are cut off and reported as an error.
     pub max_body_bytes: usize,
+    /// Origins (`https://host:port`) besides the agent's own that an A2A card may name for
+    /// messages (`--allow-card-origin`); the credentials go there too.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for ClientOptions {
@@ -93,6 +99,7 @@ impl Default for ClientOptions {
             retries: 2,
             backoff: Duration::from_millis(200),
             max_body_bytes: 8 * 1024 * 1024,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -128,6 +135,13 @@ pub enum AgentError {
     Unreachable { url: String, detail: String },
     #[error("no answer from {url} within {timeout_ms} ms")]
     Timeout { url: String, timeout_ms: u64 },
+    /// The agent kept answering (a stream that never ends, a task that stays `working`) past
+    /// the turn's deadline.
+    #[error(
+        "{url} did not finish its answer within {timeout_ms} ms; --timeout bounds a whole turn \
+         (streams, polling and retries included): raise it if the agent is just slow"
+    )]
+    TurnTimeout { url: String, timeout_ms: u64 },
     #[error("{url} answered HTTP {status}: {snippet}")]
     Http { url: String, status: u16, snippet: String },
     #[error(
@@ -179,6 +193,9 @@ pub struct AgentClient {
 
 impl AgentClient {
     /// A client that uses the given connection pool (share one `reqwest::Client` per run).
+    /// The client must not follow redirects itself (build it with
+    /// [`crate::engine::http_client`]): this client follows them only where credentials stay
+    /// with their origin.
     pub fn new(endpoint: AgentEndpoint, options: ClientOptions, http: reqwest::Client) -> Self {
         AgentClient {
             transport: transport::Transport::new(endpoint, options, http),
@@ -195,15 +212,16 @@ impl AgentClient {
     /// and, when the card names another server for messages, checks that it answers; for
     /// HTTP JSON and OpenAI chat agents, checks that the server answers HTTP at all.
     pub async fn probe(&self) -> Result<AgentInfo, AgentError> {
+        let transport = self.transport.for_turn();
         let result = match &self.endpoint().kind {
-            AgentKind::A2a => match self.a2a_target().await {
-                Ok(target) => a2a::probe(&self.transport, target).await,
+            AgentKind::A2a => match self.a2a_target(&transport).await {
+                Ok(target) => a2a::probe(&transport, target).await,
                 Err(err) => Err(err),
             },
             AgentKind::HttpJson { request_template, .. } => {
-                http_json::probe(&self.transport, request_template).await
+                http_json::probe(&transport, request_template).await
             }
-            AgentKind::OpenAiChat { model } => openai_chat::probe(&self.transport, model).await,
+            AgentKind::OpenAiChat { model } => openai_chat::probe(&transport, model).await,
         };
         result.map_err(|err| self.transport.scrub(err))
     }
@@ -217,25 +235,19 @@ impl AgentClient {
         // Each kind counts its attempts here (the reply's `attempts`): the first request, then
         // each retry and fallback; the conversation keeps the total, failed turns included.
         let mut attempts = 0;
+        let transport = self.transport.for_turn();
         let result = match &self.endpoint().kind {
-            AgentKind::A2a => match self.a2a_target().await {
+            AgentKind::A2a => match self.a2a_target(&transport).await {
                 Ok(target) => {
                     let fallen_back = &self.a2a_fallen_back;
-                    a2a::send(
-                        &self.transport,
-                        target,
-                        fallen_back,
-                        conversation,
-                        text,
-                        &mut attempts,
-                    )
-                    .await
+                    a2a::send(&transport, target, fallen_back, conversation, text, &mut attempts)
+                        .await
                 }
                 Err(err) => Err(err),
             },
             AgentKind::HttpJson { request_template, reply_pointer } => {
                 http_json::send(
-                    &self.transport,
+                    &transport,
                     request_template,
                     reply_pointer,
                     conversation,
@@ -245,14 +257,17 @@ impl AgentClient {
                 .await
             }
             AgentKind::OpenAiChat { model } => {
-                openai_chat::send(&self.transport, model, conversation, text, &mut attempts).await
+                openai_chat::send(&transport, model, conversation, text, &mut attempts).await
             }
         };
         conversation.attempts += attempts;
         result.map_err(|err| self.transport.scrub(err))
     }
 
-    async fn a2a_target(&self) -> Result<&a2a::card::Target, AgentError> {
-        self.a2a_target.get_or_try_init(|| a2a::card::discover(&self.transport)).await
+    async fn a2a_target(
+        &self,
+        transport: &transport::Transport,
+    ) -> Result<&a2a::card::Target, AgentError> {
+        self.a2a_target.get_or_try_init(|| a2a::card::discover(transport)).await
     }
 }

@@ -19,6 +19,52 @@ use crate::secret::Secret;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How much of an error body is read to quote it.
 const ERROR_BODY_BYTES: usize = 16 * 1024;
+/// Redirects followed for one request (same origin, or GETs without credentials).
+const MAX_REDIRECTS: u32 = 10;
+/// Stands in for "never" where a deadline overflows (`--timeout` of centuries).
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// `duration` from now, saturating instead of overflowing: an absurd `--timeout` means "no
+/// limit", never a panic.
+pub(crate) fn deadline_after(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(now)
+}
+
+/// Whether `a` and `b` are the same origin (scheme, host, port). Loopback names count as one
+/// host (`localhost`, `127.0.0.1`, `[::1]`): agents often advertise one while the user typed
+/// the other, and neither leaves the machine.
+pub(crate) fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    if a.origin() == b.origin() {
+        return true;
+    }
+    let loopback = |u: &reqwest::Url| {
+        let host = u.host_str().unwrap_or("");
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    a.scheme() == b.scheme()
+        && a.port_or_known_default() == b.port_or_known_default()
+        && loopback(a)
+        && loopback(b)
+}
+
+/// Where a redirect answer points, resolved against `current`; `None` when `response` is not
+/// a redirect to follow (not 301/302/303/307/308, or no usable http(s) `Location`).
+fn redirect_target(response: &Response, current: &reqwest::Url) -> Option<reqwest::Url> {
+    if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
+    current.join(location.trim()).ok().filter(|u| matches!(u.scheme(), "http" | "https"))
+}
 
 /// One HTTP request, rebuilt for every attempt.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +142,9 @@ pub(crate) struct Transport {
     headers: Arc<Result<HeaderMap, AgentError>>,
     /// Secret values to blank out of error messages, in case an agent echoes them back.
     secrets: Arc<Vec<Secret>>,
+    /// When the current turn's time is up (`--timeout` bounds a whole turn: every request,
+    /// body, event stream, poll and retry of it). Set by [`Transport::for_turn`].
+    turn_deadline: Option<Instant>,
 }
 
 impl Transport {
@@ -106,7 +155,32 @@ impl Transport {
     ) -> Self {
         let headers = Arc::new(credential_headers(&endpoint));
         let secrets = Arc::new(secret_values(&endpoint));
-        Transport { endpoint: Arc::new(endpoint), options, http, headers, secrets }
+        Transport {
+            endpoint: Arc::new(endpoint),
+            options,
+            http,
+            headers,
+            secrets,
+            turn_deadline: None,
+        }
+    }
+
+    /// A handle for one turn (or one probe): nothing done through it outlasts `--timeout`
+    /// from now, however the agent spreads its answer out.
+    pub(crate) fn for_turn(&self) -> Transport {
+        Transport { turn_deadline: Some(deadline_after(self.options.timeout)), ..self.clone() }
+    }
+
+    /// When the current request must be done: `--timeout` from now, and never after the
+    /// turn's deadline.
+    pub(crate) fn request_deadline(&self) -> Instant {
+        let own = deadline_after(self.options.timeout);
+        self.turn_deadline.map_or(own, |turn| own.min(turn))
+    }
+
+    /// The turn's deadline (or one `--timeout` from now outside a turn).
+    pub(crate) fn turn_deadline(&self) -> Instant {
+        self.turn_deadline.unwrap_or_else(|| deadline_after(self.options.timeout))
     }
 
     /// `err` with every secret value of this endpoint replaced by `***`: an agent may quote
@@ -131,6 +205,9 @@ impl Transport {
             AgentError::Timeout { url, timeout_ms } => {
                 AgentError::Timeout { url: clean(url), timeout_ms }
             }
+            AgentError::TurnTimeout { url, timeout_ms } => {
+                AgentError::TurnTimeout { url: clean(url), timeout_ms }
+            }
             AgentError::Http { url, status, snippet } => {
                 AgentError::Http { url: clean(url), status, snippet: clean(snippet) }
             }
@@ -151,10 +228,17 @@ impl Transport {
 
     /// The per-request timeout, for error messages.
     pub(crate) fn timeout_error(&self, url: &str) -> AgentError {
-        AgentError::Timeout {
-            url: redact_url(url),
-            timeout_ms: u64::try_from(self.options.timeout.as_millis()).unwrap_or(u64::MAX),
-        }
+        AgentError::Timeout { url: redact_url(url), timeout_ms: self.timeout_ms() }
+    }
+
+    /// The turn ran out of time while the agent was still answering (a stream that never
+    /// ends, a task that stays `working`).
+    pub(crate) fn turn_timeout_error(&self, url: &str) -> AgentError {
+        AgentError::TurnTimeout { url: redact_url(url), timeout_ms: self.timeout_ms() }
+    }
+
+    fn timeout_ms(&self) -> u64 {
+        u64::try_from(self.options.timeout.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Sends `request`, retrying connect errors (and 5xx under [`Accept::Success`]) with
@@ -170,7 +254,13 @@ impl Transport {
             let result = self.attempt(request, accept).await;
             match result {
                 Err(err) if err.is_retryable() && retry < self.options.retries => {
-                    tokio::time::sleep(self.backoff(retry)).await;
+                    // A retry that could not even start before the turn's deadline is not
+                    // waited for: the error stands.
+                    let at = Instant::now().checked_add(self.backoff(retry));
+                    if at.is_none_or(|at| at >= self.turn_deadline()) {
+                        return Err(err);
+                    }
+                    tokio::time::sleep_until(at.unwrap_or_else(Instant::now)).await;
                     retry += 1;
                     *attempts += 1;
                 }
@@ -189,30 +279,74 @@ impl Transport {
     async fn attempt(&self, request: Request<'_>, accept: Accept) -> Result<Answer, AgentError> {
         let url = redact_url(request.url);
         let headers = self.headers.as_ref().as_ref().map_err(Clone::clone)?;
-        let parsed = reqwest::Url::parse(request.url)
+        let first = reqwest::Url::parse(request.url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| AgentError::Unreachable {
                 url: url.clone(),
                 detail: "not an http(s) URL".to_owned(),
             })?;
-        let mut builder =
-            self.http.request(request.method.clone(), parsed).headers(headers.clone());
-        for (name, value) in request.headers {
-            builder = builder.header(*name, *value);
-        }
-        if let Auth::Basic { user, password } = &self.endpoint.auth {
-            builder = builder.basic_auth(user, Some(password.expose()));
-        }
-        if let Some(body) = request.body {
-            builder =
-                builder.header(header::CONTENT_TYPE, "application/json").body(body.to_owned());
-        }
-        let deadline = Instant::now() + self.options.timeout;
-        let response = match tokio::time::timeout_at(deadline, builder.send()).await {
-            Err(_elapsed) => return Err(self.timeout_error(request.url)),
-            Ok(Err(err)) => return Err(self.send_error(&url, &err)),
-            Ok(Ok(response)) => response,
+        let deadline = self.request_deadline();
+        let mut target = first.clone();
+        // Credentials go only to the origin the request was meant for: after a redirect to
+        // another origin, none is sent again (reqwest only strips `Authorization` itself, and
+        // the shared client follows no redirect at all; see `engine::http_client`).
+        let mut credentials = true;
+        let mut hops = 0;
+        let response = loop {
+            let mut builder = self.http.request(request.method.clone(), target.clone());
+            if credentials {
+                builder = builder.headers(headers.clone());
+                if let Auth::Basic { user, password } = &self.endpoint.auth {
+                    builder = builder.basic_auth(user, Some(password.expose()));
+                }
+            }
+            for (name, value) in request.headers {
+                builder = builder.header(*name, *value);
+            }
+            if let Some(body) = request.body {
+                builder =
+                    builder.header(header::CONTENT_TYPE, "application/json").body(body.to_owned());
+            }
+            let response = match tokio::time::timeout_at(deadline, builder.send()).await {
+                Err(_elapsed) => return Err(self.timeout_error(request.url)),
+                Ok(Err(err)) => return Err(self.send_error(&url, &err)),
+                Ok(Ok(response)) => response,
+            };
+            let Some(next) = redirect_target(&response, &target) else { break response };
+            if accept == Accept::AnyStatus {
+                // A probe: any answer shows the server is there.
+                break response;
+            }
+            hops += 1;
+            let status = response.status().as_u16();
+            let same_origin = same_origin(&next, &first);
+            let refuse = |why: &str| AgentError::Protocol {
+                url: url.clone(),
+                detail: format!(
+                    "answered HTTP {status} redirecting to {}, which is not followed: {why}",
+                    redact_url(next.as_str())
+                ),
+            };
+            if hops > MAX_REDIRECTS {
+                return Err(refuse(&format!("more than {MAX_REDIRECTS} redirects in a row")));
+            }
+            if request.method != Method::GET && request.method != Method::HEAD {
+                if !matches!(status, 307 | 308) {
+                    return Err(refuse(
+                        "a 301, 302 or 303 would turn the message into a GET; point --agent at \
+                         the final URL",
+                    ));
+                }
+                if !same_origin {
+                    return Err(refuse(
+                        "it leads to another origin, which would receive the message and the \
+                         credentials; point --agent at the final URL if that server is trusted",
+                    ));
+                }
+            }
+            credentials &= same_origin;
+            target = next;
         };
         let status = response.status();
         if accept == Accept::AnyStatus || status.is_success() {
@@ -358,8 +492,9 @@ pub(crate) enum ReadError {
     },
 }
 
-/// Reads `response`'s body chunk by chunk, never holding more than `limit` bytes.
-async fn read_limited(
+/// Reads `response`'s body chunk by chunk, never holding more than `limit` bytes (chunked
+/// bodies included), before `deadline`.
+pub(crate) async fn read_limited(
     response: &mut Response,
     limit: usize,
     deadline: Instant,

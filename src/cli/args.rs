@@ -210,9 +210,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_fail: Option<u32>,
 
-    /// Time limit for each request to an agent (`30s`, `500ms`, `2m`; 1ms to 24h).
+    /// Time limit for each agent turn, all included: requests, event streams, polling and
+    /// retries (`30s`, `500ms`, `2m`; 1ms to 24h).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_limit)]
     pub timeout: std::time::Duration,
+
+    /// The longest one scenario may take, every agent turn, judge and driver call included
+    /// (`30s`, `10m`; 1ms to 24h); past it the scenario is an error.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_limit)]
+    pub scenario_timeout: std::time::Duration,
+
+    /// An origin (`https://host:port`) besides the --agent URL's own that A2A agent cards may
+    /// send messages — and the credentials — to. Repeatable.
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_card_origin: Vec<String>,
 
     /// Retries for connect errors and 5xx answers (never for 4xx or answers that arrived;
     /// 0 to 20).

@@ -113,8 +113,10 @@ impl RunConfig {
                     timeout: args.timeout,
                     retries: args.retries,
                     max_body_bytes: args.max_body_bytes,
+                    allowed_origins: args.allow_card_origin.clone(),
                     ..ClientOptions::default()
                 },
+                scenario_timeout: args.scenario_timeout,
                 agent_kind,
                 auth,
                 headers: Vec::new(),

@@ -78,6 +78,37 @@ pub(crate) struct ExecContext {
     /// The run's known secrets: scrubbed from every reply as it arrives, so that neither the
     /// checks, nor the judge, nor the transcript ever see one.
     pub(crate) secrets: Arc<crate::redact::Secrets>,
+    /// `--scenario-timeout`: the whole scenario, every turn and LLM call included.
+    pub(crate) scenario_timeout: Duration,
+}
+
+/// [`execute`] within `--scenario-timeout`: past it, the scenario is an `error` saying so,
+/// and no judge or driver rate-limit wait is started that would end after it.
+pub(crate) async fn execute_bounded(
+    scenario: &Scenario,
+    agent: &str,
+    client: &AgentClient,
+    ctx: &ExecContext,
+) -> Outcome {
+    let started = Instant::now();
+    let deadline = crate::agent::deadline_after(ctx.scenario_timeout);
+    let work = crate::judge::llm::client::within_scenario_deadline(
+        deadline,
+        execute(scenario, agent, client, ctx),
+    );
+    match tokio::time::timeout_at(deadline, work).await {
+        Ok(outcome) => outcome,
+        Err(_elapsed) => {
+            let reason = format!(
+                "the scenario did not finish within --scenario-timeout {} (agent turns, judge \
+                 and driver calls together); raise --scenario-timeout if that is expected",
+                humantime::format_duration(ctx.scenario_timeout)
+            );
+            let mut outcome = outcome_without_run(scenario, agent, Status::Error, reason);
+            outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            outcome
+        }
+    }
 }
 
 /// Talk to the agent (scripted, or driven by an LLM), check the replies deterministically,

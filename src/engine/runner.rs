@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::cache::{ResultCache, lookup_hits};
-use super::executor::{ExecContext, execute, nothing_checkable, outcome_without_run};
+use super::executor::{ExecContext, execute_bounded, nothing_checkable, outcome_without_run};
 use super::plan::Plan;
 use super::policy::{FailFast, MaxFail};
 use super::{AgentPlan, CacheStats, CancelReason, ExitCode, Outcome, RunEvent, RunSummary, Status};
@@ -23,6 +23,9 @@ use crate::judge::Judge;
 use crate::redact::Secrets;
 use crate::scenario::Priority;
 use crate::secret::Secret;
+
+/// `--scenario-timeout` when not given.
+const DEFAULT_SCENARIO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// How a run behaves.
 #[derive(Debug, Clone)]
@@ -49,6 +52,8 @@ pub struct RunOptions {
     pub max_cost_usd: Option<f64>,
     /// `--evaluator rogue`: each scenario is delegated to this Rogue server instead.
     pub rogue: Option<crate::judge::rogue_evaluator::RogueEvaluator>,
+    /// `--scenario-timeout`: the longest one scenario may take, everything included.
+    pub scenario_timeout: std::time::Duration,
 }
 
 impl Default for RunOptions {
@@ -67,6 +72,7 @@ impl Default for RunOptions {
             runs_per_day: 5,
             max_cost_usd: None,
             rogue: None,
+            scenario_timeout: DEFAULT_SCENARIO_TIMEOUT,
         }
     }
 }
@@ -120,6 +126,9 @@ pub fn http_client(parallel: usize) -> reqwest::Client {
         .pool_max_idle_per_host(parallel.max(8))
         .tcp_nodelay(true)
         .user_agent(concat!("rogue-runner/", env!("CARGO_PKG_VERSION")))
+        // No redirect is followed blindly: the agent client follows only those that keep the
+        // credentials with their origin, the judge none (see `agent::transport`).
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_default()
 }
@@ -305,6 +314,7 @@ impl Runner {
             pricing: Arc::clone(&self.options.pricing),
             rogue: self.options.rogue.clone(),
             secrets: Arc::clone(&secrets),
+            scenario_timeout: self.options.scenario_timeout,
         });
 
         let mut finish = |index: usize,
@@ -423,7 +433,7 @@ impl Runner {
                         // A panic in a worker is this scenario's error, never a lost result.
                         let work = std::panic::AssertUnwindSafe(async {
                             test_panic(&scenario.id);
-                            execute(&scenario, &agent, &client, &ctx).await
+                            execute_bounded(&scenario, &agent, &client, &ctx).await
                         })
                         .catch_unwind()
                         .map(|result| {

@@ -18,6 +18,10 @@ use crate::secret::Secret;
 
 /// The longest a job is waited for (the Rogue SDK's own limit).
 const JOB_TIMEOUT: Duration = Duration::from_secs(3000);
+/// Each request to the Rogue server, body included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest answer read from the Rogue server.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// How to reach the Rogue server and what to tell it.
 #[derive(Debug, Clone)]
@@ -86,7 +90,7 @@ impl RogueEvaluator {
             .ok_or_else(|| format!("Rogue answered without a job_id: {}", self.quote(&created)))?
             .to_owned();
         let url = format!("{base}/{job_id}");
-        let deadline = Instant::now() + JOB_TIMEOUT;
+        let deadline = crate::agent::deadline_after(JOB_TIMEOUT);
         loop {
             let job = self.send(self.http.get(&url)).await?;
             match job.get("status").and_then(Value::as_str).unwrap_or("") {
@@ -247,13 +251,28 @@ impl RogueEvaluator {
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, String> {
         let server = redact_url(&self.server);
-        let response = request.timeout(Duration::from_secs(60)).send().await.map_err(|e| {
+        let deadline = crate::agent::deadline_after(REQUEST_TIMEOUT);
+        let mut response = request.timeout(REQUEST_TIMEOUT).send().await.map_err(|e| {
             format!("cannot reach the Rogue server at {server}: {}", crate::agent::root_cause(&e))
         })?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| {
-            format!("the Rogue server at {server} broke off: {}", crate::agent::root_cause(&e))
-        })?;
+        // Bounded, chunked bodies included: a job echoes transcripts, never gigabytes.
+        let body = match crate::agent::read_limited(&mut response, MAX_BODY_BYTES, deadline).await {
+            Ok(body) => body,
+            Err(crate::agent::ReadError::TooLarge(_)) => {
+                return Err(format!(
+                    "the Rogue server at {server} sent a body over {MAX_BODY_BYTES} bytes"
+                ));
+            }
+            Err(crate::agent::ReadError::Timeout) => {
+                return Err(format!(
+                    "the Rogue server at {server} did not answer within {REQUEST_TIMEOUT:?}"
+                ));
+            }
+            Err(crate::agent::ReadError::Broken { cause, .. }) => {
+                return Err(format!("the Rogue server at {server} broke off: {cause}"));
+            }
+        };
         if !status.is_success() {
             return Err(format!(
                 "the Rogue server at {server} answered HTTP {}: {}",

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::dialect::Dialect;
 use crate::agent::snippet::{one_line, redact_url};
-use crate::agent::transport::{Accept, ContentType, Request, Transport};
+use crate::agent::transport::{Accept, ContentType, Request, Transport, same_origin};
 use crate::agent::{AgentError, AgentInfo};
 
 /// The 0.3 / 1.0 card path.
@@ -76,10 +76,40 @@ impl Target {
 pub(crate) async fn discover(transport: &Transport) -> Result<Target, AgentError> {
     let base = transport.endpoint.url.trim_end_matches('/').to_owned();
     let (card, card_url) = fetch(transport, &base).await?;
-    select(&card, &card_url, &service_base(&base)).map_err(|detail| AgentError::Protocol {
-        url: redact_url(&card_url),
-        detail: format!("unusable agent card: {detail}"),
-    })
+    let target =
+        select(&card, &card_url, &service_base(&base)).map_err(|detail| AgentError::Protocol {
+            url: redact_url(&card_url),
+            detail: format!("unusable agent card: {detail}"),
+        })?;
+    check_origins(&target, &base, &transport.options.allowed_origins)?;
+    Ok(target)
+}
+
+/// Refuses a card that sends messages — and with them the credentials — to another origin
+/// than the agent URL the user gave, unless `--allow-card-origin` names that origin.
+fn check_origins(target: &Target, base: &str, allowed: &[String]) -> Result<(), AgentError> {
+    let Ok(own) = reqwest::Url::parse(base) else { return Ok(()) };
+    let allowed: Vec<reqwest::Url> =
+        allowed.iter().filter_map(|origin| reqwest::Url::parse(origin.trim()).ok()).collect();
+    let urls = std::iter::once(&target.rpc_url).chain(target.fallback.iter().map(|f| &f.rpc_url));
+    for url in urls {
+        let Ok(parsed) = reqwest::Url::parse(url) else { continue };
+        if same_origin(&parsed, &own) || allowed.iter().any(|a| same_origin(&parsed, a)) {
+            continue;
+        }
+        let origin = parsed.origin().ascii_serialization();
+        return Err(AgentError::Protocol {
+            url: redact_url(&target.card_url),
+            detail: format!(
+                "the agent card sends messages to {}, another origin than {}; refused so that \
+                 the messages and credentials stay with the agent you named. If that server is \
+                 yours, pass --allow-card-origin {origin} (or use it as the --agent URL)",
+                redact_url(url),
+                own.origin().ascii_serialization()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The URL the agent is served at: the endpoint URL, or the part before `/.well-known/`
@@ -376,6 +406,32 @@ mod tests {
     #[test]
     fn cards_without_any_endpoint_are_rejected() {
         assert!(select(&json!({"name": "x"}), CARD_URL, ENDPOINT).is_err());
+    }
+
+    #[test]
+    fn cards_naming_another_origin_are_refused_unless_allowed() {
+        let card = json!({"url": "http://evil.test:9/rpc", "protocolVersion": "0.3.0"});
+        let target = select(&card, CARD_URL, ENDPOINT).unwrap();
+        let err = check_origins(&target, ENDPOINT, &[]).unwrap_err().to_string();
+        assert!(err.contains("--allow-card-origin http://evil.test:9"), "{err}");
+        assert!(check_origins(&target, ENDPOINT, &["http://evil.test:9".into()]).is_ok());
+        assert!(check_origins(&target, ENDPOINT, &["http://evil.test:10".into()]).is_err());
+        let v1 = json!({"supportedInterfaces": [
+            {"url": "http://agent.test/v1", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+            {"url": "https://agent.test/v03", "protocolBinding": "JSONRPC", "protocolVersion": "0.3"}]});
+        let target = select(&v1, CARD_URL, ENDPOINT).unwrap();
+        let err = check_origins(&target, ENDPOINT, &[]).unwrap_err().to_string();
+        assert!(err.contains("https://agent.test/v03"), "{err}");
+    }
+
+    #[test]
+    fn loopback_names_are_one_origin() {
+        let card = json!({"url": "http://127.0.0.1:8000/", "protocolVersion": "0.3.0"});
+        let target =
+            select(&card, "http://localhost:8000/.well-known/agent-card.json", "x").unwrap();
+        assert!(check_origins(&target, "http://localhost:8000", &[]).is_ok());
+        assert!(check_origins(&target, "http://localhost:8001", &[]).is_err());
+        assert!(check_origins(&target, "https://localhost:8000", &[]).is_err());
     }
 
     #[test]

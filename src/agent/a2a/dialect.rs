@@ -94,15 +94,17 @@ impl Dialect {
     }
 }
 
-/// A JSON-RPC 2.0 request with a fresh id.
-pub(crate) fn rpc_request(method: &str, params: &Value) -> String {
-    json!({
+/// A JSON-RPC 2.0 request with a fresh id: `(id, body)`. Answers must carry the same id.
+pub(crate) fn rpc_request(method: &str, params: &Value) -> (String, String) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let body = json!({
         "jsonrpc": "2.0",
-        "id": uuid::Uuid::new_v4().to_string(),
+        "id": id,
         "method": method,
         "params": params,
     })
-    .to_string()
+    .to_string();
+    (id, body)
 }
 
 #[cfg(test)]

@@ -120,7 +120,24 @@ impl TaskState {
 }
 
 /// The `result` of a JSON-RPC response, or its `error` as [`AgentError::Remote`].
-pub(crate) fn rpc_result(url: &str, mut envelope: Value) -> Result<Value, AgentError> {
+///
+/// A response that names another request `id` than `id` is refused: it answers some other
+/// question (a replayed or misrouted response). A missing or `null` id is tolerated, as
+/// JSON-RPC allows for errors and some servers send on stream events.
+pub(crate) fn rpc_result(url: &str, mut envelope: Value, id: &str) -> Result<Value, AgentError> {
+    match envelope.get("id") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(got)) if got == id => {}
+        Some(other) => {
+            return Err(AgentError::Protocol {
+                url: url.to_owned(),
+                detail: format!(
+                    "the JSON-RPC response answers request id {}, not the id {id} that was sent",
+                    one_line(&other.to_string(), 80)
+                ),
+            });
+        }
+    }
     if let Some(error) = envelope.get("error").filter(|e| !e.is_null()) {
         return Err(remote_error(error));
     }
@@ -376,20 +393,32 @@ mod tests {
     fn rpc_errors_become_remote_errors() {
         let err = rpc_result(
             "http://a",
-            json!({"jsonrpc":"2.0","id":1,"error":{"code":-32001,"message":"  Task not found\n"}}),
+            json!({"jsonrpc":"2.0","id":"r1","error":{"code":-32001,"message":"  Task not found\n"}}),
+            "r1",
         )
         .unwrap_err();
         assert_eq!(err, AgentError::Remote { code: -32001, message: "Task not found".into() });
         let long = "y".repeat(5000);
-        let err =
-            rpc_result("http://a", json!({"error":{"code":-32603,"message":long}})).unwrap_err();
+        let err = rpc_result("http://a", json!({"error":{"code":-32603,"message":long}}), "r1")
+            .unwrap_err();
         assert!(err.to_string().len() < 300);
     }
 
     #[test]
     fn neither_result_nor_error_is_a_protocol_error() {
-        let err = rpc_result("http://a", json!({"jsonrpc":"2.0","id":1})).unwrap_err();
+        let err = rpc_result("http://a", json!({"jsonrpc":"2.0","id":"r1"}), "r1").unwrap_err();
         assert!(matches!(err, AgentError::Protocol { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_response_to_another_request_id_is_refused() {
+        let answer = json!({"jsonrpc":"2.0","id":"other","result":{"kind":"message","parts":[]}});
+        let err = rpc_result("http://a", answer, "mine").unwrap_err();
+        assert!(err.to_string().contains("answers request id \"other\""), "{err}");
+        let numeric = json!({"jsonrpc":"2.0","id":7,"error":{"code":1,"message":"x"}});
+        assert!(matches!(rpc_result("http://a", numeric, "7"), Err(AgentError::Protocol { .. })));
+        let null = json!({"jsonrpc":"2.0","id":null,"result":{}});
+        assert!(rpc_result("http://a", null, "mine").is_ok());
     }
 
     #[test]

@@ -143,7 +143,8 @@ impl Turn<'_> {
             self.conversation.context_id.as_deref(),
             self.conversation.task_id.as_deref(),
         );
-        let body = rpc_request(dialect.send_method(streaming), &json!({ "message": message }));
+        let (id, body) =
+            rpc_request(dialect.send_method(streaming), &json!({ "message": message }));
         let request = Request {
             headers: dialect.headers(streaming),
             ..Request::post_json(route.rpc_url, &body)
@@ -151,7 +152,7 @@ impl Turn<'_> {
         let answer = transport.execute(request, Accept::Success, attempts).await?;
         let url = answer.url.clone();
         if streaming {
-            sse::read(transport, answer, progress).await?;
+            sse::read(transport, answer, &id, progress).await?;
             if progress.is_empty() {
                 return Err(AgentError::Protocol {
                     url,
@@ -166,7 +167,7 @@ impl Turn<'_> {
             }
         } else {
             let envelope = transport.read_json(answer, ContentType::Json).await?;
-            let event = parse_event(&rpc_result(&url, envelope)?)
+            let event = parse_event(&rpc_result(&url, envelope, &id)?)
                 .map_err(|detail| AgentError::Protocol { url: url.clone(), detail })?;
             progress.absorb(event);
         }
@@ -174,8 +175,8 @@ impl Turn<'_> {
     }
 }
 
-/// Polls `tasks/get` / `GetTask` while the task is submitted or working, for at most the
-/// request timeout, with an interval that starts short and doubles.
+/// Polls `tasks/get` / `GetTask` while the task is submitted or working, until the turn's
+/// deadline, with an interval that starts short and doubles.
 async fn poll(
     transport: &Transport,
     route: Route<'_>,
@@ -186,10 +187,10 @@ async fn poll(
         return Ok(());
     };
     let dialect = route.dialect;
-    let give_up = Instant::now() + transport.options.timeout;
+    let give_up = transport.turn_deadline();
     let mut interval = POLL_FIRST_INTERVAL;
     loop {
-        if Instant::now() + interval > give_up {
+        if Instant::now().checked_add(interval).is_none_or(|next| next > give_up) {
             return Err(AgentError::Protocol {
                 url: redact_url(route.rpc_url),
                 detail: format!(
@@ -200,13 +201,13 @@ async fn poll(
         }
         tokio::time::sleep(interval).await;
         interval = (interval * 2).min(POLL_MAX_INTERVAL);
-        let body = rpc_request(dialect.get_task_method(), &json!({ "id": task_id }));
+        let (id, body) = rpc_request(dialect.get_task_method(), &json!({ "id": task_id }));
         let request =
             Request { headers: dialect.headers(false), ..Request::post_json(route.rpc_url, &body) };
         let answer = transport.execute(request, Accept::Success, attempts).await?;
         let url = answer.url.clone();
         let envelope = transport.read_json(answer, ContentType::Json).await?;
-        let event = parse_event(&rpc_result(&url, envelope)?)
+        let event = parse_event(&rpc_result(&url, envelope, &id)?)
             .map_err(|detail| AgentError::Protocol { url, detail })?;
         if progress.absorb(event) {
             return Ok(());

@@ -33,6 +33,7 @@ impl std::fmt::Display for StreamFault {
 pub(crate) async fn read(
     transport: &Transport,
     mut answer: Answer,
+    id: &str,
     progress: &mut Progress,
 ) -> Result<(), AgentError> {
     let content_type = answer.content_type();
@@ -40,7 +41,7 @@ pub(crate) async fn read(
     if is_json_content_type(&content_type) {
         let body = transport.read_body(&mut answer).await?;
         let envelope = parse_json(&url, &content_type, &body, ContentType::Json)?;
-        absorb_result(&url, envelope, progress)?;
+        absorb_result(&url, envelope, id, progress)?;
         return Ok(());
     }
     if !content_type.starts_with("text/event-stream") {
@@ -61,20 +62,26 @@ pub(crate) async fn read(
 
     let limit = transport.options.max_body_bytes;
     let mut read = 0usize;
+    let mut bom = Bom::default();
     let bytes = answer.response.bytes_stream().map(move |chunk| match chunk {
         Ok(chunk) => {
             read += chunk.len();
-            if read > limit { Err(StreamFault::TooLarge) } else { Ok(chunk) }
+            if read > limit { Err(StreamFault::TooLarge) } else { Ok(bom.strip(chunk)) }
         }
         Err(err) => Err(StreamFault::Broken(root_cause(&err))),
     });
     let mut events = std::pin::pin!(events(bytes));
     let mut received = 0usize;
+    let turn_deadline = transport.turn_deadline();
     loop {
-        // The timeout bounds the silence between two events, not the whole stream.
-        let next = tokio::time::timeout(transport.options.timeout, events.next()).await;
+        // `--timeout` bounds the silence between two events and the whole turn.
+        let silence = transport.request_deadline();
+        let next = tokio::time::timeout_at(silence.min(turn_deadline), events.next()).await;
         let event = match next {
-            Err(_elapsed) => return Err(transport.timeout_error(&url)),
+            Err(_elapsed) if silence < turn_deadline => {
+                return Err(transport.timeout_error(&url));
+            }
+            Err(_elapsed) => return Err(transport.turn_timeout_error(&url)),
             Ok(None) => return Ok(()),
             Ok(Some(Ok(event))) => event,
             Ok(Some(Err(EventStreamError::Transport(StreamFault::TooLarge)))) => {
@@ -95,9 +102,41 @@ pub(crate) async fn read(
             continue;
         }
         let envelope = parse_json(&url, "", event.data.as_bytes(), ContentType::Json)?;
-        if absorb_result(&url, envelope, progress)? {
+        if absorb_result(&url, envelope, id, progress)? {
             return Ok(());
         }
+    }
+}
+
+/// Drops a UTF-8 byte order mark at the very start of a stream (some servers write one; the
+/// SSE standard says to ignore it), even when it arrives split over several chunks.
+#[derive(Debug, Default)]
+struct Bom {
+    /// The first bytes, held back until they can be told apart from a BOM.
+    head: Vec<u8>,
+    done: bool,
+}
+
+impl Bom {
+    const MARK: &'static [u8] = b"\xEF\xBB\xBF";
+
+    fn strip(&mut self, chunk: axum::body::Bytes) -> axum::body::Bytes {
+        if self.done {
+            return chunk;
+        }
+        self.head.extend_from_slice(&chunk);
+        let n = self.head.len().min(Self::MARK.len());
+        if self.head[..n] != Self::MARK[..n] {
+            self.done = true;
+            return axum::body::Bytes::from(std::mem::take(&mut self.head));
+        }
+        if self.head.len() < Self::MARK.len() {
+            return axum::body::Bytes::new();
+        }
+        self.done = true;
+        let rest = self.head.split_off(Self::MARK.len());
+        self.head = Vec::new();
+        axum::body::Bytes::from(rest)
     }
 }
 
@@ -115,9 +154,10 @@ where
 fn absorb_result(
     url: &str,
     envelope: serde_json::Value,
+    id: &str,
     progress: &mut Progress,
 ) -> Result<bool, AgentError> {
-    let result = rpc_result(url, envelope)?;
+    let result = rpc_result(url, envelope, id)?;
     let event = parse_event(&result).map_err(|detail| AgentError::Protocol {
         url: url.to_owned(),
         detail: format!("unexpected result: {detail}"),
@@ -147,5 +187,26 @@ mod tests {
             let data: Vec<String> = events(stream).map(|e| e.unwrap().data).collect().await;
             assert_eq!(data, ["{\"a\":1}", "{\"a\":2}"], "{chunks:?}");
         }
+    }
+
+    /// A leading byte order mark is dropped, whole or split; one later in the stream is data.
+    #[test]
+    fn byte_order_mark() {
+        for chunks in [vec!["\u{feff}data: x\n\n"], vec!["\u{feff}", "data: x\n\n"]] {
+            let mut bom = super::Bom::default();
+            let out: Vec<u8> = chunks
+                .iter()
+                .flat_map(|c| bom.strip(axum::body::Bytes::copy_from_slice(c.as_bytes())).to_vec())
+                .collect();
+            assert_eq!(out, b"data: x\n\n", "{chunks:?}");
+        }
+        let mut bom = super::Bom::default();
+        let split: Vec<u8> = [&b"\xEF"[..], b"\xBB", b"\xBFdata", b"\xEF\xBB\xBF"]
+            .iter()
+            .flat_map(|c| bom.strip(axum::body::Bytes::copy_from_slice(c)).to_vec())
+            .collect();
+        assert_eq!(split, b"data\xEF\xBB\xBF");
+        let mut plain = super::Bom::default();
+        assert_eq!(&plain.strip(axum::body::Bytes::from_static(b"d"))[..], b"d");
     }
 }

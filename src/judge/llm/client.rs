@@ -210,14 +210,33 @@ impl LlmClient {
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             match self.attempt(&url, &shown_url, &body).await {
                 Ok(reply) => return self.read(&reply, request, &shown_url, attempts),
-                Err(Attempt::RateLimited { delay, message }) => {
+                Err(Attempt::RateLimited { delay, asked, message }) => {
                     self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                     if limited >= self.endpoint.rate_limit_retries {
                         return Err(LlmError::RateLimited { url: shown_url, attempts, message });
                     }
                     let wait = delay.map_or_else(|| backoff(limited), with_jitter);
+                    // Never wait past the scenario's deadline (`--scenario-timeout`): a wait
+                    // that would end after it is not started, and the reason says why.
+                    if let Some(left) = scenario_time_left()
+                        && wait >= left
+                    {
+                        let asked = asked.map_or_else(
+                            || format!("{} s", wait.as_secs()),
+                            |raw| format!("Retry-After: {raw}"),
+                        );
+                        return Err(LlmError::RateLimited {
+                            url: shown_url,
+                            attempts,
+                            message: format!(
+                                "{message} (it asked to wait ({asked}), longer than the {} s \
+                                 left before --scenario-timeout; not waited)",
+                                left.as_secs()
+                            ),
+                        });
+                    }
                     limited += 1;
-                    self.limiter.pause_until(Instant::now() + wait);
+                    self.limiter.pause_until(crate::agent::deadline_after(wait));
                 }
                 Err(Attempt::Failed(err)) if err.retryable() && errors < self.endpoint.retries => {
                     tokio::time::sleep(backoff(errors)).await;
@@ -276,7 +295,7 @@ impl LlmClient {
         let headers = self.headers().map_err(|detail| {
             Attempt::Failed(LlmError::Protocol { url: shown.to_owned(), detail })
         })?;
-        let deadline = Instant::now() + self.endpoint.timeout;
+        let deadline = crate::agent::deadline_after(self.endpoint.timeout);
         let timeout = || LlmError::Timeout {
             url: shown.to_owned(),
             timeout_ms: u64::try_from(self.endpoint.timeout.as_millis()).unwrap_or(u64::MAX),
@@ -301,45 +320,67 @@ impl LlmClient {
             }
             Ok(Ok(response)) => response,
         };
+        let mut response = response;
         let status = response.status();
         let delay = server_delay(response.headers());
+        let asked = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| crate::agent::one_line(v, 40));
         // OpenAI's `x-should-retry` overrides the status-based decision either way.
         let should_retry = response
             .headers()
             .get("x-should-retry")
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().eq_ignore_ascii_case("true"));
-        if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(Attempt::Failed(LlmError::Protocol {
-                url: shown.to_owned(),
-                detail: format!("the body is over {MAX_BODY_BYTES} bytes"),
-            }));
-        }
-        let bytes = match tokio::time::timeout_at(deadline, response.bytes()).await {
-            Err(_) => return Err(Attempt::Failed(timeout())),
-            Ok(Err(err)) => {
-                return Err(Attempt::Failed(LlmError::Unreachable {
+        // Chunked bodies too: never more than MAX_BODY_BYTES in memory, whatever is sent.
+        let bytes = match crate::agent::read_limited(&mut response, MAX_BODY_BYTES, deadline).await
+        {
+            Ok(bytes) => bytes,
+            Err(crate::agent::ReadError::TooLarge(_)) => {
+                return Err(Attempt::Failed(LlmError::Protocol {
                     url: shown.to_owned(),
-                    detail: format!(
-                        "the connection broke mid-answer ({})",
-                        self.scrub(&crate::agent::root_cause(&err))
-                    ),
+                    detail: format!("the body is over {MAX_BODY_BYTES} bytes"),
                 }));
             }
-            Ok(Ok(bytes)) => bytes,
+            Err(crate::agent::ReadError::Timeout) => return Err(Attempt::Failed(timeout())),
+            Err(crate::agent::ReadError::Broken { cause, .. }) => {
+                return Err(Attempt::Failed(LlmError::Unreachable {
+                    url: shown.to_owned(),
+                    detail: format!("the connection broke mid-answer ({})", self.scrub(&cause)),
+                }));
+            }
         };
         if status.is_success() {
-            return Ok(Reply { bytes: bytes.to_vec() });
+            return Ok(Reply { bytes });
+        }
+        if status.is_redirection() {
+            // The shared client follows no redirect: the key must not travel to another host.
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| "(no location)".to_owned(), |l| self.scrub(&redact_location(l)));
+            return Err(Attempt::Failed(LlmError::Protocol {
+                url: shown.to_owned(),
+                detail: format!(
+                    "HTTP {} redirecting to {location}, which is not followed so that the API \
+                     key only goes where it is configured; use the final URL as the judge's base \
+                     URL",
+                    status.as_u16()
+                ),
+            }));
         }
         let (message, code) = error_message(&bytes);
         let message = self.scrub(&message);
         let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
             && code.as_deref() != Some("insufficient_quota");
         if rate_limited && should_retry != Some(false) {
-            return Err(Attempt::RateLimited { delay, message });
+            return Err(Attempt::RateLimited { delay, asked, message });
         }
         if should_retry == Some(true) {
-            return Err(Attempt::RateLimited { delay, message });
+            return Err(Attempt::RateLimited { delay, asked, message });
         }
         let message = match status.as_u16() {
             401 | 403 if self.endpoint.api_key.is_none() => {
@@ -417,8 +458,38 @@ struct Reply {
 }
 
 enum Attempt {
-    RateLimited { delay: Option<Duration>, message: String },
+    /// `asked`: the raw `Retry-After`, for the message when it is not waited for.
+    RateLimited {
+        delay: Option<Duration>,
+        asked: Option<String>,
+        message: String,
+    },
     Failed(LlmError),
+}
+
+tokio::task_local! {
+    /// When the scenario being run must be done (`--scenario-timeout`), set by the engine
+    /// around each scenario.
+    static SCENARIO_DEADLINE: Instant;
+}
+
+/// Runs `work` with `deadline` as the scenario deadline that judge and driver calls respect:
+/// no rate-limit wait is started that would end after it.
+pub async fn within_scenario_deadline<T>(
+    deadline: Instant,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    SCENARIO_DEADLINE.scope(deadline, work).await
+}
+
+/// What is left of the current scenario's deadline, if one is set.
+fn scenario_time_left() -> Option<Duration> {
+    SCENARIO_DEADLINE.try_with(|deadline| deadline.saturating_duration_since(Instant::now())).ok()
+}
+
+/// A redirect's `Location` for a message: a relative one as is, an absolute one redacted.
+fn redact_location(location: &str) -> String {
+    crate::agent::one_line(&crate::agent::redact_url(location), 200)
 }
 
 /// o-series and gpt-5 reasoning models reject a non-default temperature.
