@@ -190,8 +190,11 @@ fn exit_5_when_only_infrastructure_failed_and_a_dead_agent_is_reported_once_with
     assert_eq!(results["run"]["counts"]["error"], 40);
     let first = &results["scenarios"][0]["reasons"][0];
     assert!(first.as_str().unwrap().contains("connection refused"), "{first}");
-    // One line for the agent, not one per scenario.
-    assert_eq!(out.stderr.matches("connection refused").count(), 1, "{}", out.stderr);
+    // One line for the agent, not one per scenario; the recap groups the 40 under it once.
+    let (live, recap) = out.stderr.split_once("── recap").unwrap();
+    assert_eq!(live.matches("connection refused").count(), 1, "{}", out.stderr);
+    assert_eq!(recap.matches("connection refused").count(), 1, "{}", out.stderr);
+    assert!(recap.contains("error (40):\n  40× "), "{}", out.stderr);
 }
 
 #[test]

@@ -238,6 +238,20 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
     pub progress: ProgressChoice,
 
+    /// Colour on stderr: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = clap::ColorChoice::Auto)]
+    pub color: clap::ColorChoice,
+
+    /// Say more while running: -v prints a line for every scenario that does not pass as it
+    /// finishes (by default only the first 20; the recap at the end lists them all).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Do not append summary.md to $GITHUB_STEP_SUMMARY (for CI shards whose merge job
+    /// writes the one step summary).
+    #[arg(long)]
+    pub no_step_summary: bool,
+
     #[command(flatten)]
     pub input: InputArgs,
 

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use crate::scenario::{Diagnostic, RenderedDiagnostic};
 
-/// Whether to use colour on stderr (a terminal, and `NO_COLOR` unset).
+/// Whether to use colour on stderr under `--color auto` (a terminal, and `NO_COLOR` unset or
+/// empty).
 pub(super) fn stderr_color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    crate::report::use_color(clap::ColorChoice::Auto, std::io::stderr().is_terminal())
 }
 
 /// Render diagnostics with source snippets, grouped by file, in file order.

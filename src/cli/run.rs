@@ -1,7 +1,7 @@
 //! `rogue-runner run` (and the bare form): raw arguments → validated configuration in one step,
 //! then load, plan, run, report, exit code.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +30,12 @@ pub(super) struct RunConfig {
     pub output_dir: PathBuf,
     pub formats: ReportFormats,
     pub progress: ProgressMode,
+    /// Colour on stderr (`--color`, `NO_COLOR`).
+    pub color: bool,
+    /// The `-v` count.
+    pub verbose: u8,
+    /// Append summary.md to `$GITHUB_STEP_SUMMARY` when that is set (not `--no-step-summary`).
+    pub step_summary: bool,
     pub store: StoreOptions,
     pub judge: super::judge_args::JudgeSetup,
 }
@@ -144,6 +150,9 @@ impl RunConfig {
             output_dir: args.output_dir.clone(),
             formats: args.formats,
             progress,
+            color: crate::report::use_color(args.color, std::io::stderr().is_terminal()),
+            verbose: args.verbose,
+            step_summary: !args.no_step_summary,
             store,
             judge,
         })
@@ -200,7 +209,7 @@ pub(super) fn load_selection(
     let warnings = report.warning_count();
     if report.has_errors() {
         let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
-        output::render_diagnostics(stderr, &errors, output::stderr_color())?;
+        output::render_diagnostics(stderr, &errors, config.color)?;
         writeln!(
             stderr,
             "error: {} problem(s) in scenario files; nothing was run (see `rogue-runner validate` for details)",
@@ -315,9 +324,10 @@ pub(super) fn execute_plan(
             "Rogue files name no agent: pass --agent '*=URL' to send them to one",
         )
     })?;
-    let paths = ReportPaths::new(&config.output_dir)
-        .with_formats(config.formats)
-        .with_github_step_summary_from_env();
+    let mut paths = ReportPaths::new(&config.output_dir).with_formats(config.formats);
+    if config.step_summary {
+        paths = paths.with_github_step_summary_from_env();
+    }
     paths
         .create_dir()
         .map_err(|e| CliError::usage(e.to_string(), "choose another --output-dir"))?;
@@ -329,11 +339,13 @@ pub(super) fn execute_plan(
                 "check the process limits",
             )
         })?;
+    let progress =
+        Progress::stderr(config.progress).with_color(config.color).with_verbosity(config.verbose);
     let (summary, errors) = runtime.block_on(run_with_store(
         config.options.clone(),
         plan,
         &paths,
-        config.progress,
+        progress,
         store.result_cache(),
         store.recorder.take(),
     ));
@@ -344,7 +356,10 @@ pub(super) fn execute_plan(
     for error in errors {
         writeln!(stderr, "warning: {error}")?;
     }
-    writeln!(stderr, "reports: {}", paths.dir.display())?;
+    if config.progress == ProgressMode::Quiet {
+        // Otherwise the recap names every report file.
+        writeln!(stderr, "reports: {}", paths.dir.display())?;
+    }
     store.after_run(&summary, ExitCode::from_code(summary.exit_code), stderr)
 }
 
@@ -356,7 +371,7 @@ pub(super) async fn run_with_reports(
     paths: &ReportPaths,
     progress: ProgressMode,
 ) -> (crate::engine::RunSummary, Vec<crate::report::ReportError>) {
-    run_with_store(options, plan, paths, progress, None, None).await
+    run_with_store(options, plan, paths, Progress::stderr(progress), None, None).await
 }
 
 /// [`run_with_reports`], with the store's cache hook and recorder when given. The recorder
@@ -366,11 +381,11 @@ pub(super) async fn run_with_store(
     options: RunOptions,
     plan: Plan,
     paths: &ReportPaths,
-    progress: ProgressMode,
+    progress: Progress,
     cache: Option<Arc<dyn ResultCache>>,
     recorder: Option<Recorder>,
 ) -> (crate::engine::RunSummary, Vec<crate::report::ReportError>) {
-    let mut set = ReportSet::standard(paths, Progress::stderr(progress));
+    let mut set = ReportSet::standard(paths, progress.with_reports(paths));
     if let Some(recorder) = recorder {
         set = set.with_first(recorder);
     }

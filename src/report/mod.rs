@@ -44,7 +44,7 @@ pub use formats::ReportFormats;
 pub use html::{HtmlReport, render_report_html};
 pub use junit::{JunitXml, render_junit_xml};
 pub use markdown::{SummaryMarkdown, render_summary_markdown};
-pub use progress::{Progress, ProgressMode, is_ci};
+pub use progress::{Progress, ProgressMode, is_ci, use_color};
 pub use results_json::ResultsJson;
 pub use text::sanitize_terminal_text;
 

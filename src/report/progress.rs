@@ -1,15 +1,20 @@
 //! Terminal progress: a live bar on a terminal, plain lines in CI logs and pipes.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
-use super::text::{fmt_duration_ms, fmt_rate, one_line, redact_userinfo};
-use super::{ReportError, Reporter};
-use crate::engine::{CancelReason, Outcome, RunEvent, RunSummary, Status, StatusCounts};
+use super::text::{
+    RECAP_SLOWEST, Recap, RecapEntry, cancel_words, fmt_duration_ms, one_line, paint,
+    redact_userinfo, render_recap, status_style,
+};
+use super::{ReportError, ReportPaths, Reporter};
+use crate::engine::{Outcome, RunEvent, Status};
 
 /// Longest reason shown on one progress line, in characters.
 const MAX_LINE_REASON: usize = 200;
@@ -17,6 +22,9 @@ const MAX_LINE_REASON: usize = 200;
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(30);
 /// Plain progress lines are at least this many scenarios apart.
 const PLAIN_PROGRESS_MIN_STEP: usize = 5;
+/// Scenarios that did not pass get a line as they finish up to this many; then only at `-v`
+/// (the recap at the end lists them all).
+pub(crate) const LIVE_LINES: usize = 20;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,7 +34,8 @@ pub enum ProgressMode {
     Auto,
     /// A live bar with counters and ETA.
     Bar,
-    /// One line per non-passing scenario, a line every 10 %, and a final summary line.
+    /// One line per non-passing scenario (the first 20, or all at `-v`), a line every 10 %
+    /// with elapsed time and ETA, and a recap at the end.
     Plain,
     /// Nothing.
     Quiet,
@@ -66,6 +75,25 @@ pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
+/// Whether to colour output: `always`, `never`, or `auto` — on a terminal, unless `NO_COLOR`
+/// is set to anything but the empty string (no-color.org). An explicit choice wins over
+/// `NO_COLOR`.
+pub fn use_color(choice: clap::ColorChoice, is_terminal: bool) -> bool {
+    color_wanted(choice, is_terminal, std::env::var_os("NO_COLOR").as_deref())
+}
+
+fn color_wanted(
+    choice: clap::ColorChoice,
+    is_terminal: bool,
+    no_color: Option<&std::ffi::OsStr>,
+) -> bool {
+    match choice {
+        clap::ColorChoice::Always => true,
+        clap::ColorChoice::Never => false,
+        clap::ColorChoice::Auto => is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty),
+    }
+}
+
 type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// Shows a run's progress. Everything an agent said is sanitized before it reaches the
@@ -75,7 +103,12 @@ pub struct Progress {
     out: SharedWriter,
     bar: Option<ProgressBar>,
     total: usize,
-    counts: StatusCounts,
+    /// Scenarios finished so far.
+    done: usize,
+    /// Scenarios finished per outcome, every outcome of [`Status::ALL`] (zeros included).
+    tally: BTreeMap<Status, usize>,
+    /// When the run started, for elapsed time and ETA.
+    started: Instant,
     /// Scenarios finished when the next plain progress line is due.
     next_mark: usize,
     last_line: Instant,
@@ -84,6 +117,18 @@ pub struct Progress {
     /// Agents whose check failed: their `error` outcomes were announced once.
     down: Vec<String>,
     cancelled: bool,
+    /// ANSI colours on outcome words.
+    color: bool,
+    /// `-v` count: at 1 and above every scenario that did not pass gets a line.
+    verbose: u8,
+    /// Per-scenario lines shown so far, and whether the cap on them was announced.
+    live_lines: usize,
+    live_capped: bool,
+    /// For the recap: scenarios that neither passed nor were skipped, and the slowest.
+    problems: Vec<RecapEntry>,
+    slowest: Vec<RecapEntry>,
+    /// The report files the recap points to.
+    reports: Vec<PathBuf>,
 }
 
 impl fmt::Debug for Progress {
@@ -91,13 +136,15 @@ impl fmt::Debug for Progress {
         f.debug_struct("Progress")
             .field("mode", &self.mode)
             .field("total", &self.total)
-            .field("counts", &self.counts)
+            .field("done", &self.done)
+            .field("tally", &self.tally)
             .finish_non_exhaustive()
     }
 }
 
 impl Progress {
     /// Progress on standard error; `Auto` looks at whether it is a terminal and at `CI`.
+    /// Colour follows `--color auto` until [`Progress::with_color`] says otherwise.
     pub fn stderr(mode: ProgressMode) -> Self {
         let is_terminal = io::stderr().is_terminal();
         let mode = mode.resolve(is_terminal, is_ci());
@@ -108,6 +155,29 @@ impl Progress {
             ProgressDrawTarget::term_like(Box::new(WriterTerm(Arc::clone(&out))))
         };
         Progress::build(mode, out, target)
+            .with_color(use_color(clap::ColorChoice::Auto, is_terminal))
+    }
+
+    /// Colour the outcome words (FAIL, failed, …) or not.
+    #[must_use]
+    pub fn with_color(mut self, color: bool) -> Self {
+        self.color = color;
+        self
+    }
+
+    /// The `-v` count: at 1 and above, a line for every scenario that does not pass, however
+    /// many; below, only the first [`LIVE_LINES`].
+    #[must_use]
+    pub fn with_verbosity(mut self, verbose: u8) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// The report files the recap points to (those `paths.formats` chooses).
+    #[must_use]
+    pub fn with_reports(mut self, paths: &ReportPaths) -> Self {
+        self.reports = paths.files().into_iter().map(PathBuf::from).collect();
+        self
     }
 
     /// Progress written to `out`; `Auto` means plain lines (a writer is not a terminal). `Bar`
@@ -143,12 +213,21 @@ impl Progress {
             out,
             bar,
             total: 0,
-            counts: StatusCounts::default(),
+            done: 0,
+            tally: empty_tally(),
+            started: Instant::now(),
             next_mark: usize::MAX,
             last_line: Instant::now(),
             planned: Vec::new(),
             down: Vec::new(),
             cancelled: false,
+            color: false,
+            verbose: 0,
+            live_lines: 0,
+            live_capped: false,
+            problems: Vec::new(),
+            slowest: Vec::new(),
+            reports: Vec::new(),
         }
     }
 
@@ -171,42 +250,42 @@ impl Progress {
             .map_err(|error| ReportError::Progress { error })
     }
 
+    /// `2 passed, 1 failed, 0 error, 0 skipped`: every outcome, in [`Status::ALL`] order.
     fn counters(&self) -> String {
-        let c = &self.counts;
-        format!(
-            "{} passed, {} failed, {} error, {} skipped",
-            c.passed, c.failed, c.error, c.skipped
-        )
+        let parts: Vec<String> =
+            self.tally.iter().map(|(status, n)| format!("{n} {status}")).collect();
+        parts.join(", ")
+    }
+
+    fn count(&self, status: Status) -> usize {
+        self.tally.get(&status).copied().unwrap_or(0)
     }
 
     fn on_finished_scenario(&mut self, outcome: &Outcome) -> Result<(), ReportError> {
-        self.counts.record(outcome.status);
+        self.done += 1;
+        *self.tally.entry(outcome.status).or_default() += 1;
+        self.remember(outcome);
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            let c = &self.counts;
-            bar.set_message(format!("✔ {} ✘ {} ⚠ {}", c.passed, c.failed, c.error));
+            bar.set_message(format!(
+                "✔ {} ✘ {} ⚠ {}",
+                self.count(Status::Passed),
+                self.count(Status::Failed),
+                self.count(Status::Error)
+            ));
         }
-        let announced = match outcome.status {
-            Status::Passed => true,
-            Status::Error => self.down.contains(&outcome.agent),
-            Status::Skipped => self.cancelled,
-            Status::Failed => false,
+        let status = outcome.status;
+        let announced = if status == Status::Passed {
+            true
+        } else if status == Status::Error {
+            self.down.contains(&outcome.agent)
+        } else if status == Status::Skipped {
+            self.cancelled
+        } else {
+            false
         };
         if !announced {
-            let label = match outcome.status {
-                Status::Failed => "FAIL",
-                Status::Error => "ERROR",
-                Status::Skipped | Status::Passed => "SKIP",
-            };
-            let reason = outcome.reasons.first().map_or("no reason given", String::as_str);
-            let line = format!(
-                "{label:<5} {} {}  {}  ({})",
-                outcome.priority,
-                one_line(&outcome.id, 120),
-                one_line(reason, MAX_LINE_REASON),
-                fmt_duration_ms(outcome.duration_ms)
-            );
-            self.line(&line)?;
+            self.live_line(outcome)?;
         }
         if self.bar.is_none() {
             self.periodic_line()?;
@@ -214,52 +293,83 @@ impl Progress {
         Ok(())
     }
 
+    /// `FAIL  P0 id  reason  (1.2s)` while few scenarios have not passed, or at `-v`; one
+    /// line saying the rest waits for the recap when the cap is reached.
+    fn live_line(&mut self, outcome: &Outcome) -> Result<(), ReportError> {
+        if self.verbose == 0 && self.live_lines >= LIVE_LINES {
+            if self.live_capped {
+                return Ok(());
+            }
+            self.live_capped = true;
+            let line = format!(
+                "… more than {LIVE_LINES} scenarios did not pass: the rest are listed in the recap \
+                 at the end (-v shows each as it finishes)"
+            );
+            return self.line(&line);
+        }
+        self.live_lines += 1;
+        let status = outcome.status;
+        let label = if status == Status::Failed {
+            "FAIL".to_owned()
+        } else if status == Status::Error {
+            "ERROR".to_owned()
+        } else if status == Status::Skipped {
+            "SKIP".to_owned()
+        } else {
+            status.as_str().to_uppercase()
+        };
+        let reason = outcome.reasons.first().map_or("no reason given", String::as_str);
+        let line = format!(
+            "{} {} {}  {}  ({})",
+            paint(&format!("{label:<5}"), status_style(status), self.color),
+            outcome.priority,
+            one_line(&outcome.id, 120),
+            one_line(reason, MAX_LINE_REASON),
+            fmt_duration_ms(outcome.duration_ms)
+        );
+        self.line(&line)
+    }
+
+    /// Keeps what the recap needs: every scenario that neither passed nor was skipped, and
+    /// the slowest that ran.
+    fn remember(&mut self, outcome: &Outcome) {
+        let status = outcome.status;
+        if status == Status::Skipped {
+            return;
+        }
+        if status != Status::Passed {
+            self.problems.push(RecapEntry::new(outcome));
+        }
+        let slower = |e: &RecapEntry| e.duration_ms >= outcome.duration_ms;
+        let at = self.slowest.iter().take_while(|e| slower(e)).count();
+        if at < RECAP_SLOWEST {
+            self.slowest.insert(at, RecapEntry::new(outcome));
+            self.slowest.truncate(RECAP_SLOWEST);
+        }
+    }
+
     /// Plain mode: a line every 10 % of the run (at least 5 scenarios apart), and at least
-    /// every 30 s while scenarios keep finishing.
+    /// every 30 s while scenarios keep finishing, with the time elapsed and an ETA.
     fn periodic_line(&mut self) -> Result<(), ReportError> {
-        let done = self.counts.total;
+        let done = self.done;
         if self.total == 0 || done >= self.total {
             return Ok(());
         }
         let step = self.total.div_ceil(10).max(PLAIN_PROGRESS_MIN_STEP);
         if done >= self.next_mark || self.last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
             self.next_mark = (done / step + 1) * step;
+            let elapsed = self.started.elapsed();
             let line = format!(
-                "[{:>3}%] {done}/{} finished: {}",
+                "[{:>3}%] {done}/{} finished: {} · elapsed {}, ETA {}",
                 done * 100 / self.total,
                 self.total,
-                self.counters()
+                self.counters(),
+                fmt_seconds(elapsed),
+                fmt_seconds(eta(elapsed, done, self.total)),
             );
             self.line(&line)?;
         }
         Ok(())
-    }
-
-    fn summary_line(summary: &RunSummary) -> String {
-        let c = &summary.counts;
-        let why = match summary.cancelled {
-            None => String::new(),
-            Some(reason) => format!(", {}", cancel_words(reason)),
-        };
-        let cache = summary.cache.map_or_else(String::new, |c| {
-            format!(
-                "; cache {} hits, {} misses ({}), ${:.4} saved",
-                c.hits,
-                c.misses,
-                fmt_rate(c.hit_rate()),
-                c.saved_usd
-            )
-        });
-        format!(
-            "{} scenarios: {} passed, {} failed, {} error, {} skipped in {}{cache} (exit {}{why})",
-            c.total,
-            c.passed,
-            c.failed,
-            c.error,
-            c.skipped,
-            fmt_duration_ms(summary.duration_ms),
-            summary.exit_code
-        )
     }
 
     fn finish_bar(&mut self) {
@@ -269,13 +379,24 @@ impl Progress {
     }
 }
 
-fn cancel_words(reason: CancelReason) -> &'static str {
-    match reason {
-        CancelReason::FailFast => "fail-fast",
-        CancelReason::MaxFail => "max-fail",
-        CancelReason::Budget => "budget",
-        CancelReason::Interrupted => "interrupted",
+/// Every outcome at zero, so that counters name each one.
+fn empty_tally() -> BTreeMap<Status, usize> {
+    Status::ALL.iter().map(|&status| (status, 0)).collect()
+}
+
+/// The time left if the remaining scenarios take as long on average as those done.
+fn eta(elapsed: Duration, done: usize, total: usize) -> Duration {
+    if done == 0 {
+        return Duration::ZERO;
     }
+    let left = total.saturating_sub(done) as f64;
+    Duration::from_secs_f64(elapsed.as_secs_f64() * left / done as f64)
+}
+
+/// A duration to the second: `7s`, `2m05s`, `1h02m`.
+fn fmt_seconds(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs < 60 { format!("{secs}s") } else { fmt_duration_ms(secs * 1000) }
 }
 
 impl Reporter for Progress {
@@ -286,7 +407,13 @@ impl Reporter for Progress {
         match event {
             RunEvent::RunStarted { total, parallel, agents, .. } => {
                 self.total = *total;
-                self.counts = StatusCounts::default();
+                self.done = 0;
+                self.tally = empty_tally();
+                self.started = Instant::now();
+                self.live_lines = 0;
+                self.live_capped = false;
+                self.problems.clear();
+                self.slowest.clear();
                 self.next_mark = total.div_ceil(10).max(PLAIN_PROGRESS_MIN_STEP);
                 self.cancelled = false;
                 self.down.clear();
@@ -333,8 +460,17 @@ impl Reporter for Progress {
             }
             RunEvent::RunFinished { summary } => {
                 self.finish_bar();
-                let line = Progress::summary_line(summary);
-                self.write_direct(&line)
+                let counts: Vec<(Status, usize)> =
+                    self.tally.iter().map(|(&status, &n)| (status, n)).collect();
+                let recap = render_recap(&Recap {
+                    summary,
+                    counts: &counts,
+                    problems: &self.problems,
+                    slowest: &self.slowest,
+                    reports: &self.reports,
+                    color: self.color,
+                });
+                self.write_direct(recap.trim_end_matches('\n'))
             }
         }
     }
@@ -346,7 +482,7 @@ impl Reporter for Progress {
         self.finish_bar();
         let line = format!(
             "INTERRUPTED after {}/{} scenarios: {}",
-            self.counts.total,
+            self.done,
             self.total,
             self.counters()
         );
@@ -406,5 +542,268 @@ impl TermLike for WriterTerm {
 
     fn flush(&self) -> io::Result<()> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::{AgentPlan, CacheStats, CancelReason, RunSummary};
+    use crate::scenario::Priority;
+
+    /// A writer tests can read back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    fn outcome(id: &str, priority: Priority, status: Status, reason: &str, ms: u64) -> Outcome {
+        Outcome {
+            id: id.to_owned(),
+            priority,
+            category: "core".to_owned(),
+            agent: "qa_agent".to_owned(),
+            source: "s.yaml:1:1".to_owned(),
+            status,
+            reasons: if reason.is_empty() { Vec::new() } else { vec![reason.to_owned()] },
+            checks: Vec::new(),
+            transcript: Vec::new(),
+            latency_ms: None,
+            duration_ms: ms,
+            usage: None,
+            cost_usd: None,
+            cached: false,
+            attempts: 1,
+            judge: None,
+            llm: Vec::new(),
+        }
+    }
+
+    /// 42 outcomes: passes, failures sharing a reason and failures with their own, errors
+    /// sharing a reason (more than the recap names one by one) and skipped scenarios; the run
+    /// stopped by fail-fast and used the cache.
+    fn mixed_outcomes() -> Vec<Outcome> {
+        use Priority::{P0, P1, P2};
+        let mut outcomes = vec![
+            outcome("qa_p0_ok_001", P0, Status::Passed, "", 812),
+            outcome("qa_p0_ok_002", P0, Status::Passed, "", 9_400),
+            outcome("qa_p1_ok_003", P1, Status::Passed, "", 640),
+        ];
+        for i in 0..6 {
+            outcomes.push(outcome(
+                &format!("qa_p1_refund_{i:03}"),
+                P1,
+                Status::Failed,
+                "contains \"30 days\": not found",
+                1_200 + i,
+            ));
+        }
+        for i in 0..12 {
+            outcomes.push(outcome(
+                &format!("qa_p2_edge_{i:03}"),
+                P2,
+                Status::Failed,
+                &format!("judge: reply {i} ignores the rubric \x1b[31mred\x1b[0m"),
+                700,
+            ));
+        }
+        outcomes.push(outcome(
+            "qa_p0_login_001",
+            P0,
+            Status::Failed,
+            "equals \"ok\": got \"denied\"",
+            31_000,
+        ));
+        for i in 0..8 {
+            outcomes.push(outcome(
+                &format!("billing_p1_{i:03}"),
+                P1,
+                Status::Error,
+                "agent unreachable: cannot connect to https://bot:hunter2@billing.example.com",
+                3,
+            ));
+        }
+        outcomes.push(outcome(
+            "billing_p2_slow",
+            P2,
+            Status::Error,
+            "timeout after 30s waiting for the agent",
+            30_000,
+        ));
+        for i in 0..11 {
+            outcomes.push(outcome(
+                &format!("qa_p2_later_{i:03}"),
+                P2,
+                Status::Skipped,
+                "cancelled by fail-fast",
+                0,
+            ));
+        }
+        outcomes
+    }
+
+    fn run_events(outcomes: &[Outcome]) -> Vec<RunEvent> {
+        let mut events = vec![RunEvent::RunStarted {
+            run_id: "run-1".to_owned(),
+            started_at: "2026-08-30T10:00:00Z".to_owned(),
+            total: outcomes.len(),
+            parallel: 4,
+            agents: vec![AgentPlan {
+                name: "qa_agent".to_owned(),
+                url: "http://localhost:8000/a2a/qa_agent".to_owned(),
+                scenarios: outcomes.len(),
+            }],
+        }];
+        events.extend(
+            outcomes.iter().map(|o| RunEvent::ScenarioFinished { outcome: Arc::new(o.clone()) }),
+        );
+        let mut summary = RunSummary::build(
+            "run-1".to_owned(),
+            "2026-08-30T10:00:00Z".to_owned(),
+            "2026-08-30T10:01:05Z".to_owned(),
+            65_000,
+            outcomes,
+            Some((
+                CancelReason::FailFast,
+                "P0 pass rate 66.7% can no longer reach the 80.0% threshold".to_owned(),
+            )),
+        );
+        summary.cache = Some(CacheStats { hits: 2, misses: 34, saved_usd: 0.0242 });
+        events.push(RunEvent::RunFinished { summary });
+        events
+    }
+
+    fn drive(progress: &mut Progress, events: &[RunEvent]) {
+        for event in events {
+            progress.on_event(event).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_recap_groups_what_did_not_pass_and_says_what_the_exit_code_means() {
+        let captured = Captured::default();
+        let mut progress = Progress::to_writer(ProgressMode::Plain, captured.clone())
+            .with_reports(&ReportPaths::new("reports/rogue"));
+        drive(&mut progress, &run_events(&mixed_outcomes()));
+        let text = captured.text();
+        let recap = &text[text.find("── recap").unwrap()..];
+        insta::assert_snapshot!("recap", recap);
+        assert!(!recap.contains("hunter2") && !recap.contains('\x1b'), "{recap}");
+    }
+
+    #[test]
+    fn the_recap_counts_every_outcome_there_is() {
+        let captured = Captured::default();
+        let mut progress = Progress::to_writer(ProgressMode::Plain, captured.clone());
+        drive(&mut progress, &run_events(&mixed_outcomes()));
+        let text = captured.text();
+        let recap = &text[text.find("── recap").unwrap()..];
+        let headline = recap.lines().nth(1).unwrap();
+        for status in Status::ALL {
+            assert!(headline.contains(&format!(" {status}")), "{status} missing: {headline}");
+        }
+    }
+
+    #[test]
+    fn live_lines_stop_after_twenty_unless_verbose() {
+        let outcomes: Vec<Outcome> = (0..30)
+            .map(|i| {
+                outcome(&format!("f{i:02}"), Priority::P1, Status::Failed, "contains x: no", 5)
+            })
+            .collect();
+        let events = run_events(&outcomes);
+
+        let captured = Captured::default();
+        drive(&mut Progress::to_writer(ProgressMode::Plain, captured.clone()), &events);
+        let text = captured.text();
+        assert_eq!(text.lines().filter(|l| l.starts_with("FAIL")).count(), LIVE_LINES, "{text}");
+        assert_eq!(text.matches("-v shows each as it finishes").count(), 1, "{text}");
+        // The recap still names all thirty.
+        assert!(text.contains("30× contains x: no"), "{text}");
+        assert!(text.contains("P1 f00, P1 f01, P1 f02, P1 f03, P1 f04, … and 25 more"), "{text}");
+
+        let captured = Captured::default();
+        let mut verbose = Progress::to_writer(ProgressMode::Plain, captured.clone());
+        verbose = verbose.with_verbosity(1);
+        drive(&mut verbose, &events);
+        let text = captured.text();
+        assert_eq!(text.lines().filter(|l| l.starts_with("FAIL")).count(), 30, "{text}");
+        assert!(!text.contains("-v shows each"), "{text}");
+    }
+
+    #[test]
+    fn plain_progress_lines_carry_elapsed_time_and_eta() {
+        let outcomes: Vec<Outcome> = (0..20)
+            .map(|i| outcome(&format!("p{i:02}"), Priority::P1, Status::Passed, "", 5))
+            .collect();
+        let captured = Captured::default();
+        drive(
+            &mut Progress::to_writer(ProgressMode::Plain, captured.clone()),
+            &run_events(&outcomes),
+        );
+        let text = captured.text();
+        let line = text.lines().find(|l| l.starts_with("[ 25%]")).unwrap();
+        assert!(line.starts_with("[ 25%] 5/20 finished: 5 passed, 0 failed"), "{line}");
+        assert!(line.contains(" · elapsed 0s, ETA 0s"), "{line}");
+
+        assert_eq!(eta(Duration::from_secs(10), 5, 20), Duration::from_secs(30));
+        assert_eq!(eta(Duration::from_secs(10), 0, 20), Duration::ZERO);
+        assert_eq!(fmt_seconds(Duration::from_millis(7_900)), "7s");
+        assert_eq!(fmt_seconds(Duration::from_secs(125)), "2m05s");
+    }
+
+    #[test]
+    fn colour_follows_the_flag_then_no_color_then_the_terminal() {
+        use clap::ColorChoice::{Always, Auto, Never};
+        let set = Some(std::ffi::OsStr::new("1"));
+        let empty = Some(std::ffi::OsStr::new(""));
+        assert!(color_wanted(Auto, true, None));
+        assert!(color_wanted(Auto, true, empty), "an empty NO_COLOR does not count");
+        assert!(!color_wanted(Auto, true, set));
+        assert!(!color_wanted(Auto, false, None));
+        assert!(color_wanted(Always, false, set), "an explicit --color always wins");
+        assert!(!color_wanted(Never, true, None));
+
+        let captured = Captured::default();
+        let mut progress =
+            Progress::to_writer(ProgressMode::Plain, captured.clone()).with_color(true);
+        drive(&mut progress, &run_events(&mixed_outcomes()));
+        let text = captured.text();
+        assert!(text.contains("\x1b[31mFAIL \x1b[0m P1 qa_p1_refund_000"), "{text}");
+        assert!(text.contains("\x1b[32m3 passed\x1b[0m"), "{text}");
+
+        let captured = Captured::default();
+        drive(
+            &mut Progress::to_writer(ProgressMode::Plain, captured.clone()),
+            &run_events(&mixed_outcomes()),
+        );
+        assert!(!captured.text().contains('\x1b'));
+    }
+
+    #[test]
+    fn every_exit_code_has_a_meaning() {
+        use super::super::text::exit_meaning;
+        for code in [0, 1, 2, 3, 4, 5, 130] {
+            assert!(!exit_meaning(code).contains("not an exit code"), "{code}");
+        }
+        assert_eq!(exit_meaning(1), "at least one scenario failed (a quality verdict)");
+        assert_eq!(exit_meaning(42), "not an exit code rogue-runner uses");
     }
 }

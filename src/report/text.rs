@@ -1,10 +1,16 @@
 //! Text helpers shared by the reporters: terminal sanitizing, Markdown escaping, durations,
-//! and credential redaction in URLs.
+//! the recap at the end of a run, and credential redaction in URLs.
 //!
 //! Everything an agent (or a judge) says is untrusted: it may carry ANSI escape sequences that
 //! drive a terminal, or Markdown that breaks a table or injects HTML into a PR comment.
 
 use std::borrow::Cow;
+use std::path::PathBuf;
+
+use clap::builder::styling::{AnsiColor, Style};
+
+use crate::engine::{CancelReason, ExitCode, Outcome, RunSummary, Status};
+use crate::scenario::Priority;
 
 /// The longest reason or check value a report shows, in characters.
 pub(crate) const MAX_TEXT_CHARS: usize = 240;
@@ -136,6 +142,244 @@ pub(crate) fn md_code(text: &str, context: MdContext) -> String {
     let fence = "`".repeat(longest_run + 1);
     let pad = if line.starts_with('`') || line.ends_with('`') { " " } else { "" };
     format!("{fence}{pad}{line}{pad}{fence}")
+}
+
+/// Reasons the recap lists per outcome before "… and N more reasons".
+const RECAP_REASONS: usize = 10;
+/// Scenario ids the recap names under one shared reason before "… and N more".
+const RECAP_IDS_PER_REASON: usize = 5;
+/// Slowest scenarios the recap names.
+pub(crate) const RECAP_SLOWEST: usize = 3;
+
+/// One scenario as the end-of-run recap names it: terminal-safe text only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecapEntry {
+    pub id: String,
+    pub priority: Priority,
+    pub status: Status,
+    /// The headline reason, on one line.
+    pub reason: String,
+    pub duration_ms: u64,
+}
+
+impl RecapEntry {
+    pub(crate) fn new(outcome: &Outcome) -> Self {
+        let reason = outcome.reasons.first().map_or("no reason given", String::as_str);
+        RecapEntry {
+            id: one_line(&outcome.id, 120),
+            priority: outcome.priority,
+            status: outcome.status,
+            reason: one_line(&redact_userinfo(reason), 200),
+            duration_ms: outcome.duration_ms,
+        }
+    }
+
+    fn name(&self) -> String {
+        format!("{} {}", self.priority, self.id)
+    }
+}
+
+/// What the recap at the end of a run shows (in the spirit of cargo-nextest's summary).
+#[derive(Debug)]
+pub(crate) struct Recap<'a> {
+    pub summary: &'a RunSummary,
+    /// Scenarios per outcome, one entry per [`Status::ALL`] (zeros included), in that order.
+    pub counts: &'a [(Status, usize)],
+    /// Scenarios that neither passed nor were skipped, in the order they finished.
+    pub problems: &'a [RecapEntry],
+    /// The slowest scenarios that ran, slowest first.
+    pub slowest: &'a [RecapEntry],
+    /// The report files written, report.html first.
+    pub reports: &'a [PathBuf],
+    /// ANSI colours on the outcome words.
+    pub color: bool,
+}
+
+/// The recap: counts per outcome, why the run stopped early, the cache, the failed and
+/// errored scenarios grouped by reason, the slowest, where the reports are and what the exit
+/// code means. Every line ends with `\n`.
+pub(crate) fn render_recap(recap: &Recap<'_>) -> String {
+    let summary = recap.summary;
+    let paint = |text: &str, style: Style| paint(text, style, recap.color);
+    let mut out = String::new();
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    line(paint(&format!("{:─<72}", "── recap "), Style::new().dimmed()));
+    let counts: Vec<String> = recap
+        .counts
+        .iter()
+        .map(|&(status, n)| {
+            let text = format!("{n} {status}");
+            if n == 0 { text } else { paint(&text, status_style(status)) }
+        })
+        .collect();
+    let total: usize = recap.counts.iter().map(|&(_, n)| n).sum();
+    line(format!(
+        "{total} scenario{} in {}: {}",
+        plural(total),
+        fmt_duration_ms(summary.duration_ms),
+        counts.join(", ")
+    ));
+    if let Some(reason) = summary.cancelled {
+        let message = summary.cancel_message.as_deref().map_or(String::new(), |m| {
+            format!(": {}", one_line(&redact_userinfo(m), MAX_TEXT_CHARS))
+        });
+        line(format!("stopped early by {}{message}", cancel_words(reason)));
+    }
+    if let Some(cache) = summary.cache {
+        line(format!(
+            "cache: {} hit{}, {} miss{} ({}), ${:.4} saved",
+            cache.hits,
+            plural(cache.hits),
+            cache.misses,
+            if cache.misses == 1 { "" } else { "es" },
+            fmt_rate(cache.hit_rate()),
+            cache.saved_usd
+        ));
+    }
+    for &(status, n) in recap.counts {
+        let entries: Vec<&RecapEntry> =
+            recap.problems.iter().filter(|e| e.status == status).collect();
+        if entries.is_empty() {
+            continue;
+        }
+        line(String::new());
+        line(format!("{} ({n}):", paint(status.as_str(), status_style(status).bold())));
+        for text in reason_groups(&entries) {
+            line(text);
+        }
+    }
+    if recap.slowest.len() > 1 {
+        line(String::new());
+        line("slowest:".to_owned());
+        let width = recap.slowest.iter().map(|e| fmt_duration_ms(e.duration_ms).len()).max();
+        for entry in recap.slowest {
+            line(format!(
+                "  {:>width$}  {} ({})",
+                fmt_duration_ms(entry.duration_ms),
+                entry.name(),
+                entry.status,
+                width = width.unwrap_or(0)
+            ));
+        }
+    }
+    line(String::new());
+    if let Some((first, rest)) = recap.reports.split_first() {
+        line(format!("reports: {}", first.display()));
+        if !rest.is_empty() {
+            let others: Vec<String> = rest.iter().map(|p| p.display().to_string()).collect();
+            line(format!("         {}", others.join(" · ")));
+        }
+    }
+    line(paint(&exit_line(summary), Style::new().bold()));
+    out
+}
+
+/// The last line of the recap: the exit code the run summary carries, and what it means.
+pub(crate) fn exit_line(summary: &RunSummary) -> String {
+    format!("exit code {}: {}", summary.exit_code, exit_meaning(summary.exit_code))
+}
+
+/// What an exit code means, in the words of the README's table (one place for the terminal).
+pub(crate) fn exit_meaning(code: i32) -> &'static str {
+    let known = ExitCode::from_code(code);
+    if known.code() != code {
+        return "not an exit code rogue-runner uses";
+    }
+    match known {
+        ExitCode::Success => "success: nothing failed or errored",
+        ExitCode::Failures => "at least one scenario failed (a quality verdict)",
+        ExitCode::Usage => "usage, configuration or scenario validation error (nothing ran)",
+        ExitCode::FailFast => "aborted by fail-fast (P0 pass rate below --p0-threshold)",
+        ExitCode::Budget => "cost budget exhausted (--max-cost)",
+        ExitCode::InfraErrors => {
+            "nothing failed, but at least one scenario errored (agent unreachable, timeout, protocol)"
+        }
+        ExitCode::Interrupted => "interrupted (Ctrl-C or SIGTERM)",
+    }
+}
+
+/// How a cancelled run is named on the terminal.
+pub(crate) fn cancel_words(reason: CancelReason) -> &'static str {
+    match reason {
+        CancelReason::FailFast => "fail-fast",
+        CancelReason::MaxFail => "max-fail",
+        CancelReason::Budget => "budget",
+        CancelReason::Interrupted => "interrupted",
+    }
+}
+
+/// The lines for one outcome's scenarios: grouped by reason, the largest group first, then
+/// the one with the highest priority, then the first to finish; at most [`RECAP_REASONS`]
+/// reasons.
+fn reason_groups(entries: &[&RecapEntry]) -> Vec<String> {
+    let mut groups: Vec<(&str, Vec<&RecapEntry>)> = Vec::new();
+    for entry in entries {
+        match groups.iter_mut().find(|(reason, _)| *reason == entry.reason) {
+            Some((_, members)) => members.push(entry),
+            None => groups.push((&entry.reason, vec![entry])),
+        }
+    }
+    // A stable sort keeps the order of first appearance among equals.
+    groups.sort_by_key(|(_, members)| {
+        let priority = members.iter().map(|e| e.priority).min();
+        (std::cmp::Reverse(members.len()), priority)
+    });
+    let mut lines = Vec::new();
+    for (reason, members) in groups.iter().take(RECAP_REASONS) {
+        match members.as_slice() {
+            [one] => lines.push(format!(
+                "  {}  {reason}  ({})",
+                one.name(),
+                fmt_duration_ms(one.duration_ms)
+            )),
+            _ => {
+                lines.push(format!("  {}× {reason}", members.len()));
+                let names: Vec<String> =
+                    members.iter().take(RECAP_IDS_PER_REASON).map(|e| e.name()).collect();
+                let more = members.len().saturating_sub(RECAP_IDS_PER_REASON);
+                let tail = if more > 0 { format!(", … and {more} more") } else { String::new() };
+                lines.push(format!("      {}{tail}", names.join(", ")));
+            }
+        }
+    }
+    if groups.len() > RECAP_REASONS {
+        let rest = &groups[RECAP_REASONS..];
+        let scenarios: usize = rest.iter().map(|(_, members)| members.len()).sum();
+        lines.push(format!(
+            "  … and {} more reason{} ({scenarios} scenario{}): see the reports",
+            rest.len(),
+            plural(rest.len()),
+            plural(scenarios)
+        ));
+    }
+    lines
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The colour of an outcome's word: green passed, red failed, magenta error, yellow for the
+/// rest (skipped, and any outcome added later).
+pub(crate) fn status_style(status: Status) -> Style {
+    let color = if status == Status::Passed {
+        AnsiColor::Green
+    } else if status == Status::Failed {
+        AnsiColor::Red
+    } else if status == Status::Error {
+        AnsiColor::Magenta
+    } else {
+        AnsiColor::Yellow
+    };
+    Style::new().fg_color(Some(color.into()))
+}
+
+/// `text` in `style` when `color` is on; as is otherwise.
+pub(crate) fn paint(text: &str, style: Style, color: bool) -> String {
+    if color { format!("{style}{text}{style:#}") } else { text.to_owned() }
 }
 
 /// A duration the way people read it: `812 ms`, `12.3s`, `2m05s`, `1h02m`.
