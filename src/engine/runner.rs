@@ -46,6 +46,8 @@ pub struct RunOptions {
     pub max_cost_usd: Option<f64>,
     /// `--evaluator rogue`: each scenario is delegated to this Rogue server instead.
     pub rogue: Option<crate::judge::rogue_evaluator::RogueEvaluator>,
+    /// Decides the exit code (and the baseline comparison) before the reports are written.
+    pub exit_policy: super::ExitPolicy,
 }
 
 impl Default for RunOptions {
@@ -64,6 +66,7 @@ impl Default for RunOptions {
             runs_per_day: 5,
             max_cost_usd: None,
             rogue: None,
+            exit_policy: super::ExitPolicy::default(),
         }
     }
 }
@@ -292,7 +295,7 @@ impl Runner {
                         &planned.scenario,
                         self.options.judge.is_some() || self.options.rogue.is_some(),
                     )
-                    .map(|why| outcome_without_run(&planned.scenario, agent, Status::Skipped, why))
+                    .map(|why| outcome_without_run(&planned.scenario, agent, Status::Unassessed, why))
                 };
                 let Some(outcome) = immediate else { break };
                 finish(next, outcome, &mut outcomes, &mut cancelled, sink);
@@ -386,13 +389,14 @@ impl Runner {
             }
         }
         let outcomes: Vec<Arc<Outcome>> = outcomes.into_iter().flatten().collect();
-        let mut summary = RunSummary::build(
+        let mut summary = RunSummary::build_with_policy(
             run_id,
             started_at,
             jiff::Timestamp::now().to_string(),
             millis(started.elapsed()),
             outcomes.iter().map(AsRef::as_ref),
             cancelled,
+            &self.options.exit_policy,
         );
         summary.cache = cache_stats;
         if outcomes.iter().any(|o| !o.llm.is_empty()) {

@@ -342,13 +342,14 @@ impl Page {
     }
 }
 
-/// Failed, error, skipped, then passed; the document's order (priority, id) within each.
+/// Failed, error, unassessed, skipped, then passed; the document's order (priority, id) within each.
 fn problems_first<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Vec<&'a Outcome> {
     let rank = |o: &Outcome| match o.status {
         Status::Failed => 0,
         Status::Error => 1,
-        Status::Skipped => 2,
-        Status::Passed => 3,
+        Status::Unassessed => 2,
+        Status::Skipped => 3,
+        Status::Passed => 4,
     };
     let mut sorted: Vec<&Outcome> = outcomes.collect();
     sorted.sort_by_key(|o| rank(o));

@@ -174,8 +174,8 @@ impl Progress {
     fn counters(&self) -> String {
         let c = &self.counts;
         format!(
-            "{} passed, {} failed, {} error, {} skipped",
-            c.passed, c.failed, c.error, c.skipped
+            "{} passed, {} failed, {} error, {} unassessed, {} skipped",
+            c.passed, c.failed, c.error, c.unassessed, c.skipped
         )
     }
 
@@ -190,12 +190,13 @@ impl Progress {
             Status::Passed => true,
             Status::Error => self.down.contains(&outcome.agent),
             Status::Skipped => self.cancelled,
-            Status::Failed => false,
+            Status::Failed | Status::Unassessed => false,
         };
         if !announced {
             let label = match outcome.status {
                 Status::Failed => "FAIL",
                 Status::Error => "ERROR",
+                Status::Unassessed => "UNASSESSED",
                 Status::Skipped | Status::Passed => "SKIP",
             };
             let reason = outcome.reasons.first().map_or("no reason given", String::as_str);
@@ -251,14 +252,17 @@ impl Progress {
             )
         });
         format!(
-            "{} scenarios: {} passed, {} failed, {} error, {} skipped in {}{cache} (exit {}{why})",
+            "{} scenarios: {} passed, {} failed, {} error, {} unassessed, {} skipped in {}{cache} (exit {}{why})\nexit {}: {}",
             c.total,
             c.passed,
             c.failed,
             c.error,
+            c.unassessed,
             c.skipped,
             fmt_duration_ms(summary.duration_ms),
-            summary.exit_code
+            summary.exit_code,
+            summary.exit_code,
+            summary.exit_reason
         )
     }
 
