@@ -404,7 +404,7 @@ fn flush_partial_writes_a_cancelled_document() {
     assert!(md.contains("**Partial results:** the run did not finish; 4 of 12 planned"), "{md}");
     assert!(
         progress.text().ends_with(
-            "INTERRUPTED after 4/12 scenarios: 2 passed, 1 failed, 1 error, 0 skipped\n"
+            "INTERRUPTED after 4/12 scenarios: 2 passed, 1 failed, 1 error, 0 unassessed, 0 skipped\n"
         ),
         "{}",
         progress.text()
@@ -441,7 +441,7 @@ fn an_unwritable_output_dir_is_reported_and_progress_carries_on() {
         assert_eq!(error, &expected);
     }
     assert!(progress.text().contains(
-        "12 scenarios: 3 passed, 3 failed, 4 error, 2 skipped in 41.5s (exit 3, fail-fast)"
+        "12 scenarios: 3 passed, 3 failed, 4 error, 0 unassessed, 2 skipped in 41.5s (exit 3, fail-fast)\nexit 3: fail-fast stopped the run: 1 P0 scenario failed (--p0-threshold); 2 scenarios not run\n"
     ));
     assert_eq!(ReportPaths::new(&out).create_dir().unwrap_err().to_string(), expected);
 }
@@ -524,8 +524,8 @@ fn the_bar_draws_but_agent_text_stays_inert() {
     assert!(!text.contains('\x07'));
     assert!(text.contains("FAIL  P2 qa_p2_edge_001"));
     assert!(text.ends_with(
-        "12 scenarios: 3 passed, 3 failed, 4 error, 2 skipped in 41.5s (exit 3, fail-fast)\n"
-    ));
+        "12 scenarios: 3 passed, 3 failed, 4 error, 0 unassessed, 2 skipped in 41.5s (exit 3, fail-fast)\nexit 3: fail-fast stopped the run: 1 P0 scenario failed (--p0-threshold); 2 scenarios not run\n"
+    ), "{text}");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use crate::scenario::Scenario;
 pub const KEY_VERSION: u32 = 1;
 
 /// How `judge::check_assertions` reads replies.
-pub const ASSERTION_SEMANTICS_VERSION: u32 = 2;
+pub const ASSERTION_SEMANTICS_VERSION: u32 = 1;
 
 /// The LLM judge's prompt. A placeholder until the judge exists: no rubric is assessed yet.
 pub const JUDGE_PROMPT_VERSION: u32 = 0;
