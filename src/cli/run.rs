@@ -11,9 +11,7 @@ use super::args::{AgentProtocol, ProgressChoice, RunArgs};
 use super::store::{RunStore, StoreOptions};
 use super::{CliError, output, selection_from};
 use crate::agent::{AgentKind, Auth, ClientOptions};
-use crate::engine::{
-    AgentRouting, ExitCode, ExitPolicy, Plan, ResultCache, RunOptions, Runner,
-};
+use crate::engine::{AgentRouting, ExitCode, ExitPolicy, Plan, ResultCache, RunOptions, Runner};
 use crate::report::{Progress, ProgressMode, ReportFormats, ReportPaths, ReportSet};
 use crate::scenario::{LoadOptions, Scenario, Selection, load_paths};
 use crate::secret::Secret;

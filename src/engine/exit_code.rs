@@ -158,8 +158,7 @@ impl ExitPolicy {
             ""
         };
         if failed > 0 {
-            let mut reason =
-                format!("{} {newly}failed{against_text}", plural(failed, "scenario"));
+            let mut reason = format!("{} {newly}failed{against_text}", plural(failed, "scenario"));
             if errored > 0 {
                 reason.push_str(&format!(", {errored} {newly}errored"));
             }
@@ -196,8 +195,10 @@ impl ExitPolicy {
                 "{tolerated}{} passed, {} unassessed (accepted by --allow-unassessed){not_run}",
                 counts.passed, counts.unassessed
             )
+        } else if counts.passed == counts.total && counts.total > 1 {
+            format!("{tolerated}all {} scenarios passed", counts.total)
         } else if counts.passed == counts.total {
-            format!("{tolerated}all {} passed", plural(counts.total, "scenario"))
+            format!("{tolerated}{} passed", plural(counts.total, "scenario"))
         } else {
             format!("{tolerated}{} passed{not_run}", counts.passed)
         };
@@ -312,7 +313,10 @@ mod tests {
         assert!(blocked.reason.contains("2 scenarios could not be fully assessed"));
         let allowed = ExitPolicy { allow_unassessed: true, ..ExitPolicy::default() };
         let d = allowed.decide(&c, 0, None, None);
-        assert_eq!((d.code, d.reason.as_str()), (ExitCode::Success, "3 passed, 2 unassessed (accepted by --allow-unassessed)"));
+        assert_eq!(
+            (d.code, d.reason.as_str()),
+            (ExitCode::Success, "3 passed, 2 unassessed (accepted by --allow-unassessed)")
+        );
         c.error = 1;
         c.total += 1;
         assert_eq!(allowed.decide(&c, 0, None, None).code, ExitCode::InfraErrors);
@@ -348,6 +352,9 @@ mod tests {
         assert!(d.reason.starts_with("1 scenario newly failed against baseline run abc12345"));
         // Without the gate, the baseline is shown but every failure counts.
         let shown = ExitPolicy::default().decide(&c, 0, None, Some(&comparison));
-        assert_eq!((shown.code, shown.reason.as_str()), (ExitCode::Failures, "931 scenarios failed"));
+        assert_eq!(
+            (shown.code, shown.reason.as_str()),
+            (ExitCode::Failures, "931 scenarios failed")
+        );
     }
 }

@@ -295,7 +295,9 @@ impl Runner {
                         &planned.scenario,
                         self.options.judge.is_some() || self.options.rogue.is_some(),
                     )
-                    .map(|why| outcome_without_run(&planned.scenario, agent, Status::Unassessed, why))
+                    .map(|why| {
+                        outcome_without_run(&planned.scenario, agent, Status::Unassessed, why)
+                    })
                 };
                 let Some(outcome) = immediate else { break };
                 finish(next, outcome, &mut outcomes, &mut cancelled, sink);

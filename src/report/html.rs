@@ -197,7 +197,10 @@ impl BaselineView {
                 })
                 .collect();
             if list.len() > BASELINE_LISTED {
-                lines.push(format!("… and {} more (see results.json)", list.len() - BASELINE_LISTED));
+                lines.push(format!(
+                    "… and {} more (see results.json)",
+                    list.len() - BASELINE_LISTED
+                ));
             }
             lines
         };
