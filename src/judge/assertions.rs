@@ -571,6 +571,30 @@ mod tests {
     }
 
     #[test]
+    fn timing_alone_or_an_open_expectation_is_never_a_pass() {
+        let latency = assertion("l", AssertionKind::Latency { op: CmpOp::Lt, ms: 2000.0 });
+        let field = assertion("f", AssertionKind::FieldPresent { field: "summary".into() });
+        let words = assertion("c", AssertionKind::Contains { needle: "hi".into() });
+        let ev = Evidence { all_replies: "hi", last_reply: "hi", latency_ms: 5, usage: None };
+        let judged = |assertions: &[Assertion], rubric: usize| {
+            let mut checks = check_assertions(assertions, &ev);
+            let items = Rubric { criteria: vec!["polite".into(); rubric], ..Rubric::default() };
+            checks.extend(rubric_not_assessed(&items));
+            Assessment::of(assertions, &checks).unassessed_reason()
+        };
+        assert_eq!(judged(&[words.clone()], 0), None);
+        let timing = judged(&[latency.clone()], 0).unwrap();
+        assert!(timing.starts_with("only timing or usage was checked"), "{timing}");
+        let prose = judged(&[words.clone(), field], 0).unwrap();
+        assert!(prose.starts_with("1 field check(s) found no JSON in the reply"), "{prose}");
+        let rubric = judged(&[words, latency], 3).unwrap();
+        assert!(
+            rubric.starts_with("3 of 5 expectation(s) need a judge: configure one"),
+            "{rubric}"
+        );
+    }
+
+    #[test]
     fn tokens_need_reported_usage() {
         assert_eq!(check(AssertionKind::MaxTokens { max: 10 }, "x").verdict, Verdict::NotAssessed);
         let ev = Evidence {
