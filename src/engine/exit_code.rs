@@ -158,11 +158,15 @@ impl ExitPolicy {
             ""
         };
         if failed > 0 {
-            let mut reason = format!("{} {newly}failed{against_text}", plural(failed, "scenario"));
-            if errored > 0 {
-                reason.push_str(&format!(", {errored} {newly}errored"));
-            }
-            return decision(ExitCode::Failures, reason + &not_run);
+            let also_errored =
+                if errored > 0 { format!(", {errored} {newly}errored") } else { String::new() };
+            return decision(
+                ExitCode::Failures,
+                format!(
+                    "{} {newly}failed{against_text}{also_errored}{not_run}",
+                    plural(failed, "scenario")
+                ),
+            );
         }
         if errored > 0 {
             return decision(

@@ -66,7 +66,7 @@ pub struct RunSummary {
     pub exit_reason: String,
     /// This run compared with `--baseline`, when one was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<BaselineComparison>,
+    pub baseline: Option<Box<BaselineComparison>>,
     /// LLM cost per priority, agent and model, with the monthly projection; absent when no
     /// LLM call was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,7 +146,7 @@ impl RunSummary {
         let baseline = policy.baseline.as_ref().and_then(|gate| match gate.compare(&outcomes) {
             Ok(mut comparison) => {
                 comparison.gating = policy.fail_on_regressions_only;
-                Some(comparison)
+                Some(Box::new(comparison))
             }
             Err(error) => {
                 baseline_error = Some(error);
@@ -154,10 +154,11 @@ impl RunSummary {
             }
         });
         let p0_failed = by_priority.get(&Priority::P0).map_or(0, |c| c.failed);
-        let mut decision = policy.decide(&counts, p0_failed, reason, baseline.as_ref());
+        let mut decision = policy.decide(&counts, p0_failed, reason, baseline.as_deref());
         if let Some(error) = baseline_error {
             // Without a comparison every failure counts: never a pass by accident.
-            decision.reason.push_str(&format!(" (cannot compare with the baseline: {error})"));
+            decision.reason =
+                format!("{} (cannot compare with the baseline: {error})", decision.reason);
         }
         let (cancelled, cancel_message) = match cancelled {
             Some((reason, message)) => (Some(reason), Some(message)),

@@ -582,8 +582,8 @@ mod tests {
             checks.extend(rubric_not_assessed(&items));
             Assessment::of(assertions, &checks).unassessed_reason()
         };
-        assert_eq!(judged(&[words.clone()], 0), None);
-        let timing = judged(&[latency.clone()], 0).unwrap();
+        assert_eq!(judged(std::slice::from_ref(&words), 0), None);
+        let timing = judged(std::slice::from_ref(&latency), 0).unwrap();
         assert!(timing.starts_with("only timing or usage was checked"), "{timing}");
         let prose = judged(&[words.clone(), field], 0).unwrap();
         assert!(prose.starts_with("1 field check(s) found no JSON in the reply"), "{prose}");

@@ -388,7 +388,7 @@ impl Page {
             version: line(&doc.tool.version),
             verdict: verdict_words(run),
             exit_sentence: text(&exit_sentence(run)),
-            baseline: run.baseline.as_ref().map(BaselineView::of),
+            baseline: run.baseline.as_deref().map(BaselineView::of),
             verdict_class,
             run_id: line(&run.run_id),
             started_at: line(&run.started_at),
