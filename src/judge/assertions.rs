@@ -2,7 +2,7 @@
 //!
 //! Text checks (`contains`, `not_contains`, `regex`) read every agent turn; length and JSON
 //! field checks read the last reply. Field checks need a JSON object reply: on prose they are
-//! left to the judge and reported as not assessed, never passed silently.
+//! reported as not assessed (the scenario is then `unassessed`), never passed silently.
 
 use serde_json::Value;
 
@@ -94,7 +94,7 @@ impl Assessment {
         }
         if self.no_json > 0 {
             parts.push(format!(
-                "{} field check(s) found no JSON in the reply (the reply is prose; a judge can assess them)",
+                "{} field check(s) found no JSON in the reply (it is prose)",
                 self.no_json
             ));
         }
@@ -334,7 +334,7 @@ fn field_check(
             expected,
             None,
             Verdict::NotAssessed,
-            Some("the reply is not a JSON object; left to the judge".to_owned()),
+            Some("the reply is not a JSON object: this field could not be checked".to_owned()),
         );
     };
     let Some(value) = lookup(json, field) else {
