@@ -59,11 +59,21 @@ fn contains(id: &str, priority: &str, message: &str, contains: &str) -> String {
 }
 
 fn command(dir: &Path, name: &str, base: &str, extra: &[&str]) -> (Command, PathBuf, PathBuf) {
+    command_for(dir, &dir.join("scenarios.yaml"), name, base, extra)
+}
+
+fn command_for(
+    dir: &Path,
+    scenarios: &Path,
+    name: &str,
+    base: &str,
+    extra: &[&str],
+) -> (Command, PathBuf, PathBuf) {
     let out = dir.join(name);
     let step_summary = dir.join(format!("{name}-step-summary.md"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rogue-runner"));
     cmd.current_dir(dir)
-        .args(["run", "--scenarios-dir", dir.join("scenarios.yaml").to_str().unwrap()])
+        .args(["run", "--scenarios-dir", scenarios.to_str().unwrap()])
         .args(["--rogue-server", base, "--output-dir", out.to_str().unwrap()])
         .args(["--progress", "plain", "--cache-dir", dir.join("store").to_str().unwrap()])
         .args(extra)
@@ -451,4 +461,22 @@ fn baseline_gating_decides_the_code_before_the_reports_and_they_show_the_compari
     assert_eq!(shown.reason(), "2 scenarios failed");
     assert_eq!(shown.results["run"]["baseline"]["gating"], false);
     assert_reports_agree(&shown);
+}
+
+#[test]
+fn rogue_examples_without_a_judge_are_unassessed_not_a_green_skip() {
+    let Some(corpus) = common::shared_corpus("rogue") else { return };
+    let agent = MockServer::start(MockAgentOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let every = format!("*={}", agent.agent_url("rogue"));
+    let (mut cmd, out, step) =
+        command_for(dir.path(), &corpus, "out", &agent.base_url(), &["--agent", &every]);
+    let run = finish(&cmd.output().unwrap(), out, step);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    let counts = &run.results["run"]["counts"];
+    assert_eq!(counts["skipped"], 0, "{counts}");
+    assert_eq!(counts["unassessed"], counts["total"], "{counts}");
+    let first = run.results["scenarios"][0]["reasons"][0].as_str().unwrap();
+    assert!(first.contains("need a judge: configure one with OPENAI_API_KEY"), "{first}");
+    assert_reports_agree(&run);
 }
