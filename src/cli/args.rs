@@ -198,6 +198,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub fail_on_regressions_only: bool,
 
+    /// Exit 0 even when some scenarios could not be fully assessed (no judge for their
+    /// rubric, field checks on prose): they are still reported as unassessed. Without it such
+    /// a run exits 6.
+    #[arg(
+        long,
+        env = "ROGUE_ALLOW_UNASSESSED",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub allow_unassessed: bool,
+
     /// Run everything even when P0 scenarios fail.
     #[arg(long)]
     pub no_fail_fast: bool,

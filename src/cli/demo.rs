@@ -104,11 +104,15 @@ pub(super) fn demo(
     )?;
     writeln!(
         stdout,
-        "{} scenarios: {} passed, {} failed, {} error, {} skipped. The failures and the error are",
-        c.total, c.passed, c.failed, c.error, c.skipped
+        "{} scenarios: {} passed, {} failed, {} error, {} unassessed, {} skipped. The failures and",
+        c.total, c.passed, c.failed, c.error, c.unassessed, c.skipped
     )?;
-    writeln!(stdout, "intended: they show how each outcome is reported.")?;
-    writeln!(stdout, "A real run with these results would exit with code {}.", summary.exit_code)?;
+    writeln!(stdout, "the error are intended: they show how each outcome is reported.")?;
+    writeln!(
+        stdout,
+        "A real run with these results would exit with code {} ({}).",
+        summary.exit_code, summary.exit_reason
+    )?;
     writeln!(stdout)?;
     writeln!(stdout, "Reports:")?;
     for path in paths.files() {

@@ -12,7 +12,8 @@ use super::store::{RunStore, StoreOptions};
 use super::{CliError, output, selection_from};
 use crate::agent::{AgentKind, Auth, ClientOptions};
 use crate::engine::{
-    AgentRouting, ExitCode, Plan, ResultCache, RunOptions, Runner, StopSignal, StopSignalCell,
+    AgentRouting, ExitCode, ExitPolicy, Plan, ResultCache, RunOptions, Runner, StopSignal,
+    StopSignalCell,
 };
 use crate::report::{Progress, ProgressMode, ReportFormats, ReportPaths, ReportSet};
 use crate::scenario::{LoadOptions, Scenario, Selection, load_paths};
@@ -146,6 +147,12 @@ impl RunConfig {
                     models: Some(judge.would_use.clone()),
                     health: std::sync::Arc::default(),
                 }),
+                // The baseline gate is added once the store is open (see `execute_plan`).
+                exit_policy: ExitPolicy {
+                    allow_unassessed: args.allow_unassessed,
+                    baseline: None,
+                    fail_on_regressions_only: args.fail_on_regressions_only,
+                },
             },
             output_dir: args.output_dir.clone(),
             formats: args.formats,
@@ -332,6 +339,8 @@ pub(super) fn execute_plan(
         .create_dir()
         .map_err(|e| CliError::usage(e.to_string(), "choose another --output-dir"))?;
     let mut store = RunStore::open(&config.store, stderr)?;
+    let mut options = config.options.clone();
+    options.exit_policy.baseline = store.baseline_gate();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
             CliError::usage(
@@ -342,7 +351,7 @@ pub(super) fn execute_plan(
     let progress =
         Progress::stderr(config.progress).with_color(config.color).with_verbosity(config.verbose);
     let (summary, errors) = runtime.block_on(run_with_store(
-        config.options.clone(),
+        options,
         plan,
         &paths,
         progress,
@@ -360,7 +369,9 @@ pub(super) fn execute_plan(
         // Otherwise the recap names every report file.
         writeln!(stderr, "reports: {}", paths.dir.display())?;
     }
-    store.after_run(&summary, ExitCode::from_code(summary.exit_code), stderr)
+    store.after_run(&summary, stderr)?;
+    // Decided by the engine before any report was written; every report shows this code.
+    Ok(ExitCode::from_code(summary.exit_code))
 }
 
 /// Run the plan with the standard reporters; Ctrl-C stops scheduling and still writes the

@@ -3,14 +3,17 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::args::{CacheAction, CacheArgs, CompareArgs, HistoryArgs, OutputFormat};
 use super::{CliError, output};
-use crate::engine::{ExitCode, ResultCache, RunSummary, Status};
+use crate::engine::{
+    BaselineComparison, BaselineGate, ExitCode, FlakyScenario, Outcome, ResultCache, RunSummary,
+    ScenarioChange, Status,
+};
 use crate::store::{
     Change, Comparison, DEFAULT_FLAKY_WINDOW, KeyContext, Recorder, RunCache, RunInfo, RunRecord,
-    Store, StoreError,
+    RunResults, ScenarioRecord, Store, StoreError,
 };
 
 /// Changes listed per category before "… and N more".
@@ -176,6 +179,7 @@ pub(super) fn history(args: &HistoryArgs, out: &mut dyn Write) -> Result<ExitCod
             "PASSED",
             "FAILED",
             "ERROR",
+            "UNASSESSED",
             "SKIPPED",
             "CACHED",
             "PASS RATE",
@@ -202,6 +206,7 @@ fn history_row(run: &RunRecord) -> Vec<String> {
         c.passed.to_string(),
         c.failed.to_string(),
         c.error.to_string(),
+        c.unassessed.to_string(),
         c.skipped.to_string(),
         run.cached.to_string(),
         c.pass_rate().map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}%", r * 100.0)),
@@ -437,15 +442,117 @@ pub(super) struct StoreOptions {
 enum Baseline {
     /// None was asked for.
     NotAsked,
-    /// `latest` was asked for, and no run is recorded: every failure is new.
-    NoneRecorded,
-    Run(Box<RunRecord>),
+    /// Asked for: the baseline's results (`None` when `latest` was asked for and no run is
+    /// recorded, so every failure is new) and the finished runs before this one, for flaky
+    /// detection.
+    Asked(Arc<StoreBaseline>),
+}
+
+/// The engine's baseline gate: compares this run's outcomes with the recorded baseline before
+/// any report is written, so the exit code and every report agree.
+#[derive(Debug)]
+pub(super) struct StoreBaseline {
+    baseline: Option<RunResults>,
+    /// The last finished runs, oldest first, at most `DEFAULT_FLAKY_WINDOW - 1`.
+    earlier: Vec<RunResults>,
+    /// The comparison the gate made, for the text printed after the run.
+    last: Mutex<Option<Comparison>>,
+}
+
+impl StoreBaseline {
+    fn load(store: &Store, baseline: Option<RunRecord>) -> Result<Self, StoreError> {
+        let baseline = baseline.map(|run| store.run_results(run)).transpose()?;
+        let earlier = store
+            .finished_runs_until(None, DEFAULT_FLAKY_WINDOW.saturating_sub(1))?
+            .into_iter()
+            .map(|run| store.run_results(run))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(StoreBaseline { baseline, earlier, last: Mutex::new(None) })
+    }
+}
+
+impl BaselineGate for StoreBaseline {
+    fn compare(&self, outcomes: &[&Outcome]) -> Result<BaselineComparison, String> {
+        let after = RunResults {
+            run: this_run(),
+            scenarios: outcomes.iter().map(|o| scenario_record(o)).collect(),
+        };
+        let before = match &self.baseline {
+            Some(run) => run.clone(),
+            None => RunResults { run: this_run(), scenarios: Vec::new() },
+        };
+        let mut window = self.earlier.clone();
+        window.push(after.clone());
+        let comparison = crate::store::compare(&before, &after, &window);
+        let change = |c: &Change| ScenarioChange {
+            id: c.id.clone(),
+            priority: c.priority,
+            before: c.before,
+            after: c.after,
+            reason: c.reason.clone(),
+            flaky: c.flaky,
+        };
+        let result = BaselineComparison {
+            baseline_run: self.baseline.as_ref().map(|b| b.run.id.clone()),
+            gating: false,
+            newly_failing: comparison.newly_failing.iter().map(change).collect(),
+            fixed: comparison.fixed.iter().map(change).collect(),
+            still_failing: comparison.still_failing.iter().map(change).collect(),
+            flaky: comparison
+                .flaky
+                .iter()
+                .map(|f| FlakyScenario {
+                    id: f.id.clone(),
+                    priority: f.priority,
+                    flips: f.flips,
+                    history: f.history.clone(),
+                })
+                .collect(),
+        };
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(comparison);
+        }
+        Ok(result)
+    }
+}
+
+/// The run being compared, before it is recorded as finished.
+fn this_run() -> RunRecord {
+    RunRecord {
+        id: "this run".to_owned(),
+        started_at: String::new(),
+        finished_at: None,
+        duration_ms: None,
+        git_commit: None,
+        config_digest: String::new(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        planned: 0,
+        counts: crate::engine::StatusCounts::default(),
+        cached: 0,
+        cost_usd: 0.0,
+        exit_code: None,
+        cancelled: None,
+        cache: None,
+    }
+}
+
+fn scenario_record(outcome: &Outcome) -> ScenarioRecord {
+    ScenarioRecord {
+        id: outcome.id.clone(),
+        priority: outcome.priority,
+        agent: outcome.agent.clone(),
+        status: outcome.status,
+        cached: outcome.cached,
+        cost_usd: outcome.cost_usd,
+        latency_ms: outcome.latency_ms,
+        duration_ms: outcome.duration_ms,
+        reason: outcome.reasons.first().cloned(),
+    }
 }
 
 /// The store's part in one run: hooks for the engine and the reports, and the baseline.
 #[derive(Debug)]
 pub(super) struct RunStore {
-    options: StoreOptions,
     pub cache: Option<Arc<RunCache>>,
     pub recorder: Option<Recorder>,
     baseline: Baseline,
@@ -455,12 +562,7 @@ impl RunStore {
     /// Opens the store for a run. A store that cannot be opened is a warning, and the run
     /// goes on without history or cache; only an unknown `--baseline ID` is an error.
     pub(super) fn open(options: &StoreOptions, stderr: &mut dyn Write) -> Result<Self, CliError> {
-        let mut run_store = RunStore {
-            options: options.clone(),
-            cache: None,
-            recorder: None,
-            baseline: Baseline::NotAsked,
-        };
+        let mut run_store = RunStore { cache: None, recorder: None, baseline: Baseline::NotAsked };
         let opened = Store::open(&options.cache_dir).and_then(|recorder_store| {
             let cache =
                 if options.use_cache { Some(Store::open(&options.cache_dir)?) } else { None };
@@ -484,8 +586,8 @@ impl RunStore {
         let wants_baseline = options.baseline.is_some() || options.fail_on_regressions_only;
         if wants_baseline {
             let reference = options.baseline.as_deref().unwrap_or("latest");
-            run_store.baseline = match recorder_store.find_run(reference) {
-                Ok(run) => Baseline::Run(Box::new(run)),
+            let baseline = match recorder_store.find_run(reference) {
+                Ok(run) => Some(run),
                 Err(StoreError::UnknownRun(_)) if reference == "latest" => {
                     writeln!(
                         stderr,
@@ -493,10 +595,13 @@ impl RunStore {
                          failure is new",
                         options.cache_dir.display()
                     )?;
-                    Baseline::NoneRecorded
+                    None
                 }
                 Err(error) => return Err(store_error(&error)),
             };
+            let loaded =
+                StoreBaseline::load(&recorder_store, baseline).map_err(|e| store_error(&e))?;
+            run_store.baseline = Baseline::Asked(Arc::new(loaded));
         }
         let info = RunInfo {
             git_commit: crate::store::git_commit(Path::new(".")),
@@ -517,65 +622,48 @@ impl RunStore {
         self.cache.clone().map(|cache| cache as Arc<dyn ResultCache>)
     }
 
-    /// After the run: warn about a failed lookup, compare with the baseline, and decide the
-    /// exit code under `--fail-on-regressions-only`.
+    /// The engine's baseline gate, when `--baseline` or `--fail-on-regressions-only` asked
+    /// for one.
+    pub(super) fn baseline_gate(&self) -> Option<Arc<dyn BaselineGate>> {
+        match &self.baseline {
+            Baseline::NotAsked => None,
+            Baseline::Asked(gate) => Some(Arc::clone(gate) as Arc<dyn BaselineGate>),
+        }
+    }
+
+    /// After the run: warn about a failed lookup and print the baseline comparison the engine
+    /// made. The exit code was decided by the engine, before the reports were written.
     pub(super) fn after_run(
         &self,
         summary: &RunSummary,
-        exit: ExitCode,
         stderr: &mut dyn Write,
-    ) -> Result<ExitCode, CliError> {
+    ) -> Result<(), CliError> {
         if let Some(error) = self.cache.as_ref().and_then(|c| c.take_error()) {
             writeln!(stderr, "warning: the cache could not be read, every scenario ran: {error}")?;
         }
-        if matches!(self.baseline, Baseline::NotAsked) {
-            return Ok(exit);
-        }
-        let comparison = Store::open(&self.options.cache_dir).and_then(|store| {
-            let current = store.find_run(&summary.run_id)?;
-            let before = match &self.baseline {
-                Baseline::Run(run) => store.run_results(run.as_ref().clone())?,
-                _ => crate::store::RunResults { run: current.clone(), scenarios: Vec::new() },
-            };
-            let window = store
-                .finished_runs_until(Some(&current), DEFAULT_FLAKY_WINDOW)?
-                .into_iter()
-                .map(|run| store.run_results(run))
-                .collect::<Result<Vec<_>, _>>()?;
-            let after = store.run_results(current)?;
-            Ok(crate::store::compare(&before, &after, &window))
-        });
-        let comparison = match comparison {
-            Ok(c) => c,
-            Err(error) => {
-                writeln!(stderr, "warning: cannot compare with the baseline: {error}")?;
-                return Ok(exit);
-            }
-        };
+        let Baseline::Asked(gate) = &self.baseline else { return Ok(()) };
+        let comparison = gate.last.lock().ok().and_then(|mut last| last.take());
+        let Some(mut comparison) = comparison else { return Ok(()) };
         writeln!(stderr)?;
-        if matches!(self.baseline, Baseline::Run(_)) {
-            write_comparison(stderr, &comparison, 10)?;
-        } else {
-            writeln!(stderr, "{} newly failing (no baseline)", comparison.newly_failing.len())?;
+        match &gate.baseline {
+            Some(baseline) => {
+                // This run as it finished, now that its totals are known.
+                comparison.b.id.clone_from(&summary.run_id);
+                comparison.b.started_at.clone_from(&summary.started_at);
+                comparison.b.finished_at = Some(summary.finished_at.clone());
+                comparison.b.duration_ms = Some(summary.duration_ms);
+                comparison.cost_usd.after = summary.cost_usd;
+                comparison.duration_ms = baseline.run.duration_ms.map(|before| {
+                    crate::store::compare::Delta { before, after: summary.duration_ms }
+                });
+                comparison.a = baseline.run.clone();
+                write_comparison(stderr, &comparison, 10)?;
+            }
+            None => {
+                writeln!(stderr, "{} newly failing (no baseline)", comparison.newly_failing.len())?;
+            }
         }
-        if !self.options.fail_on_regressions_only
-            || !matches!(exit, ExitCode::Failures | ExitCode::InfraErrors)
-        {
-            return Ok(exit);
-        }
-        let new_failures = comparison.newly_failing.iter().any(|c| c.after == Status::Failed);
-        let new_errors = comparison.newly_failing.iter().any(|c| c.after == Status::Error);
-        Ok(if new_failures {
-            ExitCode::Failures
-        } else if new_errors {
-            ExitCode::InfraErrors
-        } else {
-            writeln!(
-                stderr,
-                "no regression against the baseline: exit 0 (--fail-on-regressions-only)"
-            )?;
-            ExitCode::Success
-        })
+        Ok(())
     }
 }
 

@@ -9,7 +9,10 @@ use crate::agent::{AgentClient, AgentError, AgentKind, ConversationState};
 use crate::cost::{CostLedger, LlmRole, ModelUsage, Pricing};
 use crate::judge::driver::{DriverStep, next_step};
 use crate::judge::rogue_evaluator::RogueEvaluator;
-use crate::judge::{Evidence, Judge, check_assertions, rubric_not_assessed};
+use crate::judge::{
+    Assessment, CONFIGURE_JUDGE, Evidence, Judge, check_assertions, goal_not_assessed,
+    rubric_not_assessed,
+};
 use crate::scenario::{Conversation, Scenario};
 
 /// Transcript text kept per message; checks always see the whole reply.
@@ -48,16 +51,21 @@ pub(crate) fn source_of(scenario: &Scenario) -> String {
     format!("{}:{}:{}", scenario.source.file.display(), scenario.source.line, scenario.source.col)
 }
 
-/// Why a scenario cannot be checked, if it cannot: nothing deterministic to check and no judge
-/// (with a judge, rubric items and LLM-driven goals are checkable).
+/// Why a scenario cannot be assessed at all, if it cannot: nothing deterministic to check and
+/// no judge (with a judge, rubric items and LLM-driven goals are checkable). Such a scenario is
+/// not run and is reported `unassessed` with this reason.
 pub(crate) fn nothing_checkable(scenario: &Scenario, judged: bool) -> Option<String> {
     if !scenario.assertions.is_empty() || (judged && needs_judge(scenario)) {
         return None;
     }
-    Some(format!(
-        "nothing checkable without an LLM judge: {} rubric item(s) need one",
-        scenario.rubric.item_count()
-    ))
+    if !needs_judge(scenario) {
+        return Some(
+            "not run: the scenario states no expectation (add expected_output or a rubric)"
+                .to_owned(),
+        );
+    }
+    let n = scenario.rubric.item_count().max(1);
+    Some(format!("not run: {n} of {n} expectation(s) need a judge: {CONFIGURE_JUDGE}"))
 }
 
 /// Whether the LLM judge rules on `scenario`: it has rubric items, it is an LLM-driven
@@ -200,12 +208,18 @@ pub(crate) async fn execute(
                 }
             }
         }
-        _ => checks.extend(rubric_not_assessed(&scenario.rubric)),
+        Some(_) => {}
+        None => {
+            checks.extend(rubric_not_assessed(&scenario.rubric));
+            if scenario.rubric.is_empty() && needs_judge(scenario) {
+                checks.push(goal_not_assessed(judge_expectation(scenario)));
+            }
+        }
     }
     let (status, mut reasons) = match judge_error {
         // A judge that failed after its retries is infrastructure, never a verdict.
         Some(e) => (Status::Error, vec![format!("judge: {e}")]),
-        None => verdict(&checks),
+        None => verdict(&Assessment::of(&scenario.assertions, &checks), &checks),
     };
     reasons.extend(notes);
     let mut outcome = outcome_without_run(scenario, agent, status, String::new());
@@ -334,7 +348,8 @@ async fn delegate(
                 verdict: if r.passed { Verdict::Pass } else { Verdict::Fail },
                 note: Some(format!("Rogue ({}): {}", r.model, r.reason)),
             });
-            let (status, reasons) = verdict(&checks);
+            let (status, reasons) =
+                verdict(&Assessment::of(&scenario.assertions, &checks), &checks);
             let mut outcome = outcome_without_run(scenario, agent, status, String::new());
             outcome.reasons = reasons;
             outcome.checks = checks;
@@ -363,24 +378,19 @@ fn judge_expectation(scenario: &Scenario) -> String {
     }
 }
 
-/// Failed if any check failed; passed if at least one passed; skipped when nothing could be
-/// checked. Never a silent pass: not-assessed checks are listed with the outcome.
-fn verdict(checks: &[CheckResult]) -> (Status, Vec<String>) {
+/// Failed if any check failed; passed only when every expectation was assessed and something
+/// about the reply held (timing and usage alone never make a pass); otherwise unassessed, with
+/// what could not be checked as its reason.
+fn verdict(assessment: &Assessment, checks: &[CheckResult]) -> (Status, Vec<String>) {
     let failed: Vec<String> =
         checks.iter().filter(|c| c.verdict == Verdict::Fail).map(describe_failure).collect();
     if !failed.is_empty() {
         return (Status::Failed, failed);
     }
-    if checks.iter().any(|c| c.verdict == Verdict::Pass) {
-        return (Status::Passed, Vec::new());
+    match assessment.unassessed_reason() {
+        Some(reason) => (Status::Unassessed, vec![reason]),
+        None => (Status::Passed, Vec::new()),
     }
-    let open = checks.len();
-    (
-        Status::Skipped,
-        vec![format!(
-            "nothing could be checked: {open} check(s) need an LLM judge or a JSON reply"
-        )],
-    )
 }
 
 fn describe_failure(check: &CheckResult) -> String {

@@ -1,5 +1,18 @@
-//! The process exit codes (design §4). A CI gate must tell "the agent is wrong" (1) from
-//! "the agent was unreachable" (5).
+//! The process exit codes (design §4), and the one policy that decides a run's code. A CI gate
+//! must tell "the agent is wrong" (1) from "the agent was unreachable" (5) and from "nothing
+//! proved the agent right" (6).
+//!
+//! The code is decided once, in the engine, before the run's last event reaches the reporters:
+//! every report shows the same number and the same reason.
+
+use std::fmt;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{CancelReason, Outcome, Status, StatusCounts};
+use crate::scenario::Priority;
 
 /// Every exit code rogue-runner uses. The numbers are a contract: see the README table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -11,12 +24,16 @@ pub enum ExitCode {
     Failures = 1,
     /// Usage, configuration or scenario validation error: nothing ran.
     Usage = 2,
-    /// Aborted by fail-fast: the P0 pass rate could no longer reach the threshold.
+    /// Aborted by fail-fast: failed P0 verdicts put the pass rate out of reach.
     FailFast = 3,
     /// The cost budget (`--max-cost`) was exhausted.
     Budget = 4,
     /// Nothing failed, but at least one scenario errored (agent or judge unreachable).
     InfraErrors = 5,
+    /// Nothing failed or errored, but some scenarios could not be fully assessed (no judge for
+    /// their rubric, field checks on prose, only timing checked); `--allow-unassessed` accepts
+    /// them.
+    Unassessed = 6,
     /// Interrupted by Ctrl-C (SIGINT); the reports are written.
     Interrupted = 130,
     /// Stopped by SIGTERM (128 + 15); the reports are written, as for Ctrl-C.
@@ -26,18 +43,10 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
-    /// The exit code of a finished run. Precedence: interrupt, fail-fast, budget, failures,
-    /// errors, success.
-    pub fn for_run(counts: &super::StatusCounts, cancelled: Option<super::CancelReason>) -> Self {
-        use super::CancelReason;
-        match cancelled {
-            Some(CancelReason::Interrupted) => ExitCode::Interrupted,
-            Some(CancelReason::FailFast) => ExitCode::FailFast,
-            Some(CancelReason::Budget) => ExitCode::Budget,
-            Some(CancelReason::MaxFail) | None if counts.failed > 0 => ExitCode::Failures,
-            _ if counts.error > 0 => ExitCode::InfraErrors,
-            _ => ExitCode::Success,
-        }
+    /// The exit code of a finished run under the default policy (no baseline gate,
+    /// unassessed scenarios block).
+    pub fn for_run(counts: &StatusCounts, cancelled: Option<CancelReason>) -> Self {
+        ExitPolicy::default().decide(counts, 0, cancelled, None).code
     }
 
     pub fn code(self) -> i32 {
@@ -53,6 +62,7 @@ impl ExitCode {
             ExitCode::FailFast,
             ExitCode::Budget,
             ExitCode::InfraErrors,
+            ExitCode::Unassessed,
             ExitCode::Interrupted,
             ExitCode::Terminated,
             ExitCode::HungUp,
@@ -63,13 +73,217 @@ impl ExitCode {
     }
 }
 
+/// A run's exit code and the one sentence that says why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitDecision {
+    pub code: ExitCode,
+    /// Why, without the code: `3 scenarios failed`.
+    pub reason: String,
+}
+
+/// Compares a run's outcomes with a recorded baseline run (the store implements it).
+pub trait BaselineGate: Send + Sync + fmt::Debug {
+    /// The comparison of `outcomes` (this run) with the baseline.
+    fn compare(&self, outcomes: &[&Outcome]) -> Result<BaselineComparison, String>;
+}
+
+/// Everything that decides a run's exit code besides its outcomes.
+#[derive(Debug, Clone, Default)]
+pub struct ExitPolicy {
+    /// `--allow-unassessed`: unassessed scenarios do not block exit 0 (they are still
+    /// reported as unassessed).
+    pub allow_unassessed: bool,
+    /// `--baseline`: the run is compared with this, and the reports show the comparison.
+    pub baseline: Option<Arc<dyn BaselineGate>>,
+    /// `--fail-on-regressions-only`: failed and errored scenarios that were already failing
+    /// in the baseline do not fail the run.
+    pub fail_on_regressions_only: bool,
+}
+
+impl ExitPolicy {
+    /// The exit code and its reason. Precedence: interrupt, budget (4), fail-fast tripped by
+    /// failed verdicts (3), failed (1), errored (5), unassessed (6), success. Fail-fast tripped
+    /// by errors alone gives 5. Under `--fail-on-regressions-only`, failed and errored
+    /// scenarios count only when they newly fail against the baseline.
+    pub fn decide(
+        &self,
+        counts: &StatusCounts,
+        p0_failed: usize,
+        cancelled: Option<CancelReason>,
+        baseline: Option<&BaselineComparison>,
+    ) -> ExitDecision {
+        let decision = |code, reason: String| ExitDecision { code, reason };
+        let not_run = if counts.skipped > 0 {
+            format!("; {} not run", plural(counts.skipped, "scenario"))
+        } else {
+            String::new()
+        };
+        match cancelled {
+            Some(CancelReason::Interrupted) => {
+                return decision(ExitCode::Interrupted, format!("interrupted{not_run}"));
+            }
+            Some(CancelReason::Budget) => {
+                return decision(
+                    ExitCode::Budget,
+                    format!("the cost budget (--max-cost) was exhausted{not_run}"),
+                );
+            }
+            Some(CancelReason::FailFast) if p0_failed > 0 => {
+                return decision(
+                    ExitCode::FailFast,
+                    format!(
+                        "fail-fast stopped the run: {} failed (--p0-threshold){not_run}",
+                        plural(p0_failed, "P0 scenario")
+                    ),
+                );
+            }
+            _ => {}
+        }
+        let gate = baseline.filter(|_| self.fail_on_regressions_only);
+        let (failed, errored) = match gate {
+            Some(c) => (
+                c.newly_failing.iter().filter(|s| s.after == Status::Failed).count(),
+                c.newly_failing.iter().filter(|s| s.after == Status::Error).count(),
+            ),
+            None => (counts.failed, counts.error),
+        };
+        let against = gate.map(|c| {
+            format!(
+                " against {} (--fail-on-regressions-only)",
+                c.baseline_run.as_deref().map_or_else(
+                    || "no recorded baseline".to_owned(),
+                    |id| format!("baseline run {}", short(id))
+                )
+            )
+        });
+        let newly = if gate.is_some() { "newly " } else { "" };
+        let against_text = against.clone().unwrap_or_default();
+        let fail_fast_note = if cancelled == Some(CancelReason::FailFast) {
+            "; fail-fast stopped the run, no P0 scenario failed"
+        } else {
+            ""
+        };
+        if failed > 0 {
+            let also_errored =
+                if errored > 0 { format!(", {errored} {newly}errored") } else { String::new() };
+            return decision(
+                ExitCode::Failures,
+                format!(
+                    "{} {newly}failed{against_text}{also_errored}{not_run}",
+                    plural(failed, "scenario")
+                ),
+            );
+        }
+        if errored > 0 {
+            return decision(
+                ExitCode::InfraErrors,
+                format!(
+                    "{} {newly}errored (agent or judge unreachable, timeout, protocol error), none {newly}failed{against_text}{fail_fast_note}{not_run}",
+                    plural(errored, "scenario")
+                ),
+            );
+        }
+        // Failures the baseline gate let through, said once.
+        let tolerated = match against {
+            Some(against) if counts.failed + counts.error > 0 => format!(
+                "{} failed or errored, none newly failing{against}; ",
+                counts.failed + counts.error
+            ),
+            _ => String::new(),
+        };
+        if counts.unassessed > 0 && !self.allow_unassessed {
+            return decision(
+                ExitCode::Unassessed,
+                format!(
+                    "{tolerated}{} could not be fully assessed (see their reasons; --allow-unassessed accepts them){not_run}",
+                    plural(counts.unassessed, "scenario")
+                ),
+            );
+        }
+        let reason = if counts.unassessed > 0 {
+            format!(
+                "{tolerated}{} passed, {} unassessed (accepted by --allow-unassessed){not_run}",
+                counts.passed, counts.unassessed
+            )
+        } else if counts.passed == counts.total && counts.total > 1 {
+            format!("{tolerated}all {} scenarios passed", counts.total)
+        } else if counts.passed == counts.total {
+            format!("{tolerated}{} passed", plural(counts.total, "scenario"))
+        } else {
+            format!("{tolerated}{} passed{not_run}", counts.passed)
+        };
+        decision(ExitCode::Success, reason)
+    }
+}
+
+/// `1 scenario`, `3 scenarios`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// This run compared with a recorded baseline run (`--baseline`): what newly fails, what got
+/// fixed, what still fails, what is flaky. A scenario is failing when it failed or errored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BaselineComparison {
+    /// The baseline run's id; absent when no finished run was recorded (every failure is new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_run: Option<String>,
+    /// True under `--fail-on-regressions-only`: only newly failing scenarios fail the run.
+    pub gating: bool,
+    /// Failing now; passed, unassessed, skipped or absent in the baseline.
+    pub newly_failing: Vec<ScenarioChange>,
+    /// Failing in the baseline, passed now.
+    pub fixed: Vec<ScenarioChange>,
+    /// Failing in both.
+    pub still_failing: Vec<ScenarioChange>,
+    /// Verdict changed at least twice over the recent runs.
+    pub flaky: Vec<FlakyScenario>,
+}
+
+/// One scenario whose status matters to a baseline comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScenarioChange {
+    pub id: String,
+    pub priority: Priority,
+    /// Its status in the baseline; absent when the baseline did not have it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Status>,
+    pub after: Status,
+    /// This run's first reason (the baseline's for fixed scenarios).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub flaky: bool,
+}
+
+/// A scenario whose verdict keeps changing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FlakyScenario {
+    pub id: String,
+    pub priority: Priority,
+    /// Changes of verdict within the window.
+    pub flips: usize,
+    /// One letter per run, oldest first: `P` passed, `F` failed, `E` error, `S` skipped,
+    /// `.` not in that run.
+    pub history: String,
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::{CancelReason, StatusCounts};
     use super::*;
 
     fn counts(passed: usize, failed: usize, error: usize, skipped: usize) -> StatusCounts {
-        StatusCounts { total: passed + failed + error + skipped, passed, failed, error, skipped }
+        StatusCounts {
+            total: passed + failed + error + skipped,
+            passed,
+            failed,
+            error,
+            skipped,
+            unassessed: 0,
+        }
     }
 
     #[test]
@@ -82,10 +296,75 @@ mod tests {
     #[test]
     fn cancellation_reasons_have_their_own_codes() {
         let c = counts(1, 5, 0, 10);
-        assert_eq!(ExitCode::for_run(&c, Some(CancelReason::FailFast)), ExitCode::FailFast);
-        assert_eq!(ExitCode::for_run(&c, Some(CancelReason::Budget)), ExitCode::Budget);
-        assert_eq!(ExitCode::for_run(&c, Some(CancelReason::Interrupted)), ExitCode::Interrupted);
-        assert_eq!(ExitCode::for_run(&c, Some(CancelReason::MaxFail)), ExitCode::Failures);
+        let policy = ExitPolicy::default();
+        let code = |reason| policy.decide(&c, 2, Some(reason), None).code;
+        assert_eq!(code(CancelReason::FailFast), ExitCode::FailFast);
+        assert_eq!(code(CancelReason::Budget), ExitCode::Budget);
+        assert_eq!(code(CancelReason::Interrupted), ExitCode::Interrupted);
+        assert_eq!(code(CancelReason::MaxFail), ExitCode::Failures);
         assert_eq!(ExitCode::Interrupted.code(), 130);
+    }
+
+    #[test]
+    fn fail_fast_tripped_by_errors_alone_is_an_infrastructure_exit() {
+        let c = counts(0, 0, 4, 10);
+        let d = ExitPolicy::default().decide(&c, 0, Some(CancelReason::FailFast), None);
+        assert_eq!(d.code, ExitCode::InfraErrors, "{}", d.reason);
+        assert!(d.reason.contains("no P0 scenario failed"), "{}", d.reason);
+    }
+
+    #[test]
+    fn unassessed_blocks_success_unless_allowed() {
+        let mut c = counts(3, 0, 0, 0);
+        c.unassessed = 2;
+        c.total += 2;
+        let blocked = ExitPolicy::default().decide(&c, 0, None, None);
+        assert_eq!(blocked.code, ExitCode::Unassessed);
+        assert!(blocked.reason.contains("2 scenarios could not be fully assessed"));
+        let allowed = ExitPolicy { allow_unassessed: true, ..ExitPolicy::default() };
+        let d = allowed.decide(&c, 0, None, None);
+        assert_eq!(
+            (d.code, d.reason.as_str()),
+            (ExitCode::Success, "3 passed, 2 unassessed (accepted by --allow-unassessed)")
+        );
+        c.error = 1;
+        c.total += 1;
+        assert_eq!(allowed.decide(&c, 0, None, None).code, ExitCode::InfraErrors);
+    }
+
+    #[test]
+    fn the_baseline_gate_counts_only_new_failures() {
+        let c = counts(10, 931, 0, 0);
+        let change = |after| ScenarioChange {
+            id: "x".into(),
+            priority: Priority::P1,
+            before: Some(Status::Passed),
+            after,
+            reason: None,
+            flaky: false,
+        };
+        let mut comparison = BaselineComparison {
+            baseline_run: Some("abc123456789".into()),
+            gating: true,
+            ..BaselineComparison::default()
+        };
+        let gated = ExitPolicy { fail_on_regressions_only: true, ..ExitPolicy::default() };
+        let d = gated.decide(&c, 0, None, Some(&comparison));
+        assert_eq!(d.code, ExitCode::Success);
+        assert_eq!(
+            d.reason,
+            "931 failed or errored, none newly failing against baseline run abc12345 \
+             (--fail-on-regressions-only); 10 passed"
+        );
+        comparison.newly_failing.push(change(Status::Failed));
+        let d = gated.decide(&c, 0, None, Some(&comparison));
+        assert_eq!(d.code, ExitCode::Failures);
+        assert!(d.reason.starts_with("1 scenario newly failed against baseline run abc12345"));
+        // Without the gate, the baseline is shown but every failure counts.
+        let shown = ExitPolicy::default().decide(&c, 0, None, Some(&comparison));
+        assert_eq!(
+            (shown.code, shown.reason.as_str()),
+            (ExitCode::Failures, "931 scenarios failed")
+        );
     }
 }

@@ -13,7 +13,10 @@ mod summary;
 pub use cache::{CacheHit, CacheQuery, ResultCache};
 pub use event::{AgentPlan, CancelReason, RunEvent};
 pub(crate) use executor::needs_judge;
-pub use exit_code::ExitCode;
+pub use exit_code::{
+    BaselineComparison, BaselineGate, ExitCode, ExitDecision, ExitPolicy, FlakyScenario,
+    ScenarioChange,
+};
 pub use outcome::{
     CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
 };

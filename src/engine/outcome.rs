@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::Priority;
 
-/// The four outcome statuses of design §4.
+/// The outcome statuses of design §4.
 #[derive(
     Debug,
     Clone,
@@ -25,19 +25,24 @@ pub enum Status {
     Failed,
     /// Infrastructure: unreachable, timeout, protocol or judge failure after retries.
     Error,
-    /// Not run or not judgeable: filtered at run time, fail-fast, budget, interrupt, or
-    /// nothing checkable.
+    /// Ran, nothing failed, but some of what the scenario expects could not be checked (no
+    /// judge for its rubric, a JSON-field check on a prose reply, only timing or usage
+    /// checked): not a pass. The first reason says what was missing.
+    Unassessed,
+    /// Deliberately not run: filtered at run time, fail-fast, `--max-fail`, budget, interrupt.
     Skipped,
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::Passed, Status::Failed, Status::Error, Status::Skipped];
+    pub const ALL: [Status; 5] =
+        [Status::Passed, Status::Failed, Status::Error, Status::Unassessed, Status::Skipped];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Passed => "passed",
             Status::Failed => "failed",
             Status::Error => "error",
+            Status::Unassessed => "unassessed",
             Status::Skipped => "skipped",
         }
     }

@@ -4,8 +4,8 @@ use super::Status;
 use crate::scenario::Priority;
 
 /// Aborts as soon as the P0 pass rate can no longer reach the threshold, or once all P0 are
-/// done and it is below it. Pass rate = passed / (passed + failed + error); skipped P0
-/// scenarios count for neither side.
+/// done and it is below it. Pass rate = passed / (passed + failed + error); skipped and
+/// unassessed P0 scenarios count for neither side.
 #[derive(Debug, Clone)]
 pub struct FailFast {
     threshold: f64,
@@ -28,7 +28,7 @@ impl FailFast {
         match status {
             Status::Passed => self.passed += 1,
             Status::Failed | Status::Error => self.not_passed += 1,
-            Status::Skipped => self.skipped += 1,
+            Status::Skipped | Status::Unassessed => self.skipped += 1,
         }
         let judgeable = self.total - self.skipped;
         if judgeable == 0 || self.not_passed == 0 {

@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub rogue: Option<crate::judge::rogue_evaluator::RogueEvaluator>,
     /// `--scenario-timeout`: the longest one scenario may take, everything included.
     pub scenario_timeout: std::time::Duration,
+    /// Decides the exit code (and the baseline comparison) before the reports are written.
+    pub exit_policy: super::ExitPolicy,
 }
 
 impl Default for RunOptions {
@@ -73,6 +75,7 @@ impl Default for RunOptions {
             max_cost_usd: None,
             rogue: None,
             scenario_timeout: DEFAULT_SCENARIO_TIMEOUT,
+            exit_policy: super::ExitPolicy::default(),
         }
     }
 }
@@ -95,6 +98,15 @@ impl StopSignal {
             StopSignal::Interrupt => ExitCode::Interrupted,
             StopSignal::Terminate => ExitCode::Terminated,
             StopSignal::Hangup => ExitCode::HungUp,
+        }
+    }
+
+    /// How the exit reason names the signal.
+    fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "interrupted",
+            StopSignal::Terminate => "terminated (SIGTERM)",
+            StopSignal::Hangup => "hung up (SIGHUP)",
         }
     }
 
@@ -383,7 +395,9 @@ impl Runner {
                         &planned.scenario,
                         self.options.judge.is_some() || self.options.rogue.is_some(),
                     )
-                    .map(|why| outcome_without_run(&planned.scenario, agent, Status::Skipped, why))
+                    .map(|why| {
+                        outcome_without_run(&planned.scenario, agent, Status::Unassessed, why)
+                    })
                 };
                 let Some(outcome) = immediate else { break };
                 finish(next, outcome, &mut outcomes, &mut cancelled, sink);
@@ -488,18 +502,24 @@ impl Runner {
             }
         }
         let outcomes: Vec<Arc<Outcome>> = outcomes.into_iter().flatten().collect();
-        let mut summary = RunSummary::build(
+        let mut summary = RunSummary::build_with_policy(
             run_id,
             started_at,
             jiff::Timestamp::now().to_string(),
             millis(started.elapsed()),
             outcomes.iter().map(AsRef::as_ref),
             cancelled,
+            &self.options.exit_policy,
         );
         if summary.cancelled == Some(CancelReason::Interrupted)
             && let Some(signal) = self.stop_signal.get()
         {
             summary.exit_code = signal.exit_code().code();
+            if signal != StopSignal::Interrupt {
+                // The policy says "interrupted"; name the signal, as the exit code does.
+                summary.exit_reason =
+                    summary.exit_reason.replacen("interrupted", signal.name(), 1);
+            }
         }
         summary.cache = cache_stats;
         if outcomes.iter().any(|o| !o.llm.is_empty()) {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CancelReason, ExitCode, Outcome, Status};
+use super::{BaselineComparison, CancelReason, ExitPolicy, Outcome, Status};
 use crate::scenario::Priority;
 
 /// Counts per status.
@@ -17,6 +17,9 @@ pub struct StatusCounts {
     pub failed: usize,
     pub error: usize,
     pub skipped: usize,
+    /// Ran, nothing failed, but not everything the scenario expects could be checked.
+    #[serde(default)]
+    pub unassessed: usize,
 }
 
 impl StatusCounts {
@@ -27,11 +30,12 @@ impl StatusCounts {
             Status::Failed => self.failed += 1,
             Status::Error => self.error += 1,
             Status::Skipped => self.skipped += 1,
+            Status::Unassessed => self.unassessed += 1,
         }
     }
 
     /// Passed over everything that got a verdict (passed + failed + error); `None` when
-    /// nothing did.
+    /// nothing did. Unassessed and skipped scenarios count for neither side.
     pub fn pass_rate(&self) -> Option<f64> {
         let judged = self.passed + self.failed + self.error;
         (judged > 0).then(|| self.passed as f64 / judged as f64)
@@ -55,7 +59,14 @@ pub struct RunSummary {
     /// Sum of known costs (USD).
     pub cost_usd: f64,
     pub cached: usize,
+    /// The process's exit code, decided once before any report is written.
     pub exit_code: i32,
+    /// Why the run exits with `exit_code`, in one sentence (`3 scenarios failed`).
+    #[serde(default)]
+    pub exit_reason: String,
+    /// This run compared with `--baseline`, when one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Box<BaselineComparison>>,
     /// LLM cost per priority, agent and model, with the monthly projection; absent when no
     /// LLM call was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,7 +97,7 @@ impl CacheStats {
 }
 
 impl RunSummary {
-    /// Totals of finished outcomes, and the exit code they map to.
+    /// Totals of finished outcomes, and the exit code they map to under the default policy.
     pub fn build<'a>(
         run_id: String,
         started_at: String,
@@ -95,12 +106,35 @@ impl RunSummary {
         outcomes: impl IntoIterator<Item = &'a Outcome>,
         cancelled: Option<(CancelReason, String)>,
     ) -> Self {
+        Self::build_with_policy(
+            run_id,
+            started_at,
+            finished_at,
+            duration_ms,
+            outcomes,
+            cancelled,
+            &ExitPolicy::default(),
+        )
+    }
+
+    /// Totals of finished outcomes, the baseline comparison when `policy` has a baseline, and
+    /// the exit code `policy` decides, with its reason.
+    pub fn build_with_policy<'a>(
+        run_id: String,
+        started_at: String,
+        finished_at: String,
+        duration_ms: u64,
+        outcomes: impl IntoIterator<Item = &'a Outcome>,
+        cancelled: Option<(CancelReason, String)>,
+        policy: &ExitPolicy,
+    ) -> Self {
+        let outcomes: Vec<&Outcome> = outcomes.into_iter().collect();
         let mut counts = StatusCounts::default();
         let mut by_priority: BTreeMap<Priority, StatusCounts> = BTreeMap::new();
         let mut by_agent: BTreeMap<String, StatusCounts> = BTreeMap::new();
         let mut cost_usd = 0.0;
         let mut cached = 0;
-        for outcome in outcomes {
+        for outcome in &outcomes {
             counts.record(outcome.status);
             by_priority.entry(outcome.priority).or_default().record(outcome.status);
             by_agent.entry(outcome.agent.clone()).or_default().record(outcome.status);
@@ -108,7 +142,24 @@ impl RunSummary {
             cached += usize::from(outcome.cached);
         }
         let reason = cancelled.as_ref().map(|(reason, _)| *reason);
-        let exit_code = ExitCode::for_run(&counts, reason) as i32;
+        let mut baseline_error = None;
+        let baseline = policy.baseline.as_ref().and_then(|gate| match gate.compare(&outcomes) {
+            Ok(mut comparison) => {
+                comparison.gating = policy.fail_on_regressions_only;
+                Some(Box::new(comparison))
+            }
+            Err(error) => {
+                baseline_error = Some(error);
+                None
+            }
+        });
+        let p0_failed = by_priority.get(&Priority::P0).map_or(0, |c| c.failed);
+        let mut decision = policy.decide(&counts, p0_failed, reason, baseline.as_deref());
+        if let Some(error) = baseline_error {
+            // Without a comparison every failure counts: never a pass by accident.
+            decision.reason =
+                format!("{} (cannot compare with the baseline: {error})", decision.reason);
+        }
         let (cancelled, cancel_message) = match cancelled {
             Some((reason, message)) => (Some(reason), Some(message)),
             None => (None, None),
@@ -125,7 +176,9 @@ impl RunSummary {
             cancel_message,
             cost_usd,
             cached,
-            exit_code,
+            exit_code: decision.code.code(),
+            exit_reason: decision.reason,
+            baseline,
             cost: None,
             cache: None,
         }

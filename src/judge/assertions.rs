@@ -2,7 +2,7 @@
 //!
 //! Text checks (`contains`, `not_contains`, `regex`) read every agent turn; length and JSON
 //! field checks read the last reply. Field checks need a JSON object reply: on prose they are
-//! left to the judge and reported as not assessed, never passed silently.
+//! reported as not assessed (the scenario is then `unassessed`), never passed silently.
 
 use serde_json::Value;
 
@@ -30,9 +30,108 @@ pub fn check_assertions(assertions: &[Assertion], evidence: &Evidence<'_>) -> Ve
     assertions.iter().map(|a| check_one(a, evidence, &lower_all, json.as_ref())).collect()
 }
 
+/// How to get a judge, for every "needs a judge" message.
+pub const CONFIGURE_JUDGE: &str =
+    "configure one with OPENAI_API_KEY or --judge-base-url (see README, \"The LLM judge\")";
+
+/// The note of a check left to a judge that is not configured.
+const NEEDS_JUDGE: &str = "needs an LLM judge; none is configured";
+
+/// Whether an assertion says something about the reply itself. Timing and usage limits
+/// (`latency`, `max_tokens`) do not: alone, they never make a pass.
+pub fn is_about_reply(kind: &AssertionKind) -> bool {
+    !matches!(kind, AssertionKind::Latency { .. } | AssertionKind::MaxTokens { .. })
+}
+
+/// What a scenario's checks assessed. `checks` are [`check_assertions`]'s results for
+/// `assertions` (in order), then the judge's or rubric checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Assessment {
+    /// Expectations the scenario states (one per check).
+    pub expectations: usize,
+    /// Checks about the reply (not timing or usage) that passed.
+    pub passed_about_reply: usize,
+    /// Left to a judge that is not configured.
+    pub need_judge: usize,
+    /// JSON-field checks on a reply that is not JSON.
+    pub no_json: usize,
+    /// Token limits on an agent that reports no usage.
+    pub no_usage: usize,
+}
+
+impl Assessment {
+    pub fn of(assertions: &[Assertion], checks: &[CheckResult]) -> Self {
+        let mut a = Assessment { expectations: checks.len(), ..Assessment::default() };
+        for (i, check) in checks.iter().enumerate() {
+            let kind = assertions.get(i).map(|x| &x.kind);
+            match (check.verdict, kind) {
+                (Verdict::Pass, Some(kind)) if !is_about_reply(kind) => {}
+                (Verdict::Pass, _) => a.passed_about_reply += 1,
+                (Verdict::Fail, _) => {}
+                (Verdict::NotAssessed, Some(AssertionKind::MaxTokens { .. })) => a.no_usage += 1,
+                (Verdict::NotAssessed, Some(_)) => a.no_json += 1,
+                (Verdict::NotAssessed, None) => a.need_judge += 1,
+            }
+        }
+        a
+    }
+
+    /// Expectations that could not be checked.
+    pub fn open(&self) -> usize {
+        self.need_judge + self.no_json + self.no_usage
+    }
+
+    /// Why the scenario is not a pass although nothing failed: some expectations could not be
+    /// checked, or only timing and usage were. `None` when everything was assessed and
+    /// something about the reply held.
+    pub fn unassessed_reason(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.need_judge > 0 {
+            parts.push(format!(
+                "{} of {} expectation(s) need a judge: {CONFIGURE_JUDGE}",
+                self.need_judge, self.expectations
+            ));
+        }
+        if self.no_json > 0 {
+            parts.push(format!(
+                "{} field check(s) found no JSON in the reply (it is prose)",
+                self.no_json
+            ));
+        }
+        if self.no_usage > 0 {
+            parts.push(format!(
+                "{} token check(s) could not be made: the agent reports no token usage",
+                self.no_usage
+            ));
+        }
+        if parts.is_empty() && self.passed_about_reply == 0 {
+            parts.push(if self.expectations == 0 {
+                "the scenario states no expectation: add expected_output or a rubric".to_owned()
+            } else {
+                "only timing or usage was checked (latency, tokens), nothing about the reply: \
+                 add an expectation on the reply, or a rubric and a judge"
+                    .to_owned()
+            });
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// The judge's ruling on the whole conversation, not assessed while no judge is configured
+/// (LLM-driven and Rogue scenarios with no rubric items: their goal is the expectation).
+pub fn goal_not_assessed(expected: String) -> CheckResult {
+    CheckResult {
+        key: "judge".to_owned(),
+        expected,
+        actual: None,
+        verdict: Verdict::NotAssessed,
+        note: Some(NEEDS_JUDGE.to_owned()),
+    }
+}
+
 /// Rubric items, reported as not assessed while no LLM judge is configured.
 pub fn rubric_not_assessed(rubric: &Rubric) -> Vec<CheckResult> {
-    let note = Some("needs an LLM judge; none is configured".to_owned());
+    let note = Some(NEEDS_JUDGE.to_owned());
     let mut out = Vec::new();
     let mut push = |key: String, expected: &str| {
         out.push(CheckResult {
@@ -235,7 +334,7 @@ fn field_check(
             expected,
             None,
             Verdict::NotAssessed,
-            Some("the reply is not a JSON object; left to the judge".to_owned()),
+            Some("the reply is not a JSON object: this field could not be checked".to_owned()),
         );
     };
     let Some(value) = lookup(json, field) else {
@@ -469,6 +568,30 @@ mod tests {
             reply,
         );
         assert_eq!(r.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn timing_alone_or_an_open_expectation_is_never_a_pass() {
+        let latency = assertion("l", AssertionKind::Latency { op: CmpOp::Lt, ms: 2000.0 });
+        let field = assertion("f", AssertionKind::FieldPresent { field: "summary".into() });
+        let words = assertion("c", AssertionKind::Contains { needle: "hi".into() });
+        let ev = Evidence { all_replies: "hi", last_reply: "hi", latency_ms: 5, usage: None };
+        let judged = |assertions: &[Assertion], rubric: usize| {
+            let mut checks = check_assertions(assertions, &ev);
+            let items = Rubric { criteria: vec!["polite".into(); rubric], ..Rubric::default() };
+            checks.extend(rubric_not_assessed(&items));
+            Assessment::of(assertions, &checks).unassessed_reason()
+        };
+        assert_eq!(judged(std::slice::from_ref(&words), 0), None);
+        let timing = judged(std::slice::from_ref(&latency), 0).unwrap();
+        assert!(timing.starts_with("only timing or usage was checked"), "{timing}");
+        let prose = judged(&[words.clone(), field], 0).unwrap();
+        assert!(prose.starts_with("1 field check(s) found no JSON in the reply"), "{prose}");
+        let rubric = judged(&[words, latency], 3).unwrap();
+        assert!(
+            rubric.starts_with("3 of 5 expectation(s) need a judge: configure one"),
+            "{rubric}"
+        );
     }
 
     #[test]

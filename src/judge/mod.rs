@@ -8,5 +8,8 @@ pub mod llm;
 pub mod rate_limit;
 pub mod rogue_evaluator;
 
-pub use assertions::{Evidence, check_assertions, rubric_not_assessed};
+pub use assertions::{
+    Assessment, CONFIGURE_JUDGE, Evidence, check_assertions, goal_not_assessed, is_about_reply,
+    rubric_not_assessed,
+};
 pub use llm::{Judge, JudgeConfig, PriorityModels};

@@ -22,11 +22,14 @@ use serde::Serialize;
 
 use super::FinalDocument;
 use super::files::write_atomically;
-use super::markdown::verdict_words;
+use super::markdown::{exit_sentence, verdict_words};
 use super::state::RunState;
 use super::text::{document_text, fmt_duration_ms, fmt_rate, one_line, redact_userinfo};
 use super::{ReportError, ResultsDocument};
-use crate::engine::{CancelReason, CheckResult, Outcome, Role, Status, StatusCounts, Verdict};
+use crate::engine::{
+    BaselineComparison, CancelReason, CheckResult, Outcome, Role, ScenarioChange, Status,
+    StatusCounts, Verdict,
+};
 use crate::scenario::Priority;
 
 /// The page template; autoescaping follows from its `.html` name.
@@ -136,6 +139,9 @@ struct Page {
     tool: String,
     version: String,
     verdict: String,
+    /// `Exit 1: 3 scenarios failed.`
+    exit_sentence: String,
+    baseline: Option<BaselineView>,
     /// `pass`, `fail`, `error` or `stopped`: the header's colour.
     verdict_class: &'static str,
     run_id: String,
@@ -156,6 +162,69 @@ struct Page {
     cache: Option<String>,
 }
 
+/// `--baseline`: the comparison, one line per scenario.
+#[derive(Debug, Serialize)]
+struct BaselineView {
+    title: String,
+    gating: bool,
+    newly_failing: Vec<String>,
+    fixed: Vec<String>,
+    still_failing: Vec<String>,
+    flaky: Vec<String>,
+}
+
+/// Scenarios listed per baseline category; the rest are counted.
+const BASELINE_LISTED: usize = 200;
+
+impl BaselineView {
+    fn of(c: &BaselineComparison) -> Self {
+        let changes = |list: &[ScenarioChange]| -> Vec<String> {
+            let mut lines: Vec<String> = list
+                .iter()
+                .take(BASELINE_LISTED)
+                .map(|s| {
+                    let before = s.before.map_or("(new)", Status::as_str);
+                    let mut text =
+                        format!("{} {}: {before} → {}", s.priority, line(&s.id), s.after);
+                    if s.flaky {
+                        text.push_str(" · flaky");
+                    }
+                    if let Some(reason) = &s.reason {
+                        text.push_str(" — ");
+                        text.push_str(&line(reason));
+                    }
+                    text
+                })
+                .collect();
+            if list.len() > BASELINE_LISTED {
+                lines.push(format!(
+                    "… and {} more (see results.json)",
+                    list.len() - BASELINE_LISTED
+                ));
+            }
+            lines
+        };
+        BaselineView {
+            title: c.baseline_run.as_deref().map_or_else(
+                || "baseline: none recorded, every failure is new".to_owned(),
+                |id| format!("baseline run {}", line(id.get(..8).unwrap_or(id))),
+            ),
+            gating: c.gating,
+            newly_failing: changes(&c.newly_failing),
+            fixed: changes(&c.fixed),
+            still_failing: changes(&c.still_failing),
+            flaky: c
+                .flaky
+                .iter()
+                .take(BASELINE_LISTED)
+                .map(|f| {
+                    format!("{} {}: {} ({} changes)", f.priority, line(&f.id), f.history, f.flips)
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Banner {
     what: &'static str,
@@ -168,6 +237,7 @@ struct Counts {
     passed: usize,
     failed: usize,
     error: usize,
+    unassessed: usize,
     skipped: usize,
     pass_rate: String,
     /// 0 to 1 for a `<meter>`; absent when nothing got a verdict.
@@ -181,6 +251,7 @@ impl Counts {
             passed: c.passed,
             failed: c.failed,
             error: c.error,
+            unassessed: c.unassessed,
             skipped: c.skipped,
             pass_rate: fmt_rate(c.pass_rate()),
             rate_value: c.pass_rate(),
@@ -244,11 +315,12 @@ impl Page {
     fn of(doc: &ResultsDocument, nonce: &str) -> Self {
         let run = &doc.run;
         let c = &run.counts;
-        let verdict_class = match run.cancelled {
-            Some(_) => "stopped",
-            None if c.failed > 0 => "fail",
-            None if c.error > 0 => "error",
-            None => "pass",
+        // The header's colour follows the exit code every report shows.
+        let verdict_class = match run.exit_code {
+            0 => "pass",
+            1 => "fail",
+            5 | 6 => "error",
+            _ => "stopped",
         };
         let cancel = run.cancelled.map(|reason| Banner {
             what: match reason {
@@ -315,6 +387,8 @@ impl Page {
             tool: line(&doc.tool.name),
             version: line(&doc.tool.version),
             verdict: verdict_words(run),
+            exit_sentence: text(&exit_sentence(run)),
+            baseline: run.baseline.as_deref().map(BaselineView::of),
             verdict_class,
             run_id: line(&run.run_id),
             started_at: line(&run.started_at),
@@ -342,13 +416,14 @@ impl Page {
     }
 }
 
-/// Failed, error, skipped, then passed; the document's order (priority, id) within each.
+/// Failed, error, unassessed, skipped, then passed; the document's order (priority, id) within each.
 fn problems_first<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Vec<&'a Outcome> {
     let rank = |o: &Outcome| match o.status {
         Status::Failed => 0,
         Status::Error => 1,
-        Status::Skipped => 2,
-        Status::Passed => 3,
+        Status::Unassessed => 2,
+        Status::Skipped => 3,
+        Status::Passed => 4,
     };
     let mut sorted: Vec<&Outcome> = outcomes.collect();
     sorted.sort_by_key(|o| rank(o));

@@ -120,6 +120,8 @@ fn run_properties(doc: &ResultsDocument) -> Vec<Property> {
         Property::new("run_id", name(&run.run_id)),
         Property::new("started_at", name(&run.started_at)),
         Property::new("exit_code", run.exit_code.to_string()),
+        Property::new("exit_reason", message(&run.exit_reason)),
+        Property::new("unassessed", run.counts.unassessed.to_string()),
     ];
     if doc.partial {
         properties.push(Property::new("partial", "true"));
@@ -199,6 +201,17 @@ fn test_case(outcome: &Outcome) -> TestCase {
         Status::Skipped => {
             let mut status = TestCaseStatus::skipped();
             status.set_message(message(headline));
+            status
+        }
+        // Rendered as skipped (neutral in CI test UIs), never as a success: a failure would
+        // turn a test reporter's check red even when `--allow-unassessed` let the run exit 0.
+        // The message says it ran and what could not be assessed; the exit code gates.
+        Status::Unassessed => {
+            let mut status = TestCaseStatus::skipped();
+            status
+                .set_message(message(&format!("unassessed: {headline}")))
+                .set_type("unassessed")
+                .set_description(details(outcome));
             status
         }
     };

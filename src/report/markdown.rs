@@ -11,7 +11,8 @@ use super::state::RunState;
 use super::text::{MAX_TEXT_CHARS, MdContext, fmt_duration_ms, fmt_rate, md_code, md_text};
 use super::{ReportError, Reporter, ResultsDocument};
 use crate::engine::{
-    CancelReason, CheckResult, Outcome, RunEvent, RunSummary, Status, StatusCounts, Verdict,
+    BaselineComparison, CancelReason, CheckResult, Outcome, RunEvent, RunSummary, Status,
+    StatusCounts, Verdict,
 };
 use crate::scenario::Priority;
 
@@ -96,6 +97,7 @@ fn write_summary(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
     let run = &doc.run;
     writeln!(out, "# rogue-runner results\n")?;
     writeln!(out, "**{}**\n", verdict_line(run))?;
+    writeln!(out, "{}\n", md_text(&exit_sentence(run), MAX_TEXT_CHARS))?;
     writeln!(
         out,
         "Run {} · started {} · {} of {} planned scenarios · parallel {}\n",
@@ -117,12 +119,16 @@ fn write_summary(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
         write_cancellation(out, reason, run)?;
     }
     write_executive_summary(out, run)?;
+    if let Some(baseline) = &run.baseline {
+        write_baseline(out, baseline)?;
+    }
     write_priorities(out, run)?;
     write_agents(out, doc)?;
     let collapsed = write_error_groups(out, doc)?;
     write_failures(out, doc, &collapsed)?;
     write_slowest(out, doc)?;
-    write_skipped(out, doc)?;
+    write_by_reason(out, doc, Status::Unassessed, "Unassessed")?;
+    write_by_reason(out, doc, Status::Skipped, "Skipped")?;
     write_cost_and_cache(out, doc)?;
     writeln!(
         out,
@@ -132,17 +138,25 @@ fn write_summary(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
     )
 }
 
-/// `❌ 3 failed, 1 error — exit code 1`.
+/// `❌ 3 failed, 1 error — exit code 1`. The icon follows the exit code.
 fn verdict_line(run: &RunSummary) -> String {
-    let c = &run.counts;
-    let icon = match run.cancelled {
-        Some(CancelReason::Interrupted) => "⏹️",
-        Some(CancelReason::FailFast | CancelReason::Budget) => "🛑",
-        _ if c.failed > 0 => "❌",
-        _ if c.error > 0 => "⚠️",
-        _ => "✅",
+    let icon = match run.exit_code {
+        0 => "✅",
+        1 => "❌",
+        3 | 4 => "🛑",
+        5 | 6 => "⚠️",
+        _ => "⏹️",
     };
     format!("{icon} {}", verdict_words(run))
+}
+
+/// `Exit 1: 3 scenarios failed.` — the exit code and why, as every report says it.
+pub(crate) fn exit_sentence(run: &RunSummary) -> String {
+    if run.exit_reason.is_empty() {
+        format!("Exit {}.", run.exit_code)
+    } else {
+        format!("Exit {}: {}.", run.exit_code, run.exit_reason)
+    }
 }
 
 /// `stopped by fail-fast: 3 failed, 1 error — exit code 3`: the verdict without an icon.
@@ -163,11 +177,14 @@ pub(crate) fn verdict_words(run: &RunSummary) -> String {
         parts.push(format!("{} error", c.error));
     }
     if parts.is_empty() {
-        parts.push(match (c.passed, c.skipped) {
-            (0, _) => "no scenario ran".to_owned(),
+        parts.push(match (c.passed, c.skipped + c.unassessed) {
+            (0, _) if c.unassessed == 0 => "no scenario ran".to_owned(),
             (n, 0) => format!("all {n} passed"),
             (n, _) => format!("{n} passed"),
         });
+    }
+    if c.unassessed > 0 {
+        parts.push(format!("{} unassessed", c.unassessed));
     }
     if c.skipped > 0 {
         parts.push(format!("{} skipped", c.skipped));
@@ -205,16 +222,17 @@ fn write_executive_summary(out: &mut String, run: &RunSummary) -> std::fmt::Resu
     writeln!(out, "## Summary\n")?;
     writeln!(
         out,
-        "| Scenarios | Passed | Failed | Error | Skipped | Pass rate | Duration | Scenarios/min |"
+        "| Scenarios | Passed | Failed | Error | Unassessed | Skipped | Pass rate | Duration | Scenarios/min |"
     )?;
-    writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     writeln!(
         out,
-        "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         c.total,
         c.passed,
         c.failed,
         c.error,
+        c.unassessed,
         c.skipped,
         fmt_rate(c.pass_rate()),
         fmt_duration_ms(run.duration_ms),
@@ -222,17 +240,19 @@ fn write_executive_summary(out: &mut String, run: &RunSummary) -> std::fmt::Resu
     )?;
     writeln!(
         out,
-        "Pass rate is passed over passed + failed + error; skipped scenarios do not count.\n"
+        "Pass rate is passed over passed + failed + error; unassessed and skipped scenarios do \
+         not count.\n"
     )
 }
 
 fn counts_cells(c: &StatusCounts) -> String {
     format!(
-        "{} | {} | {} | {} | {} | {}",
+        "{} | {} | {} | {} | {} | {} | {}",
         c.total,
         c.passed,
         c.failed,
         c.error,
+        c.unassessed,
         c.skipped,
         fmt_rate(c.pass_rate())
     )
@@ -240,8 +260,11 @@ fn counts_cells(c: &StatusCounts) -> String {
 
 fn write_priorities(out: &mut String, run: &RunSummary) -> std::fmt::Result {
     writeln!(out, "## Pass rate by priority\n")?;
-    writeln!(out, "| Priority | Scenarios | Passed | Failed | Error | Skipped | Pass rate |")?;
-    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(
+        out,
+        "| Priority | Scenarios | Passed | Failed | Error | Unassessed | Skipped | Pass rate |"
+    )?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
     for priority in Priority::ALL {
         let counts = run.by_priority.get(&priority).copied().unwrap_or_default();
         writeln!(out, "| {priority} | {} |", counts_cells(&counts))?;
@@ -264,9 +287,9 @@ fn write_agents(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
     writeln!(out, "## Agents\n")?;
     writeln!(
         out,
-        "| Agent | URL | Check | Scenarios | Passed | Failed | Error | Skipped | Pass rate |"
+        "| Agent | URL | Check | Scenarios | Passed | Failed | Error | Unassessed | Skipped | Pass rate |"
     )?;
-    writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|")?;
     for (name, report) in rows {
         let url = report.map_or_else(String::new, |r| md_code(&r.url, MdContext::Table));
         let check = match report.and_then(|r| r.check.as_ref()) {
@@ -471,9 +494,94 @@ fn write_slowest(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
     writeln!(out)
 }
 
-fn write_skipped(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
+/// Baseline changes listed per category before "… and N more".
+const BASELINE_LISTED: usize = 20;
+
+/// `--baseline`: newly failing, fixed, still failing, flaky.
+fn write_baseline(out: &mut String, c: &BaselineComparison) -> std::fmt::Result {
+    match &c.baseline_run {
+        Some(id) => writeln!(
+            out,
+            "## Compared with baseline run {}\n",
+            md_code(id.get(..8).unwrap_or(id), MdContext::Text)
+        )?,
+        None => writeln!(out, "## Compared with baseline: none recorded, every failure is new\n")?,
+    }
+    writeln!(out, "| Newly failing | Fixed | Still failing | Flaky |")?;
+    writeln!(out, "|---:|---:|---:|---:|")?;
+    writeln!(
+        out,
+        "| {} | {} | {} | {} |\n",
+        c.newly_failing.len(),
+        c.fixed.len(),
+        c.still_failing.len(),
+        c.flaky.len()
+    )?;
+    if c.gating {
+        writeln!(
+            out,
+            "`--fail-on-regressions-only`: only newly failing scenarios fail the run.\n"
+        )?;
+    }
+    for (title, changes) in [
+        ("Newly failing", &c.newly_failing),
+        ("Fixed", &c.fixed),
+        ("Still failing", &c.still_failing),
+    ] {
+        if changes.is_empty() {
+            continue;
+        }
+        writeln!(out, "<details><summary>{title} ({})</summary>\n", changes.len())?;
+        for change in changes.iter().take(BASELINE_LISTED) {
+            let before = change.before.map_or("(new)", Status::as_str);
+            writeln!(
+                out,
+                "- {} {}: {before} → {}{}{}",
+                change.priority,
+                md_code(&change.id, MdContext::Text),
+                change.after,
+                if change.flaky { " · flaky" } else { "" },
+                change
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(" — {}", md_text(r, MAX_VALUE_CHARS)))
+                    .unwrap_or_default()
+            )?;
+        }
+        if changes.len() > BASELINE_LISTED {
+            writeln!(out, "- … and {} more; see `results.json`", changes.len() - BASELINE_LISTED)?;
+        }
+        writeln!(out, "\n</details>\n")?;
+    }
+    if !c.flaky.is_empty() {
+        writeln!(out, "<details><summary>Flaky ({})</summary>\n", c.flaky.len())?;
+        for f in c.flaky.iter().take(BASELINE_LISTED) {
+            writeln!(
+                out,
+                "- {} {}: `{}` ({} changes)",
+                f.priority,
+                md_code(&f.id, MdContext::Text),
+                f.history,
+                f.flips
+            )?;
+        }
+        if c.flaky.len() > BASELINE_LISTED {
+            writeln!(out, "- … and {} more; see `results.json`", c.flaky.len() - BASELINE_LISTED)?;
+        }
+        writeln!(out, "\n</details>\n")?;
+    }
+    Ok(())
+}
+
+/// Scenarios of `status` counted by their first reason.
+fn write_by_reason(
+    out: &mut String,
+    doc: &ResultsDocument,
+    status: Status,
+    title: &str,
+) -> std::fmt::Result {
     let mut reasons: Vec<(&str, usize)> = Vec::new();
-    for outcome in doc.outcomes().filter(|o| o.status == Status::Skipped) {
+    for outcome in doc.outcomes().filter(|o| o.status == status) {
         let line = headline(outcome);
         match reasons.iter_mut().find(|(r, _)| *r == line) {
             Some((_, n)) => *n += 1,
@@ -484,7 +592,14 @@ fn write_skipped(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
         return Ok(());
     }
     reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    writeln!(out, "## Skipped\n")?;
+    writeln!(out, "## {title}\n")?;
+    if status == Status::Unassessed {
+        writeln!(
+            out,
+            "These ran and nothing failed, but not everything they expect could be checked: \
+             they are not passes.\n"
+        )?;
+    }
     writeln!(out, "| Reason | Scenarios |")?;
     writeln!(out, "|---|---:|")?;
     for (reason, n) in reasons {

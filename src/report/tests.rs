@@ -405,7 +405,7 @@ fn flush_partial_writes_a_cancelled_document() {
     assert!(md.contains("**Partial results:** the run did not finish; 4 of 12 planned"), "{md}");
     assert!(
         progress.text().ends_with(
-            "INTERRUPTED after 4/12 scenarios: 2 passed, 1 failed, 1 error, 0 skipped\n"
+            "INTERRUPTED after 4/12 scenarios: 2 passed, 1 failed, 1 error, 0 unassessed, 0 skipped\n"
         ),
         "{}",
         progress.text()

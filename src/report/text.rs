@@ -279,7 +279,13 @@ pub(crate) fn render_recap(recap: &Recap<'_>) -> String {
 
 /// The last line of the recap: the exit code the run summary carries, and what it means.
 pub(crate) fn exit_line(summary: &RunSummary) -> String {
-    format!("exit code {}: {}", summary.exit_code, exit_meaning(summary.exit_code))
+    // The engine's reason (the sentence every report shows) when there is one.
+    let why = if summary.exit_reason.is_empty() {
+        exit_meaning(summary.exit_code)
+    } else {
+        summary.exit_reason.as_str()
+    };
+    format!("exit code {}: {why}", summary.exit_code)
 }
 
 /// What an exit code means, in the words of the README's table (one place for the terminal).
@@ -292,12 +298,19 @@ pub(crate) fn exit_meaning(code: i32) -> &'static str {
         ExitCode::Success => "success: nothing failed or errored",
         ExitCode::Failures => "at least one scenario failed (a quality verdict)",
         ExitCode::Usage => "usage, configuration or scenario validation error (nothing ran)",
-        ExitCode::FailFast => "aborted by fail-fast (P0 pass rate below --p0-threshold)",
+        ExitCode::FailFast => {
+            "aborted by fail-fast: failed P0 verdicts put the pass rate below --p0-threshold"
+        }
         ExitCode::Budget => "cost budget exhausted (--max-cost)",
         ExitCode::InfraErrors => {
             "nothing failed, but at least one scenario errored (agent unreachable, timeout, protocol)"
         }
-        ExitCode::Interrupted => "interrupted (Ctrl-C or SIGTERM)",
+        ExitCode::Unassessed => {
+            "nothing failed or errored, but some scenarios could not be fully assessed"
+        }
+        ExitCode::Interrupted => "interrupted (Ctrl-C)",
+        ExitCode::Terminated => "stopped by SIGTERM; every report was written",
+        ExitCode::HungUp => "stopped by SIGHUP; every report was written",
     }
 }
 

@@ -25,7 +25,7 @@ pub fn is_cacheable(outcome: &Outcome) -> bool {
     match outcome.status {
         Status::Passed | Status::Failed => true,
         // `attempts` is 0 exactly when no request was made.
-        Status::Skipped => outcome.attempts > 0,
+        Status::Skipped | Status::Unassessed => outcome.attempts > 0,
         Status::Error => false,
     }
 }

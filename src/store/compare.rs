@@ -213,11 +213,12 @@ fn flaky_in(window: &[RunResults]) -> Vec<Flaky> {
                 Status::Failed => 'F',
                 Status::Error => 'E',
                 Status::Skipped => 'S',
+                Status::Unassessed => 'U',
             });
             let verdict = match record.status {
                 Status::Passed => true,
                 Status::Failed | Status::Error => false,
-                Status::Skipped => continue,
+                Status::Skipped | Status::Unassessed => continue,
             };
             if last.is_some_and(|l| l != verdict) {
                 flips += 1;

@@ -86,7 +86,8 @@ const RUN_COLUMNS: &str = "
     COUNT(s.scenario_id),
     COALESCE(SUM(s.status = 'passed'), 0), COALESCE(SUM(s.status = 'failed'), 0),
     COALESCE(SUM(s.status = 'error'), 0), COALESCE(SUM(s.status = 'skipped'), 0),
-    COALESCE(SUM(s.cached), 0), COALESCE(SUM(s.cost_usd), 0.0)
+    COALESCE(SUM(s.cached), 0), COALESCE(SUM(s.cost_usd), 0.0),
+    COALESCE(SUM(s.status = 'unassessed'), 0)
     FROM runs r LEFT JOIN run_scenarios s ON s.run_id = r.id";
 
 impl Store {
@@ -319,6 +320,7 @@ fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         failed: count(16)?,
         error: count(17)?,
         skipped: count(18)?,
+        unassessed: count(21)?,
     };
     let hits: Option<i64> = row.get(11)?;
     let misses: Option<i64> = row.get(12)?;
