@@ -515,7 +515,7 @@ impl Runner {
             && let Some(signal) = self.stop_signal.get()
         {
             summary.exit_code = signal.exit_code().code();
-            if signal != StopSignal::Interrupt {
+            if *signal != StopSignal::Interrupt {
                 // The policy says "interrupted"; name the signal, as the exit code does.
                 summary.exit_reason =
                     summary.exit_reason.replacen("interrupted", signal.name(), 1);
