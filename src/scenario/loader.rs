@@ -148,6 +148,7 @@ impl Visited {
 }
 
 #[cfg(unix)]
+#[expect(clippy::unnecessary_wraps, reason = "one signature with the fallible non-unix version")]
 fn file_key(_path: &Path, meta: &std::fs::Metadata) -> Option<FileKey> {
     use std::os::unix::fs::MetadataExt;
     Some((meta.dev(), meta.ino()))
