@@ -30,6 +30,10 @@ pub(super) fn render_diagnostics(
     // FIFO, a device or an oversized file is shown on one line.
     let mut sources: BTreeMap<PathBuf, Option<Arc<str>>> = BTreeMap::new();
     for diagnostic in diagnostics {
+        if !diagnostic.show_source {
+            writeln!(out, "{}", escaped(diagnostic))?;
+            continue;
+        }
         let source = sources
             .entry(diagnostic.file.clone())
             .or_insert_with(|| {
