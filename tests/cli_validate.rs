@@ -167,3 +167,31 @@ fn the_same_file_given_twice_or_through_a_symlink_loads_once() {
     assert!(!out.stderr.contains("duplicate"), "{}", out.stderr);
     assert!(out.stdout.contains("checked 1 file(s): 1 scenario(s)"), "{}", out.stdout);
 }
+
+#[test]
+fn diagnostics_show_ids_and_file_text_with_control_and_bidi_characters_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |id: &str| {
+        format!(
+            "  - id: {id}\n    priority: P1\n    category: c\n    description: d\n    input: {{prompt: p}}\n    expected_output: {{contains: [x]}}\n"
+        )
+    };
+    // The same id twice: with YAML escapes, then with other escapes and a raw RLO (a snippet
+    // of that line would reorder the terminal's text).
+    let text = format!(
+        "qa_agent_p1:\n  agent: qa_agent\n  scenarios:\n{}{}",
+        scenario("\"x\\e]0;pwned\\a\\u202E\""),
+        scenario("\"x\\x1b]0;pwned\\x07\u{202E}\"")
+    );
+    fs_err::write(dir.path().join("dup.yaml"), text).unwrap();
+    let out = common::run_in(dir.path(), &["validate", "dup.yaml"]);
+    assert_eq!(out.code, 2, "{}", out.combined());
+    assert!(
+        out.stderr.contains("duplicate scenario id `x\\u{001B}]0;pwned\\u{0007}\\u{202E}`"),
+        "{}",
+        out.stderr
+    );
+    for c in ['\u{1b}', '\u{7}', '\u{202E}'] {
+        assert!(!out.stderr.contains(c), "{c:?} printed raw: {:?}", out.stderr);
+    }
+}

@@ -115,3 +115,49 @@ proptest! {
         prop_assert!(matches!(reversed, ComparatorParse::Invalid(_)), "{:?}", reversed);
     }
 }
+
+/// Any tree of symlinks (to directories, ancestors, itself, files) is walked to the end, every
+/// real file is loaded exactly once (no false duplicate ids), and the only diagnostics are
+/// symlink-loop warnings.
+#[cfg(unix)]
+mod symlink_trees {
+    use proptest::prelude::*;
+    use rogue_runner::scenario::{LoadOptions, load_paths};
+
+    const DIRS: &[&str] = &["", "a", "a/b", "c"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn every_file_loads_once_whatever_the_symlinks(
+            links in prop::collection::vec((0..DIRS.len(), 0..DIRS.len() + 2), 0..8)
+        ) {
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path().join("root");
+            for dir in DIRS {
+                fs_err::create_dir_all(root.join(dir)).unwrap();
+            }
+            let files: Vec<_> = DIRS.iter().enumerate().map(|(i, dir)| root.join(dir).join(format!("f{i}.yaml"))).collect();
+            for (i, file) in files.iter().enumerate() {
+                let text = format!("version: 1\nagent: a\nscenarios:\n  - id: s{i}\n    priority: P1\n    message: hi\n");
+                fs_err::write(file, text).unwrap();
+            }
+            for (k, (from, to)) in links.iter().enumerate() {
+                let (target, name) = match DIRS.get(*to) {
+                    Some(dir) => (root.join(dir), format!("l{k}")),
+                    None => (files[to - DIRS.len()].clone(), format!("l{k}.yaml")),
+                };
+                std::os::unix::fs::symlink(target, root.join(DIRS[*from]).join(name)).unwrap();
+            }
+            let report = load_paths(std::slice::from_ref(&root), &LoadOptions::default());
+            prop_assert_eq!(report.files.len(), files.len());
+            let mut ids: Vec<&str> = report.scenarios.iter().map(|s| s.id.as_str()).collect();
+            ids.sort_unstable();
+            prop_assert_eq!(ids, ["s0", "s1", "s2", "s3"]);
+            for d in &report.diagnostics {
+                prop_assert!(!d.is_error() && d.message.starts_with("symlink loop"), "{}", d);
+            }
+        }
+    }
+}

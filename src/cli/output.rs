@@ -1,10 +1,12 @@
 //! Writing to the terminal: diagnostics through miette, tables, and sanitized text.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::scenario::escape::{escape_invisible, is_invisible};
 use crate::scenario::{Diagnostic, RenderedDiagnostic};
 
 /// Whether to use colour on stderr under `--color auto` (a terminal, and `NO_COLOR` unset or
@@ -29,16 +31,23 @@ pub(super) fn render_diagnostics(
     // FIFO, a device or an oversized file is shown on one line.
     let mut sources: BTreeMap<PathBuf, Option<Arc<str>>> = BTreeMap::new();
     for diagnostic in diagnostics {
+        if !diagnostic.show_source {
+            writeln!(out, "{}", escaped(diagnostic))?;
+            continue;
+        }
         let source = sources
             .entry(diagnostic.file.clone())
             .or_insert_with(|| {
                 crate::scenario::source_file::read_for_snippet(&diagnostic.file).map(Arc::from)
             })
             .clone();
-        let source = source.filter(|text| snippet_line_is_short(text, diagnostic.line));
+        let source = source.filter(|text| snippet_is_printable(text, diagnostic.line));
+        // Messages quote ids and keys from the file: shown with their invisible characters
+        // escaped, like `list` does.
+        let shown = escaped(diagnostic);
         match source {
             Some(text) => {
-                let mut located = (*diagnostic).clone();
+                let mut located = shown.clone();
                 located.offset = crate::scenario::line_col_offset(&text, located.line, located.col);
                 let rendered = RenderedDiagnostic::new(located, text);
                 let mut buffer = String::new();
@@ -46,21 +55,38 @@ pub(super) fn render_diagnostics(
                     out.write_all(buffer.as_bytes())?;
                     continue;
                 }
-                writeln!(out, "{diagnostic}")?;
+                writeln!(out, "{shown}")?;
             }
-            _ => writeln!(out, "{diagnostic}")?,
+            _ => writeln!(out, "{shown}")?,
         }
     }
     Ok(())
+}
+
+fn escaped(diagnostic: &Diagnostic) -> Diagnostic {
+    let mut shown = diagnostic.clone();
+    shown.message = escape_invisible(&shown.message).into_owned();
+    shown.hint = shown.hint.map(|h| escape_invisible(&h).into_owned());
+    let file = diagnostic.file.to_string_lossy();
+    if let Cow::Owned(file) = escape_invisible(&file) {
+        shown.file = PathBuf::from(file);
+    }
+    shown
 }
 
 /// The longest source line shown in a snippet; a diagnostic on a longer line (minified JSON,
 /// a hostile file) is shown as one line instead of flooding the terminal.
 const MAX_SNIPPET_LINE_BYTES: usize = 1000;
 
-fn snippet_line_is_short(text: &str, line: u32) -> bool {
-    let line = text.split('\n').nth(line.saturating_sub(1) as usize).unwrap_or_default();
-    line.len() <= MAX_SNIPPET_LINE_BYTES
+/// Whether the lines a snippet shows (the diagnostic's and one either side) are short and
+/// free of control and bidi characters (a tab or a CRLF line end aside), so the snippet can
+/// be printed as the file has it; otherwise the diagnostic is shown on one line.
+fn snippet_is_printable(text: &str, line: u32) -> bool {
+    let first = (line as usize).saturating_sub(2);
+    text.split('\n').skip(first).take(3).all(|line| {
+        line.len() <= MAX_SNIPPET_LINE_BYTES
+            && !line.chars().any(|c| is_invisible(c) && c != '\t' && c != '\r')
+    })
 }
 
 /// Text from files or agents, safe to print on a terminal: control characters and escape

@@ -32,6 +32,10 @@ pub struct Diagnostic {
     /// Says what to do.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// Whether the file may be read to show a snippet (not for a path that must not be read,
+    /// such as a symlink leading outside the scenarios directory).
+    #[serde(skip)]
+    pub show_source: bool,
 }
 
 impl Diagnostic {
@@ -44,6 +48,7 @@ impl Diagnostic {
             offset: pos.offset,
             message: message.into(),
             hint: None,
+            show_source: true,
         }
     }
 
@@ -54,6 +59,13 @@ impl Diagnostic {
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Never read the file to show this diagnostic: it is shown on one line.
+    #[must_use]
+    pub fn without_source(mut self) -> Self {
+        self.show_source = false;
         self
     }
 

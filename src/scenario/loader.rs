@@ -148,6 +148,7 @@ impl Visited {
 }
 
 #[cfg(unix)]
+#[expect(clippy::unnecessary_wraps, reason = "one signature with the fallible non-unix version")]
 fn file_key(_path: &Path, meta: &std::fs::Metadata) -> Option<FileKey> {
     use std::os::unix::fs::MetadataExt;
     Some((meta.dev(), meta.ino()))
@@ -160,14 +161,18 @@ fn file_key(path: &Path, _meta: &std::fs::Metadata) -> Option<FileKey> {
 
 /// Walk `root` recursively, following symlinks, and push the scenario files found (by
 /// extension: whether each is a regular file is checked when it is read). A symlink loop is
-/// a warning, reported once where it closes; a directory or file reached again by another
-/// path is skipped. Returns false when `root` itself was already walked.
+/// a warning, reported once where it closes; a symlink leading outside `root` is a warning
+/// and not followed; a directory or file reached again by another path is skipped. Returns
+/// false when `root` itself was already walked.
 fn walk(
     root: &Path,
     visited: &mut Visited,
     files: &mut Vec<PathBuf>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> bool {
+    // Symlinks may point anywhere; only what they lead to inside `root` is read, so a file
+    // cannot pull `~/.aws/credentials` or `/proc/self/environ` into a diagnostic's snippet.
+    let inside = fs_err::canonicalize(root).ok();
     let mut entries = walkdir::WalkDir::new(root)
         .follow_links(true)
         .max_depth(MAX_WALK_DEPTH + 1)
@@ -183,6 +188,26 @@ fn walk(
         };
         let path = entry.path();
         let is_dir = entry.file_type().is_dir();
+        if entry.depth() > 0
+            && entry.path_is_symlink()
+            && (is_dir || is_scenario_file(path))
+            && let Some(inside) = &inside
+            && fs_err::canonicalize(path).is_ok_and(|target| !target.starts_with(inside))
+        {
+            diagnostics.push(
+                Diagnostic::warning(
+                    path,
+                    start(),
+                    "the symlink leads outside the scenarios directory and is not followed",
+                )
+                .with_hint("pass its target as a path of its own if it is meant to be read")
+                .without_source(),
+            );
+            if is_dir {
+                entries.skip_current_dir();
+            }
+            continue;
+        }
         if is_dir && entry.depth() > 0 {
             let name = entry.file_name().to_str().unwrap_or_default();
             if SKIPPED_DIRS.contains(&name) {

@@ -83,9 +83,9 @@ fn not_a_regular_file(display: &Path, meta: &std::fs::Metadata) -> Diagnostic {
     let ty = meta.file_type();
     let kind = if ty.is_dir() {
         "a directory"
-    } else if is_fifo(&ty) {
+    } else if is_fifo(ty) {
         "a FIFO"
-    } else if is_device(&ty) {
+    } else if is_device(ty) {
         "a device"
     } else {
         "a special file"
@@ -97,23 +97,23 @@ fn not_a_regular_file(display: &Path, meta: &std::fs::Metadata) -> Diagnostic {
 }
 
 #[cfg(unix)]
-fn is_fifo(ty: &std::fs::FileType) -> bool {
-    std::os::unix::fs::FileTypeExt::is_fifo(ty)
+fn is_fifo(ty: std::fs::FileType) -> bool {
+    std::os::unix::fs::FileTypeExt::is_fifo(&ty)
 }
 
 #[cfg(unix)]
-fn is_device(ty: &std::fs::FileType) -> bool {
+fn is_device(ty: std::fs::FileType) -> bool {
     use std::os::unix::fs::FileTypeExt;
     ty.is_char_device() || ty.is_block_device()
 }
 
 #[cfg(not(unix))]
-fn is_fifo(_: &std::fs::FileType) -> bool {
+fn is_fifo(_: std::fs::FileType) -> bool {
     false
 }
 
 #[cfg(not(unix))]
-fn is_device(_: &std::fs::FileType) -> bool {
+fn is_device(_: std::fs::FileType) -> bool {
     false
 }
 

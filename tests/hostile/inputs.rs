@@ -134,21 +134,63 @@ fn a_fifo_named_yaml_is_a_diagnostic_and_does_not_block() {
 
 #[cfg(unix)]
 #[test]
-fn a_symlink_to_dev_zero_is_not_a_regular_file() {
+fn a_symlink_to_dev_zero_is_never_read() {
     if !Path::new("/dev/zero").exists() {
         eprintln!("skipping: no /dev/zero");
         return;
     }
     let dir = dir_with_valid_file();
     symlink("/dev/zero", dir.path().join("scenarios/zero.yaml"));
-    let out = run_bounded(dir.path(), &["validate", "scenarios", "--max-file-bytes", "1000000000"]);
+    // Named on the command line, the symlink is followed: a device, refused without a read.
+    let out = run_bounded(
+        dir.path(),
+        &["validate", "scenarios/zero.yaml", "--max-file-bytes", "1000000000"],
+    );
     assert_eq!(out.code, 2, "{}", out.combined());
     assert!(
         out.stderr.contains("scenarios/zero.yaml:1:1: error: not a regular file (a device)"),
         "{}",
         out.stderr
     );
-    assert!(out.stdout.contains("1 scenario(s)"), "{}", out.stdout);
+    // Met while walking the directory, it leads outside it: not followed at all.
+    let out = run_bounded(dir.path(), &["validate", "scenarios", "--max-file-bytes", "1000000000"]);
+    assert_eq!(out.code, 0, "{}", out.combined());
+    assert!(
+        out.stderr.contains("scenarios/zero.yaml:1:1: warning: the symlink leads outside"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("checked 1 file(s): 1 scenario(s)"), "{}", out.stdout);
+}
+
+/// A pull request cannot make the runner read a file outside the scenarios directory (and
+/// print it in a diagnostic's snippet) by adding a symlink to it.
+#[cfg(unix)]
+#[test]
+fn symlinks_leading_outside_the_scenarios_directory_are_not_followed() {
+    let dir = dir_with_valid_file();
+    fs_err::create_dir(dir.path().join("home")).unwrap();
+    fs_err::write(
+        dir.path().join("home/credentials.yaml"),
+        "[default]\naws_secret_access_key = SECRET-1234\n",
+    )
+    .unwrap();
+    symlink(dir.path().join("home/credentials.yaml"), dir.path().join("scenarios/leak.yaml"));
+    symlink(dir.path().join("home"), dir.path().join("scenarios/home"));
+    // A relative symlink that stays inside is followed as before.
+    fs_err::create_dir(dir.path().join("scenarios/real")).unwrap();
+    fs_err::write(dir.path().join("scenarios/real/more.yaml"), VALID.replace("fine", "more"))
+        .unwrap();
+    symlink("real", dir.path().join("scenarios/alias"));
+    let out = run_bounded(dir.path(), &["validate", "scenarios"]);
+    assert_eq!(out.code, 0, "{}", out.combined());
+    assert!(!out.stderr.contains("SECRET"), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("the symlink leads outside").count(), 2, "{}", out.stderr);
+    assert!(out.stdout.contains("checked 2 file(s): 2 scenario(s)"), "{}", out.stdout);
+    // Named on the command line, the user's own file is read.
+    let out = run_bounded(dir.path(), &["validate", "scenarios", "home/credentials.yaml"]);
+    assert_eq!(out.code, 2, "{}", out.combined());
+    assert!(out.stderr.contains("home/credentials.yaml"), "{}", out.stderr);
 }
 
 /// A sparse 1 GiB `.yaml` file is refused from its size, never read (not even to show the
