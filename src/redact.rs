@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
-/// What a redacted value is replaced with.
+/// What a redacted value is replaced with (the replacements below write it literally).
 pub const MASK: &str = "***";
 
 /// Query parameter names whose values are secrets (compared case-insensitively, `-` and `_`
@@ -25,30 +25,45 @@ pub const MASK: &str = "***";
 const SECRET_PARAMS: &str = r"(?:x[-_]?)?(?:api[-_]?key|apikey|key|token|access[-_]?token|refresh[-_]?token|id[-_]?token|auth|auth[-_]?token|authorization|secret|client[-_]?secret|password|passwd|pwd|sig|signature|amz[-_]signature|goog[-_]signature|credential|session[-_]?token|private[-_]?token|code)";
 
 /// Header names whose values are secrets, as written in free text (`Authorization: Bearer x`).
-const SECRET_HEADERS: &str = r"(?:proxy-)?authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie|ocp-apim-subscription-key";
+const SECRET_HEADERS: [&str; 8] = [
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+    "cookie",
+    "set-cookie",
+    "ocp-apim-subscription-key",
+];
 
-static BY_SHAPE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(&format!(
-        concat!(
-            // 1: scheme of a URL with userinfo.
-            r"(?i)\b(?P<scheme>[a-z][a-z0-9+.-]*://)[^/?#@\s]+@",
-            // 2: a secret query parameter (in a URL or a form body).
-            r"|(?P<param>[?&;]{params}=)[^&#;\s]+",
-            // 3: a credential header line (the value runs to the end of the line).
-            r#"|\b(?P<header>(?:{headers})\s*:\s*)[^\r\n"]+"#,
-            // 4: a bearer token anywhere (a word with a digit or a token character in it:
-            // "bearer instruments" is prose).
-            r"|\b(?P<scheme_word>bearer\s+)(?P<token>[A-Za-z0-9._~+/=-]{{8,}})",
-        ),
-        params = SECRET_PARAMS,
-        headers = SECRET_HEADERS,
-    ))
-    .ok()
+/// The rules by shape, one regex each so that each has a literal to skip ahead to (a `:`, a
+/// `=`, `[?&;]`, `bearer`); case-insensitive in ASCII only, which keeps them on the fast
+/// path. Agent replies are long and many, and most hold no credential.
+struct Rules {
+    /// `scheme://userinfo@`.
+    userinfo: Regex,
+    /// `?name=value` (also `&`, `;`).
+    param: Regex,
+    /// `Name: value` to the end of the line.
+    header: Regex,
+    /// `Bearer token`.
+    bearer: Regex,
+}
+
+static RULES: LazyLock<Option<Rules>> = LazyLock::new(|| {
+    let headers = SECRET_HEADERS.map(regex::escape).join("|");
+    Some(Rules {
+        userinfo: Regex::new(r"(?-u:\b)((?i-u:[a-z][a-z0-9+.-]*)://)[^/?#@\s]+@").ok()?,
+        param: Regex::new(&format!(r"([?&;](?i-u:{SECRET_PARAMS})=)[^&#;\s]+")).ok()?,
+        header: Regex::new(&format!(r#"((?i-u:{headers})[ \t]*:[ \t]*)[^\r\n"]+"#)).ok()?,
+        bearer: Regex::new(r"(?-u:\b)((?i-u:bearer)[ \t]+)([A-Za-z0-9._~+/=-]{8,})").ok()?,
+    })
 });
 
 static SECRET_HEADER_NAME: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?i)^(?:{SECRET_HEADERS})$|token|secret|password|passwd|api[-_]?key|signature|credential"
+        r"(?i)^(?:{})$|token|secret|password|passwd|api[-_]?key|signature|credential",
+        SECRET_HEADERS.map(regex::escape).join("|")
     ))
     .ok()
 });
@@ -57,21 +72,39 @@ static SECRET_HEADER_NAME: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// replaced by [`MASK`]: userinfo, secret-looking query parameters, credential headers,
 /// bearer tokens. Borrowed when there is nothing to hide.
 pub fn redact_text(text: &str) -> Cow<'_, str> {
-    let Some(re) = BY_SHAPE.as_ref() else { return Cow::Borrowed(text) };
-    re.replace_all(text, |caps: &Captures<'_>| {
-        if caps.name("token").is_some_and(|t| t.as_str().chars().all(char::is_alphabetic)) {
-            return caps[0].to_owned();
-        }
-        let kept = ["scheme", "param", "header", "scheme_word"]
-            .into_iter()
-            .find_map(|name| caps.name(name))
-            .map_or("", |m| m.as_str());
-        if caps.name("scheme").is_some() {
-            format!("{kept}{MASK}@")
-        } else {
-            format!("{kept}{MASK}")
-        }
-    })
+    let Some(rules) = RULES.as_ref() else { return Cow::Borrowed(text) };
+    let mut out = Cow::Borrowed(text);
+    if out.contains("://") && out.contains('@') {
+        out = owned_if_changed(out, |t| rules.userinfo.replace_all(t, "${1}***@"));
+    }
+    if out.contains('=') {
+        out = owned_if_changed(out, |t| rules.param.replace_all(t, "${1}***"));
+    }
+    if out.contains(':') {
+        out = owned_if_changed(out, |t| rules.header.replace_all(t, "${1}***"));
+    }
+    out = owned_if_changed(out, |t| {
+        rules.bearer.replace_all(t, |caps: &Captures<'_>| {
+            // "bearer instruments" is prose: a token has a digit or a symbol in it.
+            if caps[2].chars().all(char::is_alphabetic) {
+                caps[0].to_owned()
+            } else {
+                format!("{}{MASK}", &caps[1])
+            }
+        })
+    });
+    out
+}
+
+/// `text` through `rule`, keeping the borrow when the rule changed nothing.
+fn owned_if_changed<'a>(
+    text: Cow<'a, str>,
+    rule: impl for<'t> FnOnce(&'t str) -> Cow<'t, str>,
+) -> Cow<'a, str> {
+    match rule(text.as_ref()) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(changed) => Cow::Owned(changed),
+    }
 }
 
 /// A URL, redacted by [`redact_text`]'s rules: `https://bob:s3cr3t@h/x?api_key=k` →

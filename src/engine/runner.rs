@@ -577,9 +577,10 @@ fn panic_reason(payload: &(dyn std::any::Any + Send)) -> String {
 /// such hook.
 #[cfg(debug_assertions)]
 fn test_panic(id: &str) {
-    if std::env::var_os("ROGUE_RUNNER_TEST_PANIC").is_some_and(|v| v == id) {
-        panic!("test panic requested by ROGUE_RUNNER_TEST_PANIC for {id}");
-    }
+    assert!(
+        std::env::var_os("ROGUE_RUNNER_TEST_PANIC").is_none_or(|v| v != id),
+        "test panic requested by ROGUE_RUNNER_TEST_PANIC for {id}"
+    );
 }
 
 #[cfg(not(debug_assertions))]
