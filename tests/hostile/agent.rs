@@ -192,10 +192,11 @@ impl Run {
 /// "hello"; `rubric` adds a judge item.
 fn scenario_dir(messages: &[&str], rubric: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let mut text =
-        String::from("version: 1\nagent: hostile\nscenarios:\n  - id: s\n    priority: P1\n");
-    text.push_str(&format!("    messages: {}\n", serde_json::to_string(messages).unwrap()));
-    text.push_str("    expect:\n      contains: [hello]\n");
+    let mut text = format!(
+        "version: 1\nagent: hostile\nscenarios:\n  - id: s\n    priority: P1\n    messages: {}\n    \
+         expect:\n      contains: [hello]\n",
+        serde_json::to_string(messages).unwrap()
+    );
     if rubric {
         text.push_str("    rubric: [The agent says hello.]\n");
     }
