@@ -575,3 +575,35 @@ fn an_event_stream_starting_with_a_byte_order_mark_is_read() {
     let (status, reasons) = run.outcome("s");
     assert_eq!(status, "passed", "{reasons}\n{}", run.stderr);
 }
+
+#[test]
+fn a_long_judge_retry_after_that_is_waited_for_is_announced_on_the_progress_line() {
+    let agent = hello_agent();
+    let judge = Server::start(|_| {
+        let body = json!({"error": {"message": "rate limited", "type": "requests"}}).to_string();
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, body).into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("6"));
+        response
+    });
+    let dir = scenario_dir(&["hi"], true);
+    let base = format!("{}/v1", judge.url);
+    // The first wait (6 s) fits in the scenario's 9 s; the second would not.
+    let run = run(
+        &tmp_path(&dir),
+        &agent.url,
+        &["--judge-base-url", &base, "--scenario-timeout", "9s"],
+        LIMIT,
+    );
+    assert!(
+        run.stderr.contains("WAIT s: the LLM at")
+            && run.stderr.contains("is rate limiting (HTTP 429): waiting 6 s")
+            && run.stderr.contains("Retry-After: 6"),
+        "{}",
+        run.stderr
+    );
+    let (status, reasons) = run.outcome("s");
+    assert_ne!(status, "passed", "{reasons}");
+    assert!(reasons.contains("--scenario-timeout"), "{reasons}");
+    assert_eq!(judge.seen().len(), 2, "one wait, then no second one");
+    assert!(run.elapsed < Duration::from_secs(15), "took {:?}", run.elapsed);
+}
