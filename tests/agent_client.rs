@@ -1059,3 +1059,30 @@ fn client_is_clone_send_sync_and_its_futures_are_send() {
     send(&client.probe());
     send(&client.send(&mut conversation, "hi"));
 }
+
+#[tokio::test]
+async fn retries_and_their_backoff_never_outlast_the_turn() {
+    let agent = agent_v03(|_| Reply::status(503, "overloaded")).await;
+    let options = ClientOptions {
+        timeout: Duration::from_millis(500),
+        retries: 1_000,
+        backoff: Duration::from_millis(40),
+        ..options()
+    };
+    let client = a2a_opts(&agent.url, options);
+    let started = Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(10), say(&client, "hi"))
+        .await
+        .expect("the turn outlived its --timeout")
+        .unwrap_err();
+    assert!(matches!(err, AgentError::Http { status: 503, .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert!(agent.posts().len() < 20, "{} attempts", agent.posts().len());
+}
+
+#[tokio::test]
+async fn an_absurd_timeout_is_no_limit_rather_than_an_overflow() {
+    let agent = agent_v03(|req| Reply::rpc(req, message_v0("fine", "c"))).await;
+    let client = a2a_opts(&agent.url, ClientOptions { timeout: Duration::MAX, ..options() });
+    assert_eq!(say(&client, "hi").await.unwrap(), "fine");
+}
