@@ -607,3 +607,20 @@ fn a_long_judge_retry_after_that_is_waited_for_is_announced_on_the_progress_line
     assert_eq!(judge.seen().len(), 2, "one wait, then no second one");
     assert!(run.elapsed < Duration::from_secs(15), "took {:?}", run.elapsed);
 }
+
+#[test]
+fn a_chunked_gigabyte_rogue_server_answer_is_refused_not_read() {
+    let agent = hello_agent();
+    let rogue = Server::start(|_| chunked(1 << 30, "application/json"));
+    let dir = scenario_dir(&["hi"], true);
+    let run = run(
+        &tmp_path(&dir),
+        &agent.url,
+        &["--evaluator", "rogue", "--rogue-server", &rogue.url],
+        LIMIT,
+    );
+    let (status, reasons) = run.outcome("s");
+    assert_eq!(status, "error", "{reasons}\n{}", run.stderr);
+    assert!(reasons.contains("sent a body over 16777216 bytes"), "{reasons}");
+    assert!(run.elapsed < Duration::from_secs(20), "took {:?}", run.elapsed);
+}
