@@ -1059,3 +1059,60 @@ fn client_is_clone_send_sync_and_its_futures_are_send() {
     send(&client.probe());
     send(&client.send(&mut conversation, "hi"));
 }
+
+#[tokio::test]
+async fn retries_and_their_backoff_never_outlast_the_turn() {
+    let agent = agent_v03(|_| Reply::status(503, "overloaded")).await;
+    let options = ClientOptions {
+        timeout: Duration::from_millis(500),
+        retries: 1_000,
+        backoff: Duration::from_millis(40),
+        ..options()
+    };
+    let client = a2a_opts(&agent.url, options);
+    let started = Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(10), say(&client, "hi"))
+        .await
+        .expect("the turn outlived its --timeout")
+        .unwrap_err();
+    assert!(matches!(err, AgentError::Http { status: 503, .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert!(agent.posts().len() < 20, "{} attempts", agent.posts().len());
+}
+
+#[tokio::test]
+async fn an_absurd_timeout_is_no_limit_rather_than_an_overflow() {
+    let agent = agent_v03(|req| Reply::rpc(req, message_v0("fine", "c"))).await;
+    let client = a2a_opts(&agent.url, ClientOptions { timeout: Duration::MAX, ..options() });
+    assert_eq!(say(&client, "hi").await.unwrap(), "fine");
+}
+
+#[tokio::test]
+async fn a_card_redirected_to_another_origin_is_fetched_without_credentials_and_says_so() {
+    let third = FakeAgent::start(|_| Reply::status(401, "who are you?")).await;
+    let location = format!("{}/card.json", third.url);
+    let seen_key = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&seen_key);
+    let router = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let location = location.clone();
+        let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        seen.lock().unwrap().push(key);
+        async move { (axum::http::StatusCode::FOUND, [(axum::http::header::LOCATION, location)]) }
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let front_url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let auth = Auth::ApiKey { header: "X-Api-Key".into(), key: Secret::new("k-secret-123") };
+    // The run's client, which follows no redirect by itself.
+    let client = AgentClient::new(
+        endpoint(&front_url, AgentKind::A2a, auth),
+        options(),
+        rogue_runner::engine::http_client(4),
+    );
+    let text = client.probe().await.unwrap_err().to_string();
+    server.abort();
+    assert!(text.contains("401") && text.contains("where no credentials are sent"), "{text}");
+    assert_eq!(seen_key.lock().unwrap()[0].as_deref(), Some("k-secret-123"));
+    assert!(!third.requests().is_empty());
+    assert!(third.requests().iter().all(|r| r.header("x-api-key").is_none()));
+}

@@ -352,7 +352,20 @@ impl Transport {
         if accept == Accept::AnyStatus || status.is_success() {
             return Ok(Answer { response, url, deadline });
         }
-        Err(self.status_error(url, response, deadline).await)
+        let err = self.status_error(url, response, deadline).await;
+        Err(match err {
+            // Say why the credentials were missing where the answer came from.
+            AgentError::Http { url, status, snippet } if !credentials => AgentError::Http {
+                url,
+                status,
+                snippet: format!(
+                    "{snippet} (after a redirect to {}, another origin, where no credentials \
+                     are sent; point --agent at that origin if it is the agent's)",
+                    redact_url(target.as_str())
+                ),
+            },
+            other => other,
+        })
     }
 
     /// Maps a failure to send (no response yet) to an error.

@@ -30,6 +30,9 @@ pub enum RunEvent {
     AgentChecked { agent: String, url: String, ok: bool, message: String, elapsed_ms: u64 },
     /// A scenario was handed to a worker.
     ScenarioStarted { id: String },
+    /// A running scenario pauses for a while (a judge's `Retry-After`, capped), so that a long
+    /// silence is explained on the progress line.
+    ScenarioWaiting { id: String, message: String },
     /// A scenario has its final outcome.
     // Shared, not copied: every reporter that keeps it holds the same one.
     ScenarioFinished { outcome: Arc<Outcome> },

@@ -88,6 +88,8 @@ pub(crate) struct ExecContext {
     pub(crate) secrets: Arc<crate::redact::Secrets>,
     /// `--scenario-timeout`: the whole scenario, every turn and LLM call included.
     pub(crate) scenario_timeout: Duration,
+    /// Long waits of a running scenario, `(id, message)`, for the progress line.
+    pub(crate) waits: tokio::sync::mpsc::UnboundedSender<(String, String)>,
 }
 
 /// [`execute`] within `--scenario-timeout`: past it, the scenario is an `error` saying so,
@@ -100,8 +102,14 @@ pub(crate) async fn execute_bounded(
 ) -> Outcome {
     let started = Instant::now();
     let deadline = crate::agent::deadline_after(ctx.scenario_timeout);
+    let (waits, id) = (ctx.waits.clone(), scenario.id.clone());
+    let notice: crate::judge::llm::client::WaitNotice = Arc::new(move |message| {
+        // The run may be over (the receiver gone): nobody to tell then.
+        let _ = waits.send((id.clone(), message));
+    });
     let work = crate::judge::llm::client::within_scenario_deadline(
         deadline,
+        notice,
         execute(scenario, agent, client, ctx),
     );
     match tokio::time::timeout_at(deadline, work).await {

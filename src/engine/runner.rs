@@ -321,12 +321,15 @@ impl Runner {
         // Once the budget refuses a start, nothing new starts; scenarios in flight finish (their
         // cost is reserved, and cancelling them would waste what they already spent).
         let mut budget_exhausted = false;
+        // Long waits inside running scenarios (a judge's Retry-After), for the progress line.
+        let (waits_tx, mut waits_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
         let ctx = Arc::new(ExecContext {
             judge: self.options.judge.clone(),
             pricing: Arc::clone(&self.options.pricing),
             rogue: self.options.rogue.clone(),
             secrets: Arc::clone(&secrets),
             scenario_timeout: self.options.scenario_timeout,
+            waits: waits_tx,
         });
 
         let mut finish = |index: usize,
@@ -461,6 +464,9 @@ impl Runner {
                         }
                     });
                 },
+                Some((id, message)) = waits_rx.recv() => {
+                    sink(&RunEvent::ScenarioWaiting { id, message });
+                }
                 Some(joined) = workers.join_next(), if !workers.is_empty() => {
                     if let Ok((index, Some(outcome), permit)) = joined {
                         settle(budget.as_mut(), index, &outcome);

@@ -448,6 +448,11 @@ impl Reporter for Progress {
                 self.line(&line)
             }
             RunEvent::AgentChecked { .. } | RunEvent::ScenarioStarted { .. } => Ok(()),
+            RunEvent::ScenarioWaiting { id, message } => {
+                let line =
+                    format!("WAIT {}: {}", one_line(id, 120), one_line(message, MAX_LINE_REASON));
+                self.line(&line)
+            }
             RunEvent::ScenarioFinished { outcome } => self.on_finished_scenario(outcome),
             RunEvent::RunCancelled { reason, message } => {
                 self.cancelled = true;

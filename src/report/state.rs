@@ -49,7 +49,7 @@ impl RunState {
                 self.checks.retain(|(name, _, _)| name != agent);
                 self.checks.push((agent.clone(), url.clone(), check));
             }
-            RunEvent::ScenarioStarted { .. } => {}
+            RunEvent::ScenarioStarted { .. } | RunEvent::ScenarioWaiting { .. } => {}
             RunEvent::ScenarioFinished { outcome } => self.outcomes.push(Arc::clone(outcome)),
             RunEvent::RunCancelled { reason, message } => {
                 if self.cancelled.is_none() {

@@ -231,6 +231,7 @@ impl Reporter for Recorder {
             }
             RunEvent::AgentChecked { .. }
             | RunEvent::ScenarioStarted { .. }
+            | RunEvent::ScenarioWaiting { .. }
             | RunEvent::RunCancelled { .. } => self.flush_cached(),
         }
         Ok(())

@@ -192,10 +192,11 @@ impl Run {
 /// "hello"; `rubric` adds a judge item.
 fn scenario_dir(messages: &[&str], rubric: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let mut text =
-        String::from("version: 1\nagent: hostile\nscenarios:\n  - id: s\n    priority: P1\n");
-    text.push_str(&format!("    messages: {}\n", serde_json::to_string(messages).unwrap()));
-    text.push_str("    expect:\n      contains: [hello]\n");
+    let mut text = format!(
+        "version: 1\nagent: hostile\nscenarios:\n  - id: s\n    priority: P1\n    messages: {}\n    \
+         expect:\n      contains: [hello]\n",
+        serde_json::to_string(messages).unwrap()
+    );
     if rubric {
         text.push_str("    rubric: [The agent says hello.]\n");
     }
@@ -573,4 +574,53 @@ fn an_event_stream_starting_with_a_byte_order_mark_is_read() {
     let run = run(&tmp_path(&dir), &agent.url, &[], LIMIT);
     let (status, reasons) = run.outcome("s");
     assert_eq!(status, "passed", "{reasons}\n{}", run.stderr);
+}
+
+#[test]
+fn a_long_judge_retry_after_that_is_waited_for_is_announced_on_the_progress_line() {
+    let agent = hello_agent();
+    let judge = Server::start(|_| {
+        let body = json!({"error": {"message": "rate limited", "type": "requests"}}).to_string();
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, body).into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("6"));
+        response
+    });
+    let dir = scenario_dir(&["hi"], true);
+    let base = format!("{}/v1", judge.url);
+    // The first wait (6 s) fits in the scenario's 9 s; the second would not.
+    let run = run(
+        &tmp_path(&dir),
+        &agent.url,
+        &["--judge-base-url", &base, "--scenario-timeout", "9s"],
+        LIMIT,
+    );
+    assert!(
+        run.stderr.contains("WAIT s: the LLM at")
+            && run.stderr.contains("is rate limiting (HTTP 429): waiting 6 s")
+            && run.stderr.contains("Retry-After: 6"),
+        "{}",
+        run.stderr
+    );
+    let (status, reasons) = run.outcome("s");
+    assert_ne!(status, "passed", "{reasons}");
+    assert!(reasons.contains("--scenario-timeout"), "{reasons}");
+    assert_eq!(judge.seen().len(), 2, "one wait, then no second one");
+    assert!(run.elapsed < Duration::from_secs(15), "took {:?}", run.elapsed);
+}
+
+#[test]
+fn a_chunked_gigabyte_rogue_server_answer_is_refused_not_read() {
+    let agent = hello_agent();
+    let rogue = Server::start(|_| chunked(1 << 30, "application/json"));
+    let dir = scenario_dir(&["hi"], true);
+    let run = run(
+        &tmp_path(&dir),
+        &agent.url,
+        &["--evaluator", "rogue", "--rogue-server", &rogue.url],
+        LIMIT,
+    );
+    let (status, reasons) = run.outcome("s");
+    assert_eq!(status, "error", "{reasons}\n{}", run.stderr);
+    assert!(reasons.contains("sent a body over 16777216 bytes"), "{reasons}");
+    assert!(run.elapsed < Duration::from_secs(20), "took {:?}", run.elapsed);
 }

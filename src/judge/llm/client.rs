@@ -236,6 +236,19 @@ impl LlmClient {
                         });
                     }
                     limited += 1;
+                    if wait >= NOTICE_AFTER {
+                        notice_wait(|| {
+                            let asked = asked
+                                .map(|raw| format!(" (it asked for Retry-After: {raw})"))
+                                .unwrap_or_default();
+                            format!(
+                                "the LLM at {shown_url} is rate limiting (HTTP 429): waiting {} s \
+                                 before retry {limited} of {}{asked}",
+                                wait.as_secs(),
+                                self.endpoint.rate_limit_retries
+                            )
+                        });
+                    }
                     self.limiter.pause_until(crate::agent::deadline_after(wait));
                 }
                 Err(Attempt::Failed(err)) if err.retryable() && errors < self.endpoint.retries => {
@@ -467,24 +480,45 @@ enum Attempt {
     Failed(LlmError),
 }
 
-tokio::task_local! {
-    /// When the scenario being run must be done (`--scenario-timeout`), set by the engine
-    /// around each scenario.
-    static SCENARIO_DEADLINE: Instant;
+/// Tells the user why a running scenario pauses (shown on the progress line).
+pub type WaitNotice = Arc<dyn Fn(String) + Send + Sync>;
+
+/// The scenario a judge or driver call runs for, set by the engine around each scenario.
+#[derive(Clone)]
+struct ScenarioScope {
+    /// `--scenario-timeout`: no rate-limit wait is started that would end after it.
+    deadline: Instant,
+    notice: WaitNotice,
 }
 
-/// Runs `work` with `deadline` as the scenario deadline that judge and driver calls respect:
-/// no rate-limit wait is started that would end after it.
+tokio::task_local! {
+    static SCENARIO: ScenarioScope;
+}
+
+/// Waits shorter than this pass without a notice.
+const NOTICE_AFTER: Duration = Duration::from_secs(5);
+
+/// Runs `work` with `deadline` as the scenario deadline that judge and driver calls respect
+/// (no rate-limit wait is started that would end after it); `notice` hears of the long waits
+/// they do start.
 pub async fn within_scenario_deadline<T>(
     deadline: Instant,
+    notice: WaitNotice,
     work: impl std::future::Future<Output = T>,
 ) -> T {
-    SCENARIO_DEADLINE.scope(deadline, work).await
+    SCENARIO.scope(ScenarioScope { deadline, notice }, work).await
 }
 
 /// What is left of the current scenario's deadline, if one is set.
 fn scenario_time_left() -> Option<Duration> {
-    SCENARIO_DEADLINE.try_with(|deadline| deadline.saturating_duration_since(Instant::now())).ok()
+    SCENARIO.try_with(|s| s.deadline.saturating_duration_since(Instant::now())).ok()
+}
+
+/// Reports a long wait of the current scenario, if it runs under the engine.
+fn notice_wait(message: impl FnOnce() -> String) {
+    if let Ok(notice) = SCENARIO.try_with(|s| Arc::clone(&s.notice)) {
+        notice(message());
+    }
 }
 
 /// A redirect's `Location` for a message: a relative one as is, an absolute one redacted.
