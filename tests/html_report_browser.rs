@@ -247,6 +247,8 @@ fn hostile_events() -> Vec<RunEvent> {
                 url: format!("javascript:{PWN}"),
                 scenarios: 1,
             }],
+            partition: None,
+            missing_shards: Vec::new(),
         },
         RunEvent::ScenarioFinished { outcome: Arc::new(outcomes[0].clone()) },
         RunEvent::RunFinished {

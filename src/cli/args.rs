@@ -305,6 +305,10 @@ pub struct MergeArgs {
     /// The store the merged run is recorded in (run history, for `history` and `compare`).
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
     pub cache_dir: PathBuf,
+    /// Merge even when shards of the plan are missing or failed; the merged reports then name
+    /// the missing shards. Without it such a merge is refused (exit 2).
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 #[derive(Debug, Clone, Args)]

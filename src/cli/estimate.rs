@@ -18,7 +18,7 @@ pub(super) fn run(
 ) -> Result<ExitCode, CliError> {
     let config = RunConfig::from_args(args)?;
     let scenarios = match load_selection(&config, stderr)? {
-        Ok(s) => s,
+        Ok(s) => s.scenarios,
         Err(code) => return Ok(code),
     };
     let setup = &config.judge;

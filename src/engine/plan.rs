@@ -36,6 +36,8 @@ pub struct PlannedScenario {
 pub struct Plan {
     pub agents: Vec<AgentTarget>,
     pub scenarios: Vec<PlannedScenario>,
+    /// Set when this plan is one shard of a partitioned selection (`--partition`).
+    pub partition: Option<crate::scenario::ShardInfo>,
 }
 
 /// Scenarios that name no agent and have no route.

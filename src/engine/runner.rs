@@ -122,6 +122,8 @@ impl Runner {
                 .zip(&per_agent)
                 .map(|(a, n)| AgentPlan { name: a.name.clone(), url: a.url.clone(), scenarios: *n })
                 .collect(),
+            partition: plan.partition.clone(),
+            missing_shards: Vec::new(),
         });
 
         let clients: Vec<AgentClient> = plan

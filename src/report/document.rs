@@ -56,12 +56,21 @@ impl ToolInfo {
 }
 
 /// The plan a run started with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanInfo {
     /// Scenarios selected to run.
     pub total: usize,
     /// Maximum scenarios in flight at once.
     pub parallel: usize,
+    /// Set when this run is one shard of a partitioned selection (`--partition hash:K/N`):
+    /// which shard, of how many, and a digest of the whole selection, so that `merge` can
+    /// refuse a missing, duplicated or foreign shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<crate::scenario::ShardInfo>,
+    /// For a merged run: the shards of the plan that were not merged (`merge
+    /// --allow-incomplete`). Non-empty means these results do NOT cover the whole plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_shards: Vec<u32>,
 }
 
 /// One agent of the run.

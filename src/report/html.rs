@@ -144,6 +144,8 @@ struct Page {
     planned: usize,
     parallel: usize,
     partial: bool,
+    /// Shards a merged run lacks (`merge --allow-incomplete`), listed.
+    missing_shards: Option<String>,
     cancel: Option<Banner>,
     counts: Counts,
     priorities: Vec<Group>,
@@ -322,6 +324,7 @@ impl Page {
             planned: doc.plan.total,
             parallel: doc.plan.parallel,
             partial: doc.partial,
+            missing_shards: super::markdown::missing_shards_text(doc),
             cancel,
             counts: Counts::of(c),
             priorities,

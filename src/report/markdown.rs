@@ -92,6 +92,14 @@ pub fn render_summary_markdown(doc: &ResultsDocument) -> String {
     out
 }
 
+/// `2, 3` when a merged run lacks these shards of its plan.
+pub(crate) fn missing_shards_text(doc: &ResultsDocument) -> Option<String> {
+    if doc.plan.missing_shards.is_empty() {
+        return None;
+    }
+    Some(doc.plan.missing_shards.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+}
+
 fn write_summary(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
     let run = &doc.run;
     writeln!(out, "# rogue-runner results\n")?;
@@ -105,6 +113,13 @@ fn write_summary(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
         doc.plan.total,
         doc.plan.parallel,
     )?;
+    if let Some(missing) = missing_shards_text(doc) {
+        writeln!(
+            out,
+            "> ⚠️ **Incomplete merge:** shard(s) {missing} are missing (`merge \
+             --allow-incomplete`); these results do not cover the whole plan.\n"
+        )?;
+    }
     if doc.partial {
         writeln!(
             out,

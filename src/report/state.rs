@@ -34,11 +34,24 @@ impl RunState {
 
     pub(crate) fn apply(&mut self, event: &RunEvent) {
         match event {
-            RunEvent::RunStarted { run_id, started_at, total, parallel, agents } => {
+            RunEvent::RunStarted {
+                run_id,
+                started_at,
+                total,
+                parallel,
+                agents,
+                partition,
+                missing_shards,
+            } => {
                 *self = RunState {
                     run_id: run_id.clone(),
                     started_at: started_at.clone(),
-                    plan: PlanInfo { total: *total, parallel: *parallel },
+                    plan: PlanInfo {
+                        total: *total,
+                        parallel: *parallel,
+                        partition: partition.clone(),
+                        missing_shards: missing_shards.clone(),
+                    },
                     agents: agents.clone(),
                     ..RunState::new()
                 };
@@ -94,7 +107,7 @@ impl RunState {
             schema_version: RESULTS_SCHEMA_VERSION,
             tool: ToolInfo::current(),
             partial,
-            plan: self.plan,
+            plan: self.plan.clone(),
             run,
             agents: self.agent_reports(),
             scenarios: Vec::new(),

@@ -175,6 +175,8 @@ fn run_started(total: usize, agents: Vec<AgentPlan>) -> RunEvent {
         total,
         parallel: 4,
         agents,
+        partition: None,
+        missing_shards: Vec::new(),
     }
 }
 
