@@ -240,6 +240,7 @@ fn outcome(id: &str, priority: Priority, status: Status, latency_ms: u64, cost: 
         priority,
         category: "c".to_owned(),
         agent: "shop".to_owned(),
+        agent_url: None,
         source: "shop.yaml:1:1".to_owned(),
         status,
         reasons: match status {

@@ -152,7 +152,8 @@ pub struct RunArgs {
     pub rogue_server: String,
 
     /// Send the scenarios of agent NAME to URL instead (repeatable). NAME `*` matches every
-    /// agent, including scenarios that name none (Rogue files).
+    /// agent, including scenarios that name none (Rogue files); `{agent}` in URL becomes the
+    /// agent's name. A NAME no selected scenario uses is an error.
     #[arg(long = "agent", value_name = "NAME=URL")]
     pub agents: Vec<String>,
 

@@ -227,6 +227,14 @@ pub(super) fn load_selection(
         writeln!(stderr, "  hint: `rogue-runner list DIR` shows what is there")?;
         return Ok(Err(ExitCode::Usage));
     }
+    // An `--agent` that matches no agent of the selection is a typo, not a no-op. Checked on
+    // the whole selection: a shard may hold none of an agent's scenarios.
+    config.routing.check_overrides(&whole).map_err(|e| {
+        CliError::usage(
+            e.to_string(),
+            "write --agent NAME=URL with one of the known names, or '*=URL' for every agent",
+        )
+    })?;
     let Some(partition) = partition else {
         return Ok(Ok(Selected { scenarios: whole, partition: None }));
     };
@@ -302,6 +310,15 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
         describe_judge(&config.judge, stderr)?;
     }
     warn_unbounded_budget(&config, &scenarios, stderr)?;
+    for found in config.routing.header_overrides(&scenarios) {
+        writeln!(
+            stderr,
+            "warning: {} names its agent URL {}, which overrides --rogue-server for its {} scenario(s); pass --agent NAME=URL to choose",
+            found.file.display(),
+            crate::agent::redact_url(&found.url),
+            found.scenarios
+        )?;
+    }
     execute_plan(&config, scenarios, partition, stderr)
 }
 

@@ -196,6 +196,7 @@ mod tests {
             priority,
             category: "c".into(),
             agent: agent.into(),
+            agent_url: None,
             source: "f:1:1".into(),
             status: Status::Passed,
             reasons: vec![],

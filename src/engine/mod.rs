@@ -18,7 +18,8 @@ pub use outcome::{
     CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
 };
 pub use plan::{
-    AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, Plan, PlannedScenario, UnroutedScenarios,
+    AGENT_PLACEHOLDER, AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, HeaderOverride, Plan,
+    PlannedScenario, UnknownAgents, UnroutedScenarios,
 };
 pub use policy::{FailFast, MaxFail};
 pub use runner::{RunOptions, Runner, http_client};

@@ -285,7 +285,7 @@ impl Page {
                     url: Some(line(&a.url)),
                     check,
                     check_text,
-                    counts: Counts::of(&run.by_agent.get(&a.name).copied().unwrap_or_default()),
+                    counts: Counts::of(&doc.agent_counts(a)),
                 }
             })
             .collect();

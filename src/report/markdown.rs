@@ -289,7 +289,10 @@ fn write_agents(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
             Some(c) if c.ok => format!("✅ ok ({})", fmt_duration_ms(c.elapsed_ms)),
             Some(c) => format!("❌ {}", md_text(&c.message, MAX_VALUE_CHARS)),
         };
-        let counts = by_agent.get(name).copied().unwrap_or_default();
+        let counts = report.map_or_else(
+            || by_agent.get(name).copied().unwrap_or_default(),
+            |r| doc.agent_counts(r),
+        );
         writeln!(
             out,
             "| {} | {url} | {check} | {} |",
@@ -300,9 +303,10 @@ fn write_agents(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
     writeln!(out)
 }
 
-/// Errors of one agent with one message.
+/// Errors of one agent (name and URL) with one message.
 struct ErrorGroup<'a> {
     agent: &'a str,
+    url: Option<&'a str>,
     headline: &'a str,
     outcomes: Vec<&'a Outcome>,
 }
@@ -320,18 +324,24 @@ fn write_error_groups<'a>(
     let mut groups: Vec<ErrorGroup<'a>> = Vec::new();
     for outcome in doc.outcomes().filter(|o| o.status == Status::Error) {
         let line = headline(outcome);
-        match groups.iter_mut().find(|g| g.agent == outcome.agent && g.headline == line) {
+        let url = outcome.agent_url.as_deref();
+        match groups
+            .iter_mut()
+            .find(|g| g.agent == outcome.agent && g.url == url && g.headline == line)
+        {
             Some(group) => group.outcomes.push(outcome),
             None => groups.push(ErrorGroup {
                 agent: &outcome.agent,
+                url,
                 headline: line,
                 outcomes: vec![outcome],
             }),
         }
     }
-    let agent = |name: &str| doc.agents.iter().find(|a| a.name == name);
-    let agent_down = |name: &str| agent(name).and_then(|a| a.check.as_ref()).is_some_and(|c| !c.ok);
-    groups.retain(|g| g.outcomes.len() >= GROUP_ERRORS_FROM || agent_down(g.agent));
+    let agent = |g: &ErrorGroup<'_>| g.outcomes.first().and_then(|o| doc.agent_of(o));
+    let agent_down =
+        |g: &ErrorGroup<'_>| agent(g).and_then(|a| a.check.as_ref()).is_some_and(|c| !c.ok);
+    groups.retain(|g| g.outcomes.len() >= GROUP_ERRORS_FROM || agent_down(g));
     if groups.is_empty() {
         return Ok(HashSet::new());
     }
@@ -339,7 +349,7 @@ fn write_error_groups<'a>(
     writeln!(out, "## Errors shared by many scenarios\n")?;
     let mut covered = HashSet::new();
     for group in &groups {
-        let url = agent(group.agent).map(|a| format!(" ({})", md_code(&a.url, MdContext::Text)));
+        let url = agent(group).map(|a| format!(" ({})", md_code(&a.url, MdContext::Text)));
         let mut per_priority: BTreeMap<Priority, usize> = BTreeMap::new();
         for outcome in &group.outcomes {
             *per_priority.entry(outcome.priority).or_default() += 1;

@@ -12,6 +12,7 @@ fn outcome(id: &str, status: Status) -> Outcome {
         priority: Priority::P1,
         category: "c".to_owned(),
         agent: "qa".to_owned(),
+        agent_url: None,
         source: "qa.yaml:1:1".to_owned(),
         status,
         reasons: vec![format!("{id} is {status}")],
