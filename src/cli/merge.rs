@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use super::CliError;
 use super::args::MergeArgs;
-use crate::engine::{AgentPlan, CancelReason, ExitCode, Outcome, RunEvent, RunSummary};
+use crate::cost::CostBreakdown;
+use crate::engine::{AgentPlan, CacheStats, CancelReason, ExitCode, Outcome, RunEvent, RunSummary};
 use crate::report::{Progress, RESULTS_SCHEMA_VERSION, ReportPaths, ReportSet, ResultsDocument};
 use crate::scenario::ShardInfo;
 
@@ -225,7 +226,7 @@ pub(super) fn merged_events(
     if let Some((reason, message)) = &cancelled {
         events.push(RunEvent::RunCancelled { reason: *reason, message: message.clone() });
     }
-    let summary = RunSummary::build(
+    let mut summary = RunSummary::build(
         run_id,
         started_at,
         finished_at,
@@ -233,8 +234,37 @@ pub(super) fn merged_events(
         outcomes.iter().map(AsRef::as_ref),
         cancelled,
     );
+    summary.cost = Some(Box::new(merged_cost(shards, &outcomes)));
+    summary.cache = shards.iter().filter_map(|(_, d)| d.run.cache).reduce(|a, b| CacheStats {
+        hits: a.hits + b.hits,
+        misses: a.misses + b.misses,
+        saved_usd: a.saved_usd + b.saved_usd,
+    });
     events.push(RunEvent::RunFinished { summary });
     Ok(events)
+}
+
+/// The merged run's actual cost: the LLM calls its outcomes record, priced as the shards
+/// priced them.
+fn merged_cost(shards: &[(PathBuf, ResultsDocument)], outcomes: &[Arc<Outcome>]) -> CostBreakdown {
+    let costs: Vec<&CostBreakdown> =
+        shards.iter().filter_map(|(_, d)| d.run.cost.as_deref()).collect();
+    let runs_per_day = costs.first().map_or(5, |c| c.runs_per_day);
+    let mut cost = CostBreakdown::of(
+        outcomes.iter().map(AsRef::as_ref),
+        runs_per_day,
+        &crate::cost::Pricing::shipped(),
+    );
+    // The shards' pricing tables (maybe a user's) decided what is priced, not this one's.
+    let mut unknown: Vec<String> =
+        costs.iter().flat_map(|c| c.unknown_models.iter().cloned()).collect();
+    unknown.sort();
+    unknown.dedup();
+    cost.unknown_models = unknown;
+    if let Some(first) = costs.first() {
+        cost.pricing.clone_from(&first.pricing);
+    }
+    cost
 }
 
 /// Record the merged run in the store under `cache_dir`.

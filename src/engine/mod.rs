@@ -10,6 +10,7 @@ mod policy;
 mod runner;
 mod summary;
 
+pub(crate) use cache::lookup_hits;
 pub use cache::{CacheHit, CacheQuery, ResultCache};
 pub use event::{AgentPlan, CancelReason, RunEvent};
 pub(crate) use executor::needs_judge;

@@ -424,13 +424,12 @@ impl Runner {
             cancelled,
         );
         summary.cache = cache_stats;
-        if outcomes.iter().any(|o| !o.llm.is_empty()) {
-            summary.cost = Some(Box::new(CostBreakdown::of(
-                outcomes.iter().map(AsRef::as_ref),
-                self.options.runs_per_day,
-                &self.options.pricing,
-            )));
-        }
+        // Always: a run that made no LLM call cost $0.00, which is worth saying.
+        summary.cost = Some(Box::new(CostBreakdown::of(
+            outcomes.iter().map(AsRef::as_ref),
+            self.options.runs_per_day,
+            &self.options.pricing,
+        )));
         // The reporters keep their own copies; this one would only add to the peak while
         // they render the final files.
         drop(outcomes);

@@ -304,13 +304,17 @@ impl Page {
         agent_names.sort();
         agent_names.dedup();
         let costed: Vec<f64> = doc.outcomes().filter_map(|o| o.cost_usd).collect();
-        let cost = (!costed.is_empty()).then(|| {
-            format!(
-                "${:.4} over the {} of {} scenarios with a known cost",
-                costed.iter().sum::<f64>(),
-                costed.len(),
-                doc.scenarios.len()
-            )
+        // The run's actual cost, as every report says it; older documents without a
+        // breakdown fall back to the scenarios' own costs.
+        let cost = run.cost.as_ref().map(|c| c.headline()).or_else(|| {
+            (!costed.is_empty()).then(|| {
+                format!(
+                    "${:.4} over the {} of {} scenarios with a known cost",
+                    costed.iter().sum::<f64>(),
+                    costed.len(),
+                    doc.scenarios.len()
+                )
+            })
         });
         Page {
             nonce: nonce.to_owned(),

@@ -551,8 +551,9 @@ fn write_cost_and_cache(out: &mut String, doc: &ResultsDocument) -> std::fmt::Re
         return writeln!(
             out,
             "Cached results are reused when nothing that decides the outcome changed (scenario, \
-             agent URL and card, judge). The cost saved is what they cost when they ran, or \
-             their `cost_estimate`.\n"
+             agent URL and card, judge). The cost saved is what the reused results actually \
+             cost when they ran (their priced LLM calls, $0 for those that made none); it is not \
+             part of this run's cost above.\n"
         );
     }
     let cached = doc.outcomes().filter(|o| o.cached).count();
@@ -572,6 +573,15 @@ fn write_cost_breakdown(
     cost: &crate::cost::CostBreakdown,
 ) -> std::fmt::Result {
     let t = &cost.total;
+    if t.calls == 0 {
+        return writeln!(
+            out,
+            "**{}** in this run: no judge, driver or agent LLM call was made (or reported). \
+             Prices: {}.\n",
+            cost.headline(),
+            md_text(&cost.pricing, MAX_VALUE_CHARS),
+        );
+    }
     writeln!(
         out,
         "**${:.4}** for this run: {} LLM call(s), {} input tokens ({} cached), {} output tokens. \

@@ -243,6 +243,8 @@ impl Progress {
             None => String::new(),
             Some(reason) => format!(", {}", cancel_words(reason)),
         };
+        let cost =
+            summary.cost.as_ref().map_or_else(String::new, |c| format!("; cost {}", c.headline()));
         let cache = summary.cache.map_or_else(String::new, |c| {
             format!(
                 "; cache {} hits, {} misses ({}), ${:.4} saved",
@@ -253,7 +255,7 @@ impl Progress {
             )
         });
         format!(
-            "{} scenarios: {} passed, {} failed, {} error, {} skipped in {}{cache} (exit {}{why})",
+            "{} scenarios: {} passed, {} failed, {} error, {} skipped in {}{cost}{cache} (exit {}{why})",
             c.total,
             c.passed,
             c.failed,
