@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
 
 mod common;
+// The shared fake agents; this file uses one of them.
+#[allow(dead_code)]
 mod support;
 
 use std::path::{Path, PathBuf};
