@@ -207,6 +207,21 @@ fn each_shard_records_its_partition_and_the_digest_of_the_whole_selection() {
         assert_eq!(p["selected"], 12);
         assert_eq!(&p["selection_digest"], digest, "shards of one plan agree on the digest");
     }
+    // The store records them too.
+    let cache = tmp.path().join("cache");
+    let history =
+        common::run(&["history", "--cache-dir", cache.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(history.code, 0, "{}", history.combined());
+    let runs: Value = serde_json::from_str(&history.stdout).unwrap();
+    let mut recorded: Vec<String> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|r| assert_eq!(&r["selection_digest"], digest, "{r}"))
+        .map(|r| r["partition"].as_str().unwrap().to_owned())
+        .collect();
+    recorded.sort();
+    assert_eq!(recorded, ["1/3", "2/3", "3/3"]);
     // A different selection (a filter) is a different plan.
     let p0 = results(&shard(tmp.path(), &base, "p0", "hash:1/3", &["--priority", "P0"]));
     assert_ne!(&p0["plan"]["partition"]["selection_digest"], digest);

@@ -282,6 +282,7 @@ fn handmade_history(dir: &Path) {
                 planned: plan.len(),
                 git_commit: Some(format!("{run}abcdef0123456789abcdef0123456789abcdef0")),
                 config_digest: "0123456789abcdef".to_owned(),
+                ..RunStart::default()
             })
             .unwrap();
         let outcomes: Vec<Outcome> = plan

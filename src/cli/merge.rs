@@ -270,6 +270,7 @@ fn merged_cost(shards: &[(PathBuf, ResultsDocument)], outcomes: &[Arc<Outcome>])
 /// Record the merged run in the store under `cache_dir`.
 fn import<'a>(
     cache_dir: &Path,
+    selection_digest: Option<&str>,
     summary: &RunSummary,
     outcomes: impl IntoIterator<Item = &'a Outcome>,
 ) -> Result<(), crate::store::StoreError> {
@@ -280,6 +281,9 @@ fn import<'a>(
         planned: summary.counts.total,
         git_commit: crate::store::git_commit(Path::new(".")),
         config_digest: crate::store::config_digest(&"merge"),
+        // A merged run is the whole plan, not a shard; it keeps the plan's digest.
+        partition: None,
+        selection_digest: selection_digest.map(str::to_owned),
     })?;
     store.record_outcomes(&summary.run_id, outcomes)?;
     store.finish_run(summary)?;
@@ -314,7 +318,10 @@ pub(super) fn merge(
     });
     // The merged run joins the local history, so `history` and `compare` see it. A store
     // problem is a warning: the reports are already written.
-    if let Err(e) = import(&args.cache_dir, summary, outcomes) {
+    let digest = shards
+        .iter()
+        .find_map(|(_, d)| d.plan.partition.as_ref().and_then(|p| p.selection_digest.as_deref()));
+    if let Err(e) = import(&args.cache_dir, digest, summary, outcomes) {
         writeln!(
             stderr,
             "warning: the merged run was not recorded in {}: {e}",

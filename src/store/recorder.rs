@@ -214,13 +214,15 @@ impl Recorder {
 impl Reporter for Recorder {
     fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError> {
         match event {
-            RunEvent::RunStarted { run_id, started_at, total, .. } => {
+            RunEvent::RunStarted { run_id, started_at, total, partition, .. } => {
                 self.start = Some(RunStart {
                     run_id: run_id.clone(),
                     started_at: started_at.clone(),
                     planned: *total,
                     git_commit: self.info.git_commit.clone(),
                     config_digest: self.info.config_digest.clone(),
+                    partition: partition.as_ref().map(|p| format!("{}/{}", p.shard, p.of)),
+                    selection_digest: partition.as_ref().and_then(|p| p.selection_digest.clone()),
                 });
                 self.started = false;
                 self.ensure_started();

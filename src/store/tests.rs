@@ -42,6 +42,7 @@ fn start(store: &Store, id: &str, started_at: &str) {
             planned: 3,
             git_commit: Some("0123456789abcdef0123456789abcdef01234567".to_owned()),
             config_digest: "cafe".to_owned(),
+            ..RunStart::default()
         })
         .unwrap();
 }
