@@ -341,6 +341,11 @@ fn every_merge_is_its_own_run_in_history() {
         let out = merge(tmp.path(), &[&s1, &s2], &[]);
         assert_eq!(out.code, 0, "{}", out.combined());
     }
+    // The merged run tells the same cost story as its shards.
+    let merged = results(&tmp.path().join("merged"));
+    assert_eq!(merged["run"]["cost"]["total"]["calls"], 0, "{}", merged["run"]);
+    let summary = fs_err::read_to_string(tmp.path().join("merged/summary.md")).unwrap();
+    assert!(summary.contains("**$0.00, no LLM calls**"), "{summary}");
     let store = tmp.path().join("merged-store");
     let history = common::run(&["history", "--cache-dir", store.to_str().unwrap()]);
     assert_eq!(history.code, 0, "{}", history.combined());
