@@ -209,6 +209,7 @@ fn hostile_events() -> Vec<RunEvent> {
         priority: Priority::P0,
         category: format!("<img src=x onerror=\"{PWN}\">"),
         agent: agent.clone(),
+        agent_url: None,
         source: format!("</summary></details><script>{PWN}</script>:1:1"),
         status: Status::Failed,
         reasons: vec![format!("</td></table><svg onload=\"{PWN}\"></svg>")],
@@ -247,6 +248,8 @@ fn hostile_events() -> Vec<RunEvent> {
                 url: format!("javascript:{PWN}"),
                 scenarios: 1,
             }],
+            partition: None,
+            missing_shards: Vec::new(),
         },
         RunEvent::ScenarioFinished { outcome: Arc::new(outcomes[0].clone()) },
         RunEvent::RunFinished {

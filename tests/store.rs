@@ -240,6 +240,7 @@ fn outcome(id: &str, priority: Priority, status: Status, latency_ms: u64, cost: 
         priority,
         category: "c".to_owned(),
         agent: "shop".to_owned(),
+        agent_url: None,
         source: "shop.yaml:1:1".to_owned(),
         status,
         reasons: match status {
@@ -281,6 +282,7 @@ fn handmade_history(dir: &Path) {
                 planned: plan.len(),
                 git_commit: Some(format!("{run}abcdef0123456789abcdef0123456789abcdef0")),
                 config_digest: "0123456789abcdef".to_owned(),
+                ..RunStart::default()
             })
             .unwrap();
         let outcomes: Vec<Outcome> = plan

@@ -152,7 +152,8 @@ pub struct RunArgs {
     pub rogue_server: String,
 
     /// Send the scenarios of agent NAME to URL instead (repeatable). NAME `*` matches every
-    /// agent, including scenarios that name none (Rogue files).
+    /// agent, including scenarios that name none (Rogue files); `{agent}` in URL becomes the
+    /// agent's name. A NAME no selected scenario uses is an error.
     #[arg(long = "agent", value_name = "NAME=URL")]
     pub agents: Vec<String>,
 
@@ -341,6 +342,10 @@ pub struct MergeArgs {
     /// The store the merged run is recorded in (run history, for `history` and `compare`).
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
     pub cache_dir: PathBuf,
+    /// Merge even when shards of the plan are missing or failed; the merged reports then name
+    /// the missing shards. Without it such a merge is refused (exit 2).
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,12 +4,17 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
+use std::collections::BTreeSet;
+
 use super::args::RunArgs;
 use super::run::{RunConfig, load_selection};
 use super::{CliError, output};
-use crate::agent::AgentKind;
+use crate::agent::{AgentClient, AgentEndpoint, AgentKind};
 use crate::cost::{Assumptions, SelectionEstimate, estimate_scenario, monthly};
 use crate::engine::ExitCode;
+use crate::engine::{Plan, lookup_hits};
+use crate::scenario::Scenario;
+use crate::store::{RunCache, Store};
 
 pub(super) fn run(
     args: &RunArgs,
@@ -18,9 +23,12 @@ pub(super) fn run(
 ) -> Result<ExitCode, CliError> {
     let config = RunConfig::from_args(args)?;
     let scenarios = match load_selection(&config, stderr)? {
-        Ok(s) => s,
+        Ok(s) => s.scenarios,
         Err(code) => return Ok(code),
     };
+    let cache =
+        if args.use_cache { Some(cache_preview(&config, &scenarios, stderr)?) } else { None };
+    let authored: Vec<f64> = scenarios.iter().filter_map(|s| s.cost_estimate_usd).collect();
     let setup = &config.judge;
     let judge = setup.judge.as_ref().unwrap_or(&setup.would_use);
     let agent_model = match &config.options.agent_kind {
@@ -29,11 +37,24 @@ pub(super) fn run(
     };
     let assumptions = Assumptions::default();
     let mut estimate = SelectionEstimate::default();
-    for scenario in &scenarios {
+    // A scenario the cache would reuse costs nothing to run again.
+    let would_run =
+        scenarios.iter().filter(|s| cache.as_ref().is_none_or(|c| !c.hits.contains(&s.id)));
+    for scenario in would_run {
         let e = estimate_scenario(scenario, Some(judge), agent_model, &setup.pricing, &assumptions);
         estimate.add(scenario.priority, &e);
     }
-    let text = render(&estimate, setup, judge, agent_model, &assumptions);
+    let mut text = render(&estimate, setup, judge, agent_model, &assumptions);
+    text.push_str(&render_cache(cache.as_ref(), scenarios.len(), &config.store.cache_dir));
+    if !authored.is_empty() {
+        let _ = writeln!(
+            text,
+            "- the scenario files' own `cost_estimate` fields (written by their authors) sum to ${:.4} for {} of {} scenario(s); shown for comparison, used nowhere else",
+            authored.iter().sum::<f64>(),
+            authored.len(),
+            scenarios.len()
+        );
+    }
     stdout.write_all(output::sanitize(&text).as_bytes())?;
     Ok(ExitCode::Success)
 }
@@ -147,6 +168,150 @@ fn render(
             );
         }
     }
-    let _ = writeln!(out, "- no result cache hits; prices: {}", setup.pricing.snapshot);
+    let _ = writeln!(out, "- prices: {}", setup.pricing.snapshot);
+    out
+}
+
+/// What `--use-cache` would reuse from the store.
+#[derive(Debug, Default)]
+struct CachePreview {
+    /// Ids of the scenarios the store would answer.
+    hits: BTreeSet<String>,
+    /// Scenarios looked up (those whose agent answered and that have something to check).
+    looked_up: usize,
+    /// What the reused outcomes actually cost when they ran.
+    saved_usd: f64,
+    /// Why fewer scenarios could be looked up than selected.
+    notes: Vec<String>,
+}
+
+/// The hits a run with `--use-cache` would get, computed as the run does: each agent URL's
+/// card is read once (the keys depend on it), then the store is asked. No scenario is sent.
+fn cache_preview(
+    config: &RunConfig,
+    scenarios: &[Scenario],
+    stderr: &mut dyn Write,
+) -> Result<CachePreview, CliError> {
+    let dir = &config.store.cache_dir;
+    let store = match Store::open_existing(dir) {
+        Ok(Some(store)) => store,
+        Ok(None) => {
+            return Ok(CachePreview {
+                notes: vec![format!("nothing is recorded in {} yet", dir.display())],
+                ..CachePreview::default()
+            });
+        }
+        Err(error) => {
+            writeln!(stderr, "warning: {error}")?;
+            return Ok(CachePreview {
+                notes: vec![format!("the store in {} cannot be read", dir.display())],
+                ..CachePreview::default()
+            });
+        }
+    };
+    let plan = Plan::build(scenarios.to_vec(), &config.routing).map_err(|e| {
+        CliError::usage(
+            e.to_string(),
+            "Rogue files name no agent: pass --agent '*=URL' to send them to one",
+        )
+    })?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+            CliError::usage(
+                format!("cannot start the async runtime: {e}"),
+                "check the process limits",
+            )
+        })?;
+    let options = &config.options;
+    let http = crate::engine::http_client(plan.agents.len());
+    let probes = runtime.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        let mut urls: Vec<&str> = plan.agents.iter().map(|a| a.url.as_str()).collect();
+        urls.sort_unstable();
+        urls.dedup();
+        for url in urls {
+            let endpoint = AgentEndpoint {
+                name: String::new(),
+                url: url.to_owned(),
+                kind: options.agent_kind.clone(),
+                auth: options.auth.clone(),
+                headers: options.headers.clone(),
+            };
+            let client = AgentClient::new(endpoint, options.client.clone(), http.clone());
+            let url = url.to_owned();
+            set.spawn(async move {
+                let result = client.probe().await.map(|info| info.card).map_err(|e| e.to_string());
+                (url, result)
+            });
+        }
+        let mut done = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            if let Ok(probe) = joined {
+                done.push(probe);
+            }
+        }
+        done
+    });
+    let mut agent_down = vec![Some("not checked".to_owned()); plan.agents.len()];
+    let mut cards = vec![None; plan.agents.len()];
+    let mut notes = Vec::new();
+    for (url, result) in probes {
+        for (i, agent) in plan.agents.iter().enumerate().filter(|(_, a)| a.url == url) {
+            match &result {
+                Ok(card) => {
+                    agent_down[i] = None;
+                    cards[i].clone_from(card);
+                }
+                Err(e) => {
+                    agent_down[i] = Some(e.clone());
+                    notes.push(format!(
+                        "agent {} ({}) is unreachable ({e}): its scenarios would error, not hit",
+                        agent.name,
+                        crate::agent::redact_url(&agent.url)
+                    ));
+                }
+            }
+        }
+    }
+    let cache = RunCache::new(store, config.store.key_context.clone());
+    let judged = options.judge.is_some() || options.rogue.is_some();
+    let (hits, misses) = lookup_hits(&cache, &plan, &agent_down, &cards, judged);
+    if let Some(error) = cache.take_error() {
+        writeln!(stderr, "warning: the cache lookup failed: {error}")?;
+    }
+    let mut preview = CachePreview { notes, ..CachePreview::default() };
+    for (planned, hit) in plan.scenarios.iter().zip(hits) {
+        if let Some(hit) = hit {
+            preview.saved_usd += hit.saved_usd;
+            preview.hits.insert(planned.scenario.id.clone());
+        }
+    }
+    preview.looked_up = preview.hits.len() + misses;
+    Ok(preview)
+}
+
+/// The result-cache lines of the assumptions.
+fn render_cache(cache: Option<&CachePreview>, selected: usize, dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    let Some(c) = cache else {
+        let _ = writeln!(
+            out,
+            "- result cache: not consulted (add --use-cache to count the hits the store in {} would give)",
+            dir.display()
+        );
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "- result cache (--use-cache): {} of {selected} scenario(s) would be reused from {} ({} looked up, each agent URL's card read once for the keys); the estimate above covers the {} that would run; the reused results cost ${:.4} when they ran",
+        c.hits.len(),
+        dir.display(),
+        c.looked_up,
+        selected - c.hits.len(),
+        c.saved_usd
+    );
+    for note in &c.notes {
+        let _ = writeln!(out, "  - {note}");
+    }
     out
 }

@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use super::CliError;
 use super::args::MergeArgs;
-use crate::engine::{AgentPlan, CancelReason, ExitCode, Outcome, RunEvent, RunSummary};
+use crate::cost::CostBreakdown;
+use crate::engine::{AgentPlan, CacheStats, CancelReason, ExitCode, Outcome, RunEvent, RunSummary};
 use crate::report::{Progress, RESULTS_SCHEMA_VERSION, ReportPaths, ReportSet, ResultsDocument};
+use crate::scenario::ShardInfo;
 
 /// Which shard's cancellation the merged run reports, in the exit-code order.
 fn precedence(reason: CancelReason) -> u8 {
@@ -49,9 +51,105 @@ fn read_shard(path: &Path) -> Result<(PathBuf, ResultsDocument), CliError> {
     Ok((file, doc))
 }
 
-/// The events that reproduce the merged run, for the standard reporters.
+/// The shards of the plan that are not among `shards` (none when they are complete), after
+/// refusing a set that is not of one partitioned plan: a shard without `--partition`, shards
+/// of different plans (another N, another selection), the same shard twice, a shard that
+/// failed before running, a missing one. `allow_incomplete` lets failed and missing shards
+/// through (they are then returned); nothing lets the others through.
+pub(super) fn check_shards(
+    shards: &[(PathBuf, ResultsDocument)],
+    allow_incomplete: bool,
+) -> Result<Vec<u32>, CliError> {
+    let same_plan = "merge the shards of one partitioned run: the same scenarios, filters and \
+                     --partition hash:K/N with one N, every K once";
+    let mut first: Option<(&Path, &ShardInfo)> = None;
+    let mut present: BTreeMap<u32, &Path> = BTreeMap::new();
+    let mut failed: Vec<(u32, &Path, &str)> = Vec::new();
+    for (file, doc) in shards {
+        let Some(shard) = doc.plan.partition.as_ref() else {
+            return Err(CliError::usage(
+                format!(
+                    "{} is not a shard: that run was not started with --partition",
+                    file.display()
+                ),
+                same_plan,
+            ));
+        };
+        if let Some((first_file, first)) = first {
+            let digests_differ = matches!(
+                (&first.selection_digest, &shard.selection_digest),
+                (Some(a), Some(b)) if a != b
+            );
+            if first.of != shard.of || digests_differ {
+                return Err(CliError::usage(
+                    format!(
+                        "{} (shard {}/{}, selection {}) and {} (shard {}/{}, selection {}) are \
+                         shards of different plans",
+                        first_file.display(),
+                        first.shard,
+                        first.of,
+                        short_digest(first),
+                        file.display(),
+                        shard.shard,
+                        shard.of,
+                        short_digest(shard),
+                    ),
+                    same_plan,
+                ));
+            }
+        }
+        if first.is_none_or(|(_, f)| f.selection_digest.is_none()) {
+            first = Some((file, shard));
+        }
+        if let Some(other) = present.insert(shard.shard, file) {
+            return Err(CliError::usage(
+                format!(
+                    "shard {}/{} is given twice: {} and {}",
+                    shard.shard,
+                    shard.of,
+                    other.display(),
+                    file.display()
+                ),
+                same_plan,
+            ));
+        }
+        if let Some(error) = &shard.error {
+            failed.push((shard.shard, file, error));
+        }
+    }
+    let of = first.map_or(0, |(_, s)| s.of);
+    let mut missing: Vec<u32> = (1..=of).filter(|k| !present.contains_key(k)).collect();
+    missing.extend(failed.iter().map(|(k, _, _)| *k));
+    missing.sort_unstable();
+    if missing.is_empty() || allow_incomplete {
+        return Ok(missing);
+    }
+    let mut problems: Vec<String> = failed
+        .iter()
+        .map(|(k, file, error)| format!("shard {k}/{of} failed ({}): {error}", file.display()))
+        .collect();
+    let absent: Vec<String> =
+        (1..=of).filter(|k| !present.contains_key(k)).map(|k| format!("{k}/{of}")).collect();
+    if !absent.is_empty() {
+        problems.push(format!("shard(s) {} missing", absent.join(", ")));
+    }
+    Err(CliError::usage(
+        format!("the shards are incomplete: {}", problems.join("; ")),
+        "give every shard's output (the merge job should run even when a shard failed), or \
+         pass --allow-incomplete to merge what is there (the merged reports then name the \
+         missing shards)",
+    ))
+}
+
+fn short_digest(shard: &ShardInfo) -> &str {
+    shard.selection_digest.as_deref().map_or("unknown", |d| d.get(..12).unwrap_or(d))
+}
+
+/// The events that reproduce the merged run, for the standard reporters. `missing` are the
+/// shards of the plan that are not merged.
 pub(super) fn merged_events(
     shards: &[(PathBuf, ResultsDocument)],
+    missing: &[u32],
 ) -> Result<Vec<RunEvent>, CliError> {
     let mut outcomes: Vec<Arc<Outcome>> = Vec::new();
     let mut seen: BTreeMap<String, &Path> = BTreeMap::new();
@@ -94,8 +192,8 @@ pub(super) fn merged_events(
     let started_at = shards.iter().map(|(_, d)| d.run.started_at.clone()).min().unwrap_or_default();
     let finished_at =
         shards.iter().map(|(_, d)| d.run.finished_at.clone()).max().unwrap_or_default();
-    let run_id =
-        format!("merged-{}", shards.first().map_or("none", |(_, d)| d.run.run_id.as_str()));
+    // Every merge is a run of its own in the history, even of the same shards.
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
     let mut events = vec![RunEvent::RunStarted {
         run_id: run_id.clone(),
         started_at: started_at.clone(),
@@ -109,6 +207,8 @@ pub(super) fn merged_events(
                 scenarios: *n,
             })
             .collect(),
+        partition: None,
+        missing_shards: missing.to_vec(),
     }];
     for ((name, url), (_, check)) in &agents {
         if let Some(check) = check {
@@ -126,7 +226,7 @@ pub(super) fn merged_events(
     if let Some((reason, message)) = &cancelled {
         events.push(RunEvent::RunCancelled { reason: *reason, message: message.clone() });
     }
-    let summary = RunSummary::build(
+    let mut summary = RunSummary::build(
         run_id,
         started_at,
         finished_at,
@@ -134,13 +234,43 @@ pub(super) fn merged_events(
         outcomes.iter().map(AsRef::as_ref),
         cancelled,
     );
+    summary.cost = Some(Box::new(merged_cost(shards, &outcomes)));
+    summary.cache = shards.iter().filter_map(|(_, d)| d.run.cache).reduce(|a, b| CacheStats {
+        hits: a.hits + b.hits,
+        misses: a.misses + b.misses,
+        saved_usd: a.saved_usd + b.saved_usd,
+    });
     events.push(RunEvent::RunFinished { summary });
     Ok(events)
+}
+
+/// The merged run's actual cost: the LLM calls its outcomes record, priced as the shards
+/// priced them.
+fn merged_cost(shards: &[(PathBuf, ResultsDocument)], outcomes: &[Arc<Outcome>]) -> CostBreakdown {
+    let costs: Vec<&CostBreakdown> =
+        shards.iter().filter_map(|(_, d)| d.run.cost.as_deref()).collect();
+    let runs_per_day = costs.first().map_or(5, |c| c.runs_per_day);
+    let mut cost = CostBreakdown::of(
+        outcomes.iter().map(AsRef::as_ref),
+        runs_per_day,
+        &crate::cost::Pricing::shipped(),
+    );
+    // The shards' pricing tables (maybe a user's) decided what is priced, not this one's.
+    let mut unknown: Vec<String> =
+        costs.iter().flat_map(|c| c.unknown_models.iter().cloned()).collect();
+    unknown.sort();
+    unknown.dedup();
+    cost.unknown_models = unknown;
+    if let Some(first) = costs.first() {
+        cost.pricing.clone_from(&first.pricing);
+    }
+    cost
 }
 
 /// Record the merged run in the store under `cache_dir`.
 fn import<'a>(
     cache_dir: &Path,
+    selection_digest: Option<&str>,
     summary: &RunSummary,
     outcomes: impl IntoIterator<Item = &'a Outcome>,
 ) -> Result<(), crate::store::StoreError> {
@@ -151,6 +281,9 @@ fn import<'a>(
         planned: summary.counts.total,
         git_commit: crate::store::git_commit(Path::new(".")),
         config_digest: crate::store::config_digest(&"merge"),
+        // A merged run is the whole plan, not a shard; it keeps the plan's digest.
+        partition: None,
+        selection_digest: selection_digest.map(str::to_owned),
     })?;
     store.record_outcomes(&summary.run_id, outcomes)?;
     store.finish_run(summary)?;
@@ -163,7 +296,8 @@ pub(super) fn merge(
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     let shards = args.shards.iter().map(|p| read_shard(p)).collect::<Result<Vec<_>, _>>()?;
-    let events = merged_events(&shards)?;
+    let missing = check_shards(&shards, args.allow_incomplete)?;
+    let events = merged_events(&shards, &missing)?;
     let paths = ReportPaths::new(&args.output_dir);
     paths
         .create_dir()
@@ -184,7 +318,10 @@ pub(super) fn merge(
     });
     // The merged run joins the local history, so `history` and `compare` see it. A store
     // problem is a warning: the reports are already written.
-    if let Err(e) = import(&args.cache_dir, summary, outcomes) {
+    let digest = shards
+        .iter()
+        .find_map(|(_, d)| d.plan.partition.as_ref().and_then(|p| p.selection_digest.as_deref()));
+    if let Err(e) = import(&args.cache_dir, digest, summary, outcomes) {
         writeln!(
             stderr,
             "warning: the merged run was not recorded in {}: {e}",
@@ -205,6 +342,15 @@ pub(super) fn merge(
         c.skipped,
         summary.exit_code
     )?;
+    if !missing.is_empty() {
+        let of = shards.iter().find_map(|(_, d)| d.plan.partition.as_ref()).map_or(0, |s| s.of);
+        let list: Vec<String> = missing.iter().map(|k| format!("{k}/{of}")).collect();
+        writeln!(
+            stderr,
+            "warning: INCOMPLETE: shard(s) {} are missing (--allow-incomplete); these results do not cover the whole plan",
+            list.join(", ")
+        )?;
+    }
     writeln!(stdout, "reports: {}", paths.dir.display())?;
     Ok(ExitCode::from_code(summary.exit_code))
 }

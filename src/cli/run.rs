@@ -207,11 +207,19 @@ fn parse_auth(spec: &str) -> Result<Auth, CliError> {
     }
 }
 
+/// The scenarios a run works on; with `--partition`, this shard's share and what it records
+/// of the whole selection.
+#[derive(Debug)]
+pub(super) struct Selected {
+    pub scenarios: Vec<Scenario>,
+    pub partition: Option<crate::scenario::ShardInfo>,
+}
+
 /// Load and select scenarios, or explain why nothing can run.
 pub(super) fn load_selection(
     config: &RunConfig,
     stderr: &mut dyn Write,
-) -> Result<Result<Vec<Scenario>, ExitCode>, CliError> {
+) -> Result<Result<Selected, ExitCode>, CliError> {
     let report = load_paths(&config.paths, &config.load);
     let warnings = report.warning_count();
     if report.has_errors() {
@@ -230,20 +238,86 @@ pub(super) fn load_selection(
             "note: {warnings} warning(s) in scenario files; `rogue-runner validate` shows them"
         )?;
     }
-    let selected = config.selection.apply(report.scenarios);
-    if selected.is_empty() {
+    // A shard selects from the whole selection, which it records (size and digest) so that
+    // `merge` can check that the shards it is given are all of one plan.
+    let partition = config.selection.partition();
+    let whole = config.selection.clone().with_partition(None).apply(report.scenarios);
+    if whole.is_empty() {
         writeln!(stderr, "error: no scenario matches the filters; nothing was run")?;
         writeln!(stderr, "  hint: `rogue-runner list DIR` shows what is there")?;
         return Ok(Err(ExitCode::Usage));
     }
-    Ok(Ok(selected))
+    // An `--agent` that matches no agent of the selection is a typo, not a no-op. Checked on
+    // the whole selection: a shard may hold none of an agent's scenarios.
+    config.routing.check_overrides(&whole).map_err(|e| {
+        CliError::usage(
+            e.to_string(),
+            "write --agent NAME=URL with one of the known names, or '*=URL' for every agent",
+        )
+    })?;
+    let Some(partition) = partition else {
+        return Ok(Ok(Selected { scenarios: whole, partition: None }));
+    };
+    // An empty shard is not an error: it runs nothing and says so, and `merge` counts it.
+    let shard = crate::scenario::ShardInfo::of_selection(partition, &whole);
+    let scenarios = whole.into_iter().filter(|s| partition.contains(&s.id)).collect();
+    Ok(Ok(Selected { scenarios, partition: Some(shard) }))
+}
+
+/// A shard that exits 2 before running (its scenario files cannot be loaded, nothing is
+/// selected) still leaves a `results.json` with its partition and exit code, so that the
+/// merge job sees which shard failed instead of a silently missing one.
+fn write_failed_shard(config: &RunConfig, stderr: &mut dyn Write) -> Result<(), CliError> {
+    let Some(partition) = config.selection.partition() else { return Ok(()) };
+    let now = jiff::Timestamp::now().to_string();
+    let mut run = crate::engine::RunSummary::build(
+        uuid::Uuid::new_v4().simple().to_string(),
+        now.clone(),
+        now,
+        0,
+        std::iter::empty(),
+        None,
+    );
+    run.exit_code = ExitCode::Usage.code();
+    let doc = crate::report::ResultsDocument {
+        schema_version: crate::report::RESULTS_SCHEMA_VERSION,
+        tool: crate::report::ToolInfo::current(),
+        partial: false,
+        plan: crate::report::PlanInfo {
+            partition: Some(crate::scenario::ShardInfo {
+                shard: partition.shard,
+                of: partition.total,
+                selected: 0,
+                selection_digest: None,
+                error: Some(format!(
+                    "shard {partition} exited 2 before running: its scenarios could not be loaded or selected (see its log)"
+                )),
+            }),
+            ..crate::report::PlanInfo::default()
+        },
+        run,
+        agents: Vec::new(),
+        scenarios: Vec::new(),
+    };
+    let paths = ReportPaths::new(&config.output_dir);
+    let written = paths.create_dir().map_err(|e| e.to_string()).and_then(|()| {
+        let json = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        fs_err::write(paths.dir.join("results.json"), json).map_err(|e| e.to_string())
+    });
+    if let Err(e) = written {
+        writeln!(stderr, "warning: could not write the failed shard's results.json: {e}")?;
+    }
+    Ok(())
 }
 
 pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, CliError> {
     let config = RunConfig::from_args(args)?;
-    let scenarios = match load_selection(&config, stderr)? {
+    let Selected { scenarios, partition } = match load_selection(&config, stderr)? {
         Ok(s) => s,
-        Err(code) => return Ok(code),
+        Err(code) => {
+            write_failed_shard(&config, stderr)?;
+            return Ok(code);
+        }
     };
     if config.options.rogue.is_some() {
         writeln!(
@@ -256,7 +330,16 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
         describe_judge(&config.judge, stderr)?;
     }
     warn_unbounded_budget(&config, &scenarios, stderr)?;
-    execute_plan(&config, scenarios, stderr)
+    for found in config.routing.header_overrides(&scenarios) {
+        writeln!(
+            stderr,
+            "warning: {} names its agent URL {}, which overrides --rogue-server for its {} scenario(s); pass --agent NAME=URL to choose",
+            found.file.display(),
+            crate::agent::redact_url(&found.url),
+            found.scenarios
+        )?;
+    }
+    execute_plan(&config, scenarios, partition, stderr)
 }
 
 /// `--max-cost` cannot bound calls to models the pricing table does not know: say so.
@@ -323,14 +406,16 @@ fn describe_judge(
 pub(super) fn execute_plan(
     config: &RunConfig,
     scenarios: Vec<Scenario>,
+    partition: Option<crate::scenario::ShardInfo>,
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let plan = Plan::build(scenarios, &config.routing).map_err(|e| {
+    let mut plan = Plan::build(scenarios, &config.routing).map_err(|e| {
         CliError::usage(
             e.to_string(),
             "Rogue files name no agent: pass --agent '*=URL' to send them to one",
         )
     })?;
+    plan.partition = partition;
     let mut paths = ReportPaths::new(&config.output_dir).with_formats(config.formats);
     if config.step_summary {
         paths = paths.with_github_step_summary_from_env();

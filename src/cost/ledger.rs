@@ -147,7 +147,28 @@ pub struct CostBreakdown {
 }
 
 impl CostBreakdown {
-    /// Sums the `llm` lines of `outcomes`.
+    /// What the run spent, in one phrase shared by every report: `$0.00, no LLM calls`, or
+    /// `$0.0123 for 12 LLM calls` (with the calls whose cost is unknown, when any).
+    pub fn headline(&self) -> String {
+        let t = &self.total;
+        if t.calls == 0 {
+            return "$0.00, no LLM calls".to_owned();
+        }
+        let unpriced = if t.unpriced_calls > 0 {
+            format!(" ({} unpriced: cost unknown, not counted)", t.unpriced_calls)
+        } else {
+            String::new()
+        };
+        format!(
+            "${:.4} for {} LLM call{}{unpriced}",
+            t.cost_usd,
+            t.calls,
+            if t.calls == 1 { "" } else { "s" }
+        )
+    }
+
+    /// Sums the `llm` lines of `outcomes` whose calls were made by this run: an outcome reused
+    /// from the cache cost nothing now (what it cost when it ran is the cache's "saved").
     pub fn of<'a>(
         outcomes: impl IntoIterator<Item = &'a Outcome>,
         runs_per_day: u32,
@@ -159,7 +180,7 @@ impl CostBreakdown {
             ..CostBreakdown::default()
         };
         let mut unknown = BTreeSet::new();
-        for outcome in outcomes {
+        for outcome in outcomes.into_iter().filter(|o| !o.cached) {
             for line in &outcome.llm {
                 b.total.add(line);
                 b.by_priority.entry(outcome.priority).or_default().add(line);
@@ -196,6 +217,7 @@ mod tests {
             priority,
             category: "c".into(),
             agent: agent.into(),
+            agent_url: None,
             source: "f:1:1".into(),
             status: Status::Passed,
             reasons: vec![],

@@ -24,6 +24,13 @@ pub enum RunEvent {
         parallel: usize,
         /// Selected scenarios per agent name, in plan order.
         agents: Vec<AgentPlan>,
+        /// The shard of a partitioned run (`--partition hash:K/N`) and the plan it is part of.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<crate::scenario::ShardInfo>,
+        /// For a merged run (`merge --allow-incomplete`): the shards of the plan that are not
+        /// in it. Non-empty means the results do not cover the whole plan.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        missing_shards: Vec<u32>,
     },
     /// An agent was checked once before scheduling. `ok: false` turns all its scenarios into
     /// `error` with this one message.

@@ -30,6 +30,7 @@ pub(crate) fn outcome_without_run(
         priority: scenario.priority,
         category: scenario.category.clone(),
         agent: agent.to_owned(),
+        agent_url: None,
         source: source_of(scenario),
         status,
         reasons: vec![reason],

@@ -10,6 +10,7 @@ mod policy;
 mod runner;
 mod summary;
 
+pub(crate) use cache::lookup_hits;
 pub use cache::{CacheHit, CacheQuery, ResultCache};
 pub use event::{AgentPlan, CancelReason, RunEvent};
 pub(crate) use executor::needs_judge;
@@ -21,7 +22,8 @@ pub use outcome::{
     CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
 };
 pub use plan::{
-    AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, Plan, PlannedScenario, UnroutedScenarios,
+    AGENT_PLACEHOLDER, AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, HeaderOverride, Plan,
+    PlannedScenario, UnknownAgents, UnroutedScenarios,
 };
 pub use policy::{FailFast, MaxFail};
 pub use runner::{RunOptions, Runner, StopSignal, StopSignalCell, http_client};

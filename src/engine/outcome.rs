@@ -125,6 +125,11 @@ pub struct Outcome {
     pub priority: Priority,
     pub category: String,
     pub agent: String,
+    /// The URL the run contacted for this scenario (credentials hidden): one agent name can
+    /// reach different URLs (a file header's own URL, `--agent`). Absent in documents written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_url: Option<String>,
     /// Where the scenario was written, `file:line:col`.
     pub source: String,
     pub status: Status,

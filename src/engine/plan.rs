@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use crate::scenario::{AgentSource, Scenario};
 
 /// How agent names become URLs, first match wins: `--agent NAME=URL`, the scenario's or file
-/// header's own URL, then `{rogue_server}/a2a/{name}`.
+/// header's own URL, then `{rogue_server}/a2a/{name}`. An `--agent` URL may contain `{agent}`,
+/// replaced by the agent's name (`--agent '*=http://host:9000/a2a/{agent}'`).
 #[derive(Debug, Clone, Default)]
 pub struct AgentRouting {
     /// `--agent NAME=URL`; the name `*` matches every agent.
@@ -36,6 +37,8 @@ pub struct PlannedScenario {
 pub struct Plan {
     pub agents: Vec<AgentTarget>,
     pub scenarios: Vec<PlannedScenario>,
+    /// Set when this plan is one shard of a partitioned selection (`--partition`).
+    pub partition: Option<crate::scenario::ShardInfo>,
 }
 
 /// Scenarios that name no agent and have no route.
@@ -48,6 +51,31 @@ pub struct UnroutedScenarios {
 
 /// The name given to scenarios that name no agent (Rogue files).
 pub const DEFAULT_AGENT_NAME: &str = "default";
+
+/// The placeholder an `--agent` URL may contain for the agent's name.
+pub const AGENT_PLACEHOLDER: &str = "{agent}";
+
+/// A scenario file whose own agent URL wins over `--rogue-server` for its scenarios.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderOverride {
+    pub file: std::path::PathBuf,
+    pub url: String,
+    /// Scenarios of the file that go to `url`.
+    pub scenarios: usize,
+}
+
+/// `--agent NAME=URL` names agents no selected scenario talks to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--agent names {} no selected scenario talks to: {}; known agents: {}",
+    if unknown.len() == 1 { "an agent" } else { "agents" },
+    unknown.join(", "),
+    if known.is_empty() { "none (the selected scenarios name no agent; use `*`)".to_owned() } else { known.join(", ") }
+)]
+pub struct UnknownAgents {
+    pub unknown: Vec<String>,
+    pub known: Vec<String>,
+}
 
 impl AgentRouting {
     /// Parse `NAME=URL`.
@@ -65,10 +93,63 @@ impl AgentRouting {
         Ok((name.to_owned(), url.trim_end_matches('/').to_owned()))
     }
 
+    /// `--agent` names that match no agent of `scenarios` (`*` always matches), with the names
+    /// that would have.
+    pub fn check_overrides(&self, scenarios: &[Scenario]) -> Result<(), UnknownAgents> {
+        let known: std::collections::BTreeSet<&str> = scenarios
+            .iter()
+            .map(|s| s.agent.name.as_str())
+            .filter(|name| !name.is_empty())
+            .collect();
+        let unknown: Vec<String> = self
+            .overrides
+            .keys()
+            .filter(|name| *name != "*" && !known.contains(name.as_str()))
+            .cloned()
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        Err(UnknownAgents { unknown, known: known.into_iter().map(str::to_owned).collect() })
+    }
+
+    /// The files whose own agent URL (the file header's or a scenario's) wins over
+    /// `--rogue-server`, where it differs from the URL `--rogue-server` would give.
+    pub fn header_overrides(&self, scenarios: &[Scenario]) -> Vec<HeaderOverride> {
+        let mut found: BTreeMap<(std::path::PathBuf, String), usize> = BTreeMap::new();
+        for scenario in scenarios {
+            let name = &scenario.agent.name;
+            if name.is_empty()
+                || self.overrides.contains_key(name)
+                || self.overrides.contains_key("*")
+            {
+                continue;
+            }
+            let Some((_, url)) = self.resolve(scenario) else { continue };
+            if url != self.server_url(name) {
+                *found.entry((scenario.source.file.clone(), url)).or_default() += 1;
+            }
+        }
+        found
+            .into_iter()
+            .map(|((file, url), scenarios)| HeaderOverride { file, url, scenarios })
+            .collect()
+    }
+
+    fn server_url(&self, name: &str) -> String {
+        format!("{}/a2a/{name}", self.rogue_server.trim_end_matches('/'))
+    }
+
     fn resolve(&self, scenario: &Scenario) -> Option<(String, String)> {
         let name = &scenario.agent.name;
         if name.is_empty() {
             let url = self.overrides.get("*").or(self.unassigned.as_ref())?;
+            if url.contains(AGENT_PLACEHOLDER) {
+                return Some((
+                    DEFAULT_AGENT_NAME.to_owned(),
+                    url.replace(AGENT_PLACEHOLDER, DEFAULT_AGENT_NAME),
+                ));
+            }
             // `…/a2a/{name}` names the agent; anything else is the default agent.
             let name = url
                 .rsplit_once("/a2a/")
@@ -78,14 +159,14 @@ impl AgentRouting {
             return Some((name.to_owned(), url.clone()));
         }
         if let Some(url) = self.overrides.get(name).or_else(|| self.overrides.get("*")) {
-            return Some((name.clone(), url.clone()));
+            return Some((name.clone(), url.replace(AGENT_PLACEHOLDER, name)));
         }
         if let Some(url) = &scenario.agent.url
             && scenario.agent.resolved_from != AgentSource::IdPrefix
         {
             return Some((name.clone(), url.trim_end_matches('/').to_owned()));
         }
-        Some((name.clone(), format!("{}/a2a/{name}", self.rogue_server.trim_end_matches('/'))))
+        Some((name.clone(), self.server_url(name)))
     }
 }
 

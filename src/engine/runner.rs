@@ -219,29 +219,41 @@ impl Runner {
                 .zip(&per_agent)
                 .map(|(a, n)| AgentPlan { name: a.name.clone(), url: a.url.clone(), scenarios: *n })
                 .collect(),
+            partition: plan.partition.clone(),
+            missing_shards: Vec::new(),
         });
 
         let secrets = Arc::new(self.secrets(&plan));
-        let clients: Vec<AgentClient> = plan
-            .agents
-            .iter()
-            .map(|a| {
-                let endpoint = AgentEndpoint {
-                    name: a.name.clone(),
-                    url: a.url.clone(),
-                    kind: self.options.agent_kind.clone(),
-                    auth: self.options.auth.clone(),
-                    headers: self.options.headers.clone(),
-                };
-                AgentClient::new(endpoint, self.options.client.clone(), self.http.clone())
-            })
-            .collect();
+        // One client per URL: agents of several names at one URL share its card and state.
+        let mut clients: Vec<AgentClient> = Vec::with_capacity(plan.agents.len());
+        for (i, a) in plan.agents.iter().enumerate() {
+            if let Some(j) = plan.agents[..i].iter().position(|b| b.url == a.url) {
+                clients.push(clients[j].clone());
+                continue;
+            }
+            let endpoint = AgentEndpoint {
+                name: a.name.clone(),
+                url: a.url.clone(),
+                kind: self.options.agent_kind.clone(),
+                auth: self.options.auth.clone(),
+                headers: self.options.headers.clone(),
+            };
+            clients.push(AgentClient::new(
+                endpoint,
+                self.options.client.clone(),
+                self.http.clone(),
+            ));
+        }
 
-        // Each agent is checked once, all at once, before anything is scheduled.
+        // What is contacted is checked, once, all at once, before anything is scheduled: one
+        // probe per URL (protocol and auth are the run's), whatever names reach it. Agents of
+        // one name at different URLs (a file header's own URL) are checked apart, so a dead
+        // URL errors only its own scenarios.
         let mut probes: JoinSet<(usize, Result<Option<serde_json::Value>, String>, u64)> =
             JoinSet::new();
+        let mut probed: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for (i, client) in clients.iter().enumerate() {
-            if per_agent[i] == 0 {
+            if per_agent[i] == 0 || probed.insert(plan.agents[i].url.as_str(), i).is_some() {
                 continue;
             }
             let client = client.clone();
@@ -259,6 +271,16 @@ impl Runner {
             () = async { while let Some(joined) = probes.join_next().await { if let Ok(r) = joined { checks.push(r); } } } => {}
         }
         probes.abort_all();
+        // Every agent whose URL was probed shares that probe's result.
+        let mut shared = Vec::new();
+        for (i, result, elapsed_ms) in &checks {
+            for (j, agent) in plan.agents.iter().enumerate() {
+                if j != *i && per_agent[j] > 0 && agent.url == plan.agents[*i].url {
+                    shared.push((j, result.clone(), *elapsed_ms));
+                }
+            }
+        }
+        checks.extend(shared);
         checks.sort_by_key(|(i, _, _)| *i);
         for (i, result, elapsed_ms) in checks {
             let (ok, message) = match result {
@@ -332,6 +354,9 @@ impl Runner {
             waits: waits_tx,
         });
 
+        // The URL each outcome's agent was reached at, credentials hidden.
+        let agent_urls: Vec<String> =
+            plan.agents.iter().map(|a| crate::report::redact_userinfo(&a.url)).collect();
         let mut finish = |index: usize,
                           mut outcome: Outcome,
                           outcomes: &mut Vec<Option<Arc<Outcome>>>,
@@ -339,6 +364,7 @@ impl Runner {
                           sink: &mut dyn FnMut(&RunEvent)| {
             // Every outcome, run, cached or not run, is scrubbed before any reporter sees it.
             scrub_outcome(&mut outcome, &secrets);
+            outcome.agent_url = Some(agent_urls[plan.scenarios[index].agent].clone());
             let (priority, status) = (outcome.priority, outcome.status);
             let outcome = Arc::new(outcome);
             sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
@@ -497,12 +523,15 @@ impl Runner {
             if slot.is_none() {
                 let planned = &plan.scenarios[index];
                 let agent = &plan.agents[planned.agent].name;
-                let outcome = Arc::new(outcome_without_run(
+                let mut outcome = outcome_without_run(
                     &planned.scenario,
                     agent,
                     Status::Skipped,
                     skip_reason.clone(),
-                ));
+                );
+                outcome.agent_url =
+                    Some(crate::report::redact_userinfo(&plan.agents[planned.agent].url));
+                let outcome = Arc::new(outcome);
                 sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
                 *slot = Some(outcome);
             }
@@ -528,13 +557,12 @@ impl Runner {
             }
         }
         summary.cache = cache_stats;
-        if outcomes.iter().any(|o| !o.llm.is_empty()) {
-            summary.cost = Some(Box::new(CostBreakdown::of(
-                outcomes.iter().map(AsRef::as_ref),
-                self.options.runs_per_day,
-                &self.options.pricing,
-            )));
-        }
+        // Always: a run that made no LLM call cost $0.00, which is worth saying.
+        summary.cost = Some(Box::new(CostBreakdown::of(
+            outcomes.iter().map(AsRef::as_ref),
+            self.options.runs_per_day,
+            &self.options.pricing,
+        )));
         // The reporters keep their own copies; this one would only add to the peak while
         // they render the final files.
         drop(outcomes);

@@ -39,6 +39,26 @@ impl ResultsDocument {
     pub fn outcomes(&self) -> impl Iterator<Item = &Outcome> {
         self.scenarios.iter().map(AsRef::as_ref)
     }
+
+    /// Whether `outcome` went to `agent`: same name, and same URL when the outcome recorded
+    /// one (one name can be reached at several URLs).
+    pub fn went_to(outcome: &Outcome, agent: &AgentReport) -> bool {
+        outcome.agent == agent.name && outcome.agent_url.as_ref().is_none_or(|u| *u == agent.url)
+    }
+
+    /// The counts of the scenarios that went to `agent` (its name and URL).
+    pub fn agent_counts(&self, agent: &AgentReport) -> crate::engine::StatusCounts {
+        let mut counts = crate::engine::StatusCounts::default();
+        for outcome in self.outcomes().filter(|o| Self::went_to(o, agent)) {
+            counts.record(outcome.status);
+        }
+        counts
+    }
+
+    /// The agent an outcome went to, by name and URL.
+    pub fn agent_of(&self, outcome: &Outcome) -> Option<&AgentReport> {
+        self.agents.iter().find(|a| Self::went_to(outcome, a))
+    }
 }
 
 /// The program that wrote a report.
@@ -56,12 +76,21 @@ impl ToolInfo {
 }
 
 /// The plan a run started with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanInfo {
     /// Scenarios selected to run.
     pub total: usize,
     /// Maximum scenarios in flight at once.
     pub parallel: usize,
+    /// Set when this run is one shard of a partitioned selection (`--partition hash:K/N`):
+    /// which shard, of how many, and a digest of the whole selection, so that `merge` can
+    /// refuse a missing, duplicated or foreign shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<crate::scenario::ShardInfo>,
+    /// For a merged run: the shards of the plan that were not merged (`merge
+    /// --allow-incomplete`). Non-empty means these results do NOT cover the whole plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_shards: Vec<u32>,
 }
 
 /// One agent of the run.

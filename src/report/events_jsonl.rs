@@ -67,18 +67,26 @@ impl Reporter for EventsJsonl {
 /// The event with credentials written into agent URLs hidden.
 fn without_credentials(event: &RunEvent) -> Cow<'_, RunEvent> {
     match event {
-        RunEvent::RunStarted { run_id, started_at, total, parallel, agents } => {
-            Cow::Owned(RunEvent::RunStarted {
-                run_id: run_id.clone(),
-                started_at: started_at.clone(),
-                total: *total,
-                parallel: *parallel,
-                agents: agents
-                    .iter()
-                    .map(|a| AgentPlan { url: redact_userinfo(&a.url), ..a.clone() })
-                    .collect(),
-            })
-        }
+        RunEvent::RunStarted {
+            run_id,
+            started_at,
+            total,
+            parallel,
+            agents,
+            partition,
+            missing_shards,
+        } => Cow::Owned(RunEvent::RunStarted {
+            partition: partition.clone(),
+            missing_shards: missing_shards.clone(),
+            run_id: run_id.clone(),
+            started_at: started_at.clone(),
+            total: *total,
+            parallel: *parallel,
+            agents: agents
+                .iter()
+                .map(|a| AgentPlan { url: redact_userinfo(&a.url), ..a.clone() })
+                .collect(),
+        }),
         RunEvent::AgentChecked { agent, url, ok, message, elapsed_ms } => {
             Cow::Owned(RunEvent::AgentChecked {
                 agent: agent.clone(),

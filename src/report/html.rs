@@ -150,6 +150,8 @@ struct Page {
     planned: usize,
     parallel: usize,
     partial: bool,
+    /// Shards a merged run lacks (`merge --allow-incomplete`), listed.
+    missing_shards: Option<String>,
     cancel: Option<Banner>,
     counts: Counts,
     priorities: Vec<Group>,
@@ -355,7 +357,7 @@ impl Page {
                     url: Some(line(&a.url)),
                     check,
                     check_text,
-                    counts: Counts::of(&run.by_agent.get(&a.name).copied().unwrap_or_default()),
+                    counts: Counts::of(&doc.agent_counts(a)),
                 }
             })
             .collect();
@@ -374,13 +376,17 @@ impl Page {
         agent_names.sort();
         agent_names.dedup();
         let costed: Vec<f64> = doc.outcomes().filter_map(|o| o.cost_usd).collect();
-        let cost = (!costed.is_empty()).then(|| {
-            format!(
-                "${:.4} over the {} of {} scenarios with a known cost",
-                costed.iter().sum::<f64>(),
-                costed.len(),
-                doc.scenarios.len()
-            )
+        // The run's actual cost, as every report says it; older documents without a
+        // breakdown fall back to the scenarios' own costs.
+        let cost = run.cost.as_ref().map(|c| c.headline()).or_else(|| {
+            (!costed.is_empty()).then(|| {
+                format!(
+                    "${:.4} over the {} of {} scenarios with a known cost",
+                    costed.iter().sum::<f64>(),
+                    costed.len(),
+                    doc.scenarios.len()
+                )
+            })
         });
         Page {
             nonce: nonce.to_owned(),
@@ -396,6 +402,7 @@ impl Page {
             planned: doc.plan.total,
             parallel: doc.plan.parallel,
             partial: doc.partial,
+            missing_shards: super::markdown::missing_shards_text(doc),
             cancel,
             counts: Counts::of(c),
             priorities,

@@ -105,7 +105,11 @@ fn junit_report(doc: &ResultsDocument) -> Report {
                 suite.add_property(Property::new("agent_check", message(&text)));
             }
         }
-        let outcomes: Vec<&Outcome> = doc.outcomes().filter(|o| o.agent == name).collect();
+        // One suite per agent name and URL: one name can be reached at two URLs.
+        let outcomes: Vec<&Outcome> = doc
+            .outcomes()
+            .filter(|o| agent.map_or(o.agent == name, |a| ResultsDocument::went_to(o, a)))
+            .collect();
         let total_ms: u64 = outcomes.iter().map(|o| o.duration_ms).sum();
         suite.set_time(Duration::from_millis(total_ms));
         suite.add_test_cases(outcomes.into_iter().map(test_case));
@@ -135,6 +139,11 @@ fn run_properties(doc: &ResultsDocument) -> Vec<Property> {
     }
     if let Some(text) = &run.cancel_message {
         properties.push(Property::new("cancel_message", message(text)));
+    }
+    if let Some(cost) = &run.cost {
+        properties.push(Property::new("cost_usd", format!("{:.4}", cost.total.cost_usd)));
+        properties.push(Property::new("llm_calls", cost.total.calls.to_string()));
+        properties.push(Property::new("cost", cost.headline()));
     }
     if let Some(cache) = &run.cache {
         properties.push(Property::new("cache_hits", cache.hits.to_string()));

@@ -93,6 +93,14 @@ pub fn render_summary_markdown(doc: &ResultsDocument) -> String {
     out
 }
 
+/// `2, 3` when a merged run lacks these shards of its plan.
+pub(crate) fn missing_shards_text(doc: &ResultsDocument) -> Option<String> {
+    if doc.plan.missing_shards.is_empty() {
+        return None;
+    }
+    Some(doc.plan.missing_shards.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+}
+
 fn write_summary(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
     let run = &doc.run;
     writeln!(out, "# rogue-runner results\n")?;
@@ -107,6 +115,13 @@ fn write_summary(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
         doc.plan.total,
         doc.plan.parallel,
     )?;
+    if let Some(missing) = missing_shards_text(doc) {
+        writeln!(
+            out,
+            "> ⚠️ **Incomplete merge:** shard(s) {missing} are missing (`merge \
+             --allow-incomplete`); these results do not cover the whole plan.\n"
+        )?;
+    }
     if doc.partial {
         writeln!(
             out,
@@ -297,7 +312,10 @@ fn write_agents(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
             Some(c) if c.ok => format!("✅ ok ({})", fmt_duration_ms(c.elapsed_ms)),
             Some(c) => format!("❌ {}", md_text(&c.message, MAX_VALUE_CHARS)),
         };
-        let counts = by_agent.get(name).copied().unwrap_or_default();
+        let counts = report.map_or_else(
+            || by_agent.get(name).copied().unwrap_or_default(),
+            |r| doc.agent_counts(r),
+        );
         writeln!(
             out,
             "| {} | {url} | {check} | {} |",
@@ -308,9 +326,10 @@ fn write_agents(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
     writeln!(out)
 }
 
-/// Errors of one agent with one message.
+/// Errors of one agent (name and URL) with one message.
 struct ErrorGroup<'a> {
     agent: &'a str,
+    url: Option<&'a str>,
     headline: &'a str,
     outcomes: Vec<&'a Outcome>,
 }
@@ -328,18 +347,24 @@ fn write_error_groups<'a>(
     let mut groups: Vec<ErrorGroup<'a>> = Vec::new();
     for outcome in doc.outcomes().filter(|o| o.status == Status::Error) {
         let line = headline(outcome);
-        match groups.iter_mut().find(|g| g.agent == outcome.agent && g.headline == line) {
+        let url = outcome.agent_url.as_deref();
+        match groups
+            .iter_mut()
+            .find(|g| g.agent == outcome.agent && g.url == url && g.headline == line)
+        {
             Some(group) => group.outcomes.push(outcome),
             None => groups.push(ErrorGroup {
                 agent: &outcome.agent,
+                url,
                 headline: line,
                 outcomes: vec![outcome],
             }),
         }
     }
-    let agent = |name: &str| doc.agents.iter().find(|a| a.name == name);
-    let agent_down = |name: &str| agent(name).and_then(|a| a.check.as_ref()).is_some_and(|c| !c.ok);
-    groups.retain(|g| g.outcomes.len() >= GROUP_ERRORS_FROM || agent_down(g.agent));
+    let agent = |g: &ErrorGroup<'_>| g.outcomes.first().and_then(|o| doc.agent_of(o));
+    let agent_down =
+        |g: &ErrorGroup<'_>| agent(g).and_then(|a| a.check.as_ref()).is_some_and(|c| !c.ok);
+    groups.retain(|g| g.outcomes.len() >= GROUP_ERRORS_FROM || agent_down(g));
     if groups.is_empty() {
         return Ok(HashSet::new());
     }
@@ -347,7 +372,7 @@ fn write_error_groups<'a>(
     writeln!(out, "## Errors shared by many scenarios\n")?;
     let mut covered = HashSet::new();
     for group in &groups {
-        let url = agent(group.agent).map(|a| format!(" ({})", md_code(&a.url, MdContext::Text)));
+        let url = agent(group).map(|a| format!(" ({})", md_code(&a.url, MdContext::Text)));
         let mut per_priority: BTreeMap<Priority, usize> = BTreeMap::new();
         for outcome in &group.outcomes {
             *per_priority.entry(outcome.priority).or_default() += 1;
@@ -641,8 +666,9 @@ fn write_cost_and_cache(out: &mut String, doc: &ResultsDocument) -> std::fmt::Re
         return writeln!(
             out,
             "Cached results are reused when nothing that decides the outcome changed (scenario, \
-             agent URL and card, judge). The cost saved is what they cost when they ran, or \
-             their `cost_estimate`.\n"
+             agent URL and card, judge). The cost saved is what the reused results actually \
+             cost when they ran (their priced LLM calls, $0 for those that made none); it is not \
+             part of this run's cost above.\n"
         );
     }
     let cached = doc.outcomes().filter(|o| o.cached).count();
@@ -662,6 +688,15 @@ fn write_cost_breakdown(
     cost: &crate::cost::CostBreakdown,
 ) -> std::fmt::Result {
     let t = &cost.total;
+    if t.calls == 0 {
+        return writeln!(
+            out,
+            "**{}** in this run: no judge, driver or agent LLM call was made (or reported). \
+             Prices: {}.\n",
+            cost.headline(),
+            md_text(&cost.pricing, MAX_VALUE_CHARS),
+        );
+    }
     writeln!(
         out,
         "**${:.4}** for this run: {} LLM call(s), {} input tokens ({} cached), {} output tokens. \

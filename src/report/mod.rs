@@ -27,6 +27,7 @@ mod progress;
 mod results_json;
 mod state;
 mod text;
+pub(crate) use text::redact_userinfo;
 
 #[cfg(test)]
 mod tests;

@@ -113,9 +113,9 @@ pub struct Progress {
     next_mark: usize,
     last_line: Instant,
     /// Planned scenarios per agent, for the "agent down" line.
-    planned: Vec<(String, usize)>,
+    planned: Vec<((String, String), usize)>,
     /// Agents whose check failed: their `error` outcomes were announced once.
-    down: Vec<String>,
+    down: Vec<(String, String)>,
     cancelled: bool,
     /// ANSI colours on outcome words.
     color: bool,
@@ -274,15 +274,13 @@ impl Progress {
                 self.count(Status::Error)
             ));
         }
-        let status = outcome.status;
-        let announced = if status == Status::Passed {
-            true
-        } else if status == Status::Error {
-            self.down.contains(&outcome.agent)
-        } else if status == Status::Skipped {
-            self.cancelled
-        } else {
-            false
+        let announced = match outcome.status {
+            Status::Passed => true,
+            Status::Error => self.down.iter().any(|(name, url)| {
+                name == &outcome.agent && outcome.agent_url.as_ref().is_none_or(|u| u == url)
+            }),
+            Status::Skipped => self.cancelled,
+            Status::Failed | Status::Unassessed => false,
         };
         if !announced {
             self.live_line(outcome)?;
@@ -417,7 +415,10 @@ impl Reporter for Progress {
                 self.next_mark = total.div_ceil(10).max(PLAIN_PROGRESS_MIN_STEP);
                 self.cancelled = false;
                 self.down.clear();
-                self.planned = agents.iter().map(|a| (a.name.clone(), a.scenarios)).collect();
+                self.planned = agents
+                    .iter()
+                    .map(|a| ((a.name.clone(), redact_userinfo(&a.url)), a.scenarios))
+                    .collect();
                 if let Some(bar) = &self.bar {
                     bar.set_length(*total as u64);
                     bar.set_position(0);
@@ -431,8 +432,10 @@ impl Reporter for Progress {
                 self.line(&line)
             }
             RunEvent::AgentChecked { agent, url, ok: false, message, .. } => {
-                self.down.push(agent.clone());
-                let planned = self.planned.iter().find(|(name, _)| name == agent).map(|(_, n)| *n);
+                // One agent name can be reached at several URLs: only this one is down.
+                let key = (agent.clone(), redact_userinfo(url));
+                let planned = self.planned.iter().find(|(k, _)| *k == key).map(|(_, n)| *n);
+                self.down.push(key);
                 let consequence = match planned {
                     Some(n) => {
                         format!(" — its {n} scenario{} will error", if n == 1 { "" } else { "s" })

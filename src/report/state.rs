@@ -34,11 +34,24 @@ impl RunState {
 
     pub(crate) fn apply(&mut self, event: &RunEvent) {
         match event {
-            RunEvent::RunStarted { run_id, started_at, total, parallel, agents } => {
+            RunEvent::RunStarted {
+                run_id,
+                started_at,
+                total,
+                parallel,
+                agents,
+                partition,
+                missing_shards,
+            } => {
                 *self = RunState {
                     run_id: run_id.clone(),
                     started_at: started_at.clone(),
-                    plan: PlanInfo { total: *total, parallel: *parallel },
+                    plan: PlanInfo {
+                        total: *total,
+                        parallel: *parallel,
+                        partition: partition.clone(),
+                        missing_shards: missing_shards.clone(),
+                    },
                     agents: agents.clone(),
                     ..RunState::new()
                 };
@@ -46,7 +59,7 @@ impl RunState {
             RunEvent::AgentChecked { agent, url, ok, message, elapsed_ms } => {
                 let check =
                     AgentCheck { ok: *ok, message: message.clone(), elapsed_ms: *elapsed_ms };
-                self.checks.retain(|(name, _, _)| name != agent);
+                self.checks.retain(|(name, u, _)| name != agent || u != url);
                 self.checks.push((agent.clone(), url.clone(), check));
             }
             RunEvent::ScenarioStarted { .. } | RunEvent::ScenarioWaiting { .. } => {}
@@ -94,7 +107,7 @@ impl RunState {
             schema_version: RESULTS_SCHEMA_VERSION,
             tool: ToolInfo::current(),
             partial,
-            plan: self.plan,
+            plan: self.plan.clone(),
             run,
             agents: self.agent_reports(),
             scenarios: Vec::new(),
@@ -122,8 +135,11 @@ impl RunState {
 
     /// Planned agents in plan order, then any agent that was checked without being planned.
     fn agent_reports(&self) -> Vec<AgentReport> {
-        let check_of = |name: &str| {
-            self.checks.iter().find(|(agent, _, _)| agent == name).map(|(_, _, c)| c.clone())
+        let check_of = |name: &str, url: &str| {
+            self.checks
+                .iter()
+                .find(|(agent, u, _)| agent == name && u == url)
+                .map(|(_, _, c)| c.clone())
         };
         let mut reports: Vec<AgentReport> = self
             .agents
@@ -132,11 +148,11 @@ impl RunState {
                 name: plan.name.clone(),
                 url: redact_userinfo(&plan.url),
                 scenarios: plan.scenarios,
-                check: check_of(&plan.name),
+                check: check_of(&plan.name, &plan.url),
             })
             .collect();
         for (name, url, check) in &self.checks {
-            if !self.agents.iter().any(|plan| &plan.name == name) {
+            if !self.agents.iter().any(|plan| &plan.name == name && &plan.url == url) {
                 reports.push(AgentReport {
                     name: name.clone(),
                     url: redact_userinfo(url),

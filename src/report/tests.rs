@@ -47,6 +47,7 @@ fn outcome(id: &str, priority: Priority, agent: &str, status: Status, duration_m
         priority,
         category: "core".to_owned(),
         agent: agent.to_owned(),
+        agent_url: None,
         source: format!("genesis/{agent}.yaml:{}:5", 10 + id.len()),
         status,
         reasons: Vec::new(),
@@ -175,6 +176,8 @@ fn run_started(total: usize, agents: Vec<AgentPlan>) -> RunEvent {
         total,
         parallel: 4,
         agents,
+        partition: None,
+        missing_shards: Vec::new(),
     }
 }
 

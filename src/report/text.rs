@@ -228,6 +228,9 @@ pub(crate) fn render_recap(recap: &Recap<'_>) -> String {
         });
         line(format!("stopped early by {}{message}", cancel_words(reason)));
     }
+    if let Some(cost) = &summary.cost {
+        line(format!("cost: {}", cost.headline()));
+    }
     if let Some(cache) = summary.cache {
         line(format!(
             "cache: {} hit{}, {} miss{} ({}), ${:.4} saved",

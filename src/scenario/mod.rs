@@ -27,7 +27,7 @@ pub use loader::{
 pub use model::{
     AgentRef, AgentSource, Conversation, Layout, Limits, Rubric, Scenario, SourceLocation,
 };
-pub use partition::{InvalidPartition, Partition};
+pub use partition::{InvalidPartition, Partition, ShardInfo, selection_digest};
 pub use priority::{InvalidPriority, Priority};
 mod selection;
 mod stats;

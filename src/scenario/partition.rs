@@ -5,6 +5,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
+use super::Scenario;
+
 /// One shard of N, counted from 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Partition {
@@ -71,6 +75,71 @@ impl fmt::Display for Partition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "hash:{}/{}", self.shard, self.total)
     }
+}
+
+/// What a shard of a partitioned run records about its plan (`results.json` `plan.partition`,
+/// `events.jsonl` `run_started`), so that `merge` can tell a complete set of shards of one
+/// plan from a missing, duplicated or foreign one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ShardInfo {
+    /// This shard, counted from 1.
+    pub shard: u32,
+    /// How many shards the selection was split into (N of `hash:K/N`).
+    pub of: u32,
+    /// Scenarios selected before partitioning, over all shards.
+    pub selected: usize,
+    /// Digest of the whole selection before partitioning (see [`selection_digest`]); absent
+    /// when the shard could not load its scenarios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection_digest: Option<String>,
+    /// Why this shard ran nothing (its scenario files could not be loaded): the shard exited
+    /// with code 2 and wrote this document so that `merge` sees it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ShardInfo {
+    /// The shard `partition` of the full selection `selected` (before partitioning).
+    pub fn of_selection(partition: Partition, selected: &[Scenario]) -> Self {
+        ShardInfo {
+            shard: partition.shard,
+            of: partition.total,
+            selected: selected.len(),
+            selection_digest: Some(selection_digest(selected)),
+            error: None,
+        }
+    }
+
+    /// The `hash:K/N` this shard ran.
+    pub fn partition(&self) -> Partition {
+        Partition { shard: self.shard, total: self.of }
+    }
+}
+
+/// blake3 over the sorted ids of `scenarios` with a digest of each one's content (everything
+/// but where it was written: two checkouts in different directories plan the same run), as
+/// 64 hex digits. Shards of one plan agree on it; a changed, added or removed scenario, or a
+/// different filter, changes it.
+pub fn selection_digest(scenarios: &[Scenario]) -> String {
+    let mut items: Vec<(&str, String)> = scenarios
+        .iter()
+        .map(|s| {
+            let mut value = serde_json::to_value(s).unwrap_or_default();
+            if let Some(map) = value.as_object_mut() {
+                map.remove("source");
+            }
+            (s.id.as_str(), crate::store::digest_hex(&value))
+        })
+        .collect();
+    items.sort();
+    let mut hasher = blake3::Hasher::new();
+    for (id, content) in items {
+        hasher.update(id.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(content.as_bytes());
+        hasher.update(&[0]);
+    }
+    hasher.finalize().to_hex().to_string()
 }
 
 /// FNV-1a, 64 bit: tiny, stable across versions and platforms (part of the contract).

@@ -56,6 +56,11 @@ impl Selection {
         self
     }
 
+    /// The `--partition` shard, if any.
+    pub fn partition(&self) -> Option<Partition> {
+        self.partition
+    }
+
     pub fn matches(&self, scenario: &Scenario) -> bool {
         (self.priorities.is_empty() || self.priorities.contains(&scenario.priority))
             && (self.categories.is_empty() || self.categories.contains(&scenario.category))

@@ -9,8 +9,9 @@
 //!
 //! A hit comes back as the outcome it was, with `cached: true`, `duration_ms: 0` and
 //! `cost_usd` zero when it had a cost (this run spent nothing on it); the id, priority,
-//! category, agent and source are the current scenario's. The cost it had (or the scenario's
-//! `cost_estimate` when no cost was measured) is what the hit saved.
+//! category, agent and source are the current scenario's. The actual cost it had when it ran
+//! (its priced LLM calls, $0 when it made none) is what the hit saved; a file's
+//! `cost_estimate` never is.
 
 use std::time::Duration;
 

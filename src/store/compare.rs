@@ -268,6 +268,8 @@ mod tests {
                 exit_code: Some(0),
                 cancelled: None,
                 cache: None,
+                partition: None,
+                selection_digest: None,
             },
             scenarios: scenarios
                 .iter()

@@ -28,6 +28,10 @@ pub struct RunStart {
     /// Digest of the run's configuration (see `store::config_digest`): runs with the same
     /// digest ran the same selection the same way.
     pub config_digest: String,
+    /// `K/N` when the run was one shard of a partitioned selection (`--partition hash:K/N`).
+    pub partition: Option<String>,
+    /// Digest of the whole selection a shard was part of (see `scenario::selection_digest`).
+    pub selection_digest: Option<String>,
 }
 
 /// A recorded run.
@@ -49,6 +53,12 @@ pub struct RunRecord {
     pub exit_code: Option<i32>,
     pub cancelled: Option<String>,
     pub cache: Option<CacheStats>,
+    /// `K/N` when the run was one shard of a partitioned selection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// Digest of the whole selection a shard was part of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection_digest: Option<String>,
 }
 
 impl RunRecord {
@@ -87,7 +97,7 @@ const RUN_COLUMNS: &str = "
     COALESCE(SUM(s.status = 'passed'), 0), COALESCE(SUM(s.status = 'failed'), 0),
     COALESCE(SUM(s.status = 'error'), 0), COALESCE(SUM(s.status = 'skipped'), 0),
     COALESCE(SUM(s.cached), 0), COALESCE(SUM(s.cost_usd), 0.0),
-    COALESCE(SUM(s.status = 'unassessed'), 0)
+    COALESCE(SUM(s.status = 'unassessed'), 0), r.partition, r.selection_digest
     FROM runs r LEFT JOIN run_scenarios s ON s.run_id = r.id";
 
 impl Store {
@@ -100,8 +110,9 @@ impl Store {
         self.write(|tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO runs
-                     (id, started_at, started_ms, git_commit, config_digest, tool_version, planned)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     (id, started_at, started_ms, git_commit, config_digest, tool_version, planned,
+                      partition, selection_digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 (
                     &start.run_id,
                     &start.started_at,
@@ -110,6 +121,8 @@ impl Store {
                     &start.config_digest,
                     env!("CARGO_PKG_VERSION"),
                     i64::try_from(start.planned).unwrap_or(i64::MAX),
+                    &start.partition,
+                    &start.selection_digest,
                 ),
             )?;
             Ok(())
@@ -348,6 +361,8 @@ fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         cache,
         counts,
         cached: count(19)?,
+        partition: row.get(22)?,
+        selection_digest: row.get(23)?,
     })
 }
 

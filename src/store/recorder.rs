@@ -21,9 +21,9 @@ use super::{CacheKey, KeyContext, RunStart, Store, StoreError, cache_key};
 use crate::engine::{CacheHit, CacheQuery, Outcome, ResultCache, RunEvent};
 use crate::report::{ReportError, Reporter};
 
-/// Keys of the scenarios the cache missed, by scenario id, with what running each is
-/// expected to cost: the recorder stores their outcomes under these keys.
-type PendingKeys = Mutex<HashMap<String, (CacheKey, Option<f64>)>>;
+/// Keys of the scenarios the cache missed, by scenario id: the recorder stores their outcomes
+/// under these keys.
+type PendingKeys = Mutex<HashMap<String, CacheKey>>;
 
 /// Cached outcomes whose history rows are written in one transaction.
 pub const CACHED_BATCH: usize = 512;
@@ -83,12 +83,14 @@ impl ResultCache for RunCache {
                     outcome.agent.clone_from(&query.agent.name);
                     outcome.cached = true;
                     outcome.duration_ms = 0;
+                    // Saved: what the reused outcome actually cost when it ran, as recorded
+                    // with it (its priced LLM calls; $0 when it made none) — never an estimate.
+                    let saved_usd = outcome.cost_usd.unwrap_or(0.0);
                     outcome.cost_usd = outcome.cost_usd.map(|_| 0.0);
-                    Some(CacheHit { outcome, saved_usd: entry.cost_usd.unwrap_or(0.0) })
+                    Some(CacheHit { outcome, saved_usd })
                 }
                 None => {
-                    pending
-                        .insert(query.scenario.id.clone(), (key, query.scenario.cost_estimate_usd));
+                    pending.insert(query.scenario.id.clone(), key);
                     None
                 }
             })
@@ -178,7 +180,8 @@ impl Recorder {
         let result = self.store.record_outcome(
             &run_id,
             outcome,
-            key.as_ref().map(|(key, estimate)| (key, outcome.cost_usd.or(*estimate))),
+            // The cache keeps the outcome's actual cost, never the file's `cost_estimate`.
+            key.as_ref().map(|key| (key, outcome.cost_usd)),
         );
         self.note(result);
     }
@@ -211,13 +214,15 @@ impl Recorder {
 impl Reporter for Recorder {
     fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError> {
         match event {
-            RunEvent::RunStarted { run_id, started_at, total, .. } => {
+            RunEvent::RunStarted { run_id, started_at, total, partition, .. } => {
                 self.start = Some(RunStart {
                     run_id: run_id.clone(),
                     started_at: started_at.clone(),
                     planned: *total,
                     git_commit: self.info.git_commit.clone(),
                     config_digest: self.info.config_digest.clone(),
+                    partition: partition.as_ref().map(|p| format!("{}/{}", p.shard, p.of)),
+                    selection_digest: partition.as_ref().and_then(|p| p.selection_digest.clone()),
                 });
                 self.started = false;
                 self.ensure_started();

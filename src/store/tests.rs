@@ -12,6 +12,7 @@ fn outcome(id: &str, status: Status) -> Outcome {
         priority: Priority::P1,
         category: "c".to_owned(),
         agent: "qa".to_owned(),
+        agent_url: None,
         source: "qa.yaml:1:1".to_owned(),
         status,
         reasons: vec![format!("{id} is {status}")],
@@ -41,6 +42,7 @@ fn start(store: &Store, id: &str, started_at: &str) {
             planned: 3,
             git_commit: Some("0123456789abcdef0123456789abcdef01234567".to_owned()),
             config_digest: "cafe".to_owned(),
+            ..RunStart::default()
         })
         .unwrap();
 }
