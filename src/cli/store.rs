@@ -533,6 +533,8 @@ fn this_run() -> RunRecord {
         exit_code: None,
         cancelled: None,
         cache: None,
+        partition: None,
+        selection_digest: None,
     }
 }
 

@@ -552,8 +552,7 @@ impl Runner {
             summary.exit_code = signal.exit_code().code();
             if *signal != StopSignal::Interrupt {
                 // The policy says "interrupted"; name the signal, as the exit code does.
-                summary.exit_reason =
-                    summary.exit_reason.replacen("interrupted", signal.name(), 1);
+                summary.exit_reason = summary.exit_reason.replacen("interrupted", signal.name(), 1);
             }
         }
         summary.cache = cache_stats;

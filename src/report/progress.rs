@@ -598,6 +598,7 @@ mod tests {
             usage: None,
             cost_usd: None,
             cached: false,
+            agent_url: None,
             attempts: 1,
             judge: None,
             llm: Vec::new(),
@@ -678,6 +679,8 @@ mod tests {
                 url: "http://localhost:8000/a2a/qa_agent".to_owned(),
                 scenarios: outcomes.len(),
             }],
+            partition: None,
+            missing_shards: Vec::new(),
         }];
         events.extend(
             outcomes.iter().map(|o| RunEvent::ScenarioFinished { outcome: Arc::new(o.clone()) }),

@@ -445,7 +445,9 @@ fn an_unwritable_output_dir_is_reported_and_progress_carries_on() {
         assert_eq!(error, &expected);
     }
     assert!(
-        progress.text().contains("12 scenarios in 41.5s: 3 passed, 3 failed, 4 error, 2 skipped")
+        progress.text().contains(
+            "12 scenarios in 41.5s: 3 passed, 3 failed, 4 error, 0 unassessed, 2 skipped"
+        )
     );
     assert_eq!(ReportPaths::new(&out).create_dir().unwrap_err().to_string(), expected);
 }
@@ -527,9 +529,15 @@ fn the_bar_draws_but_agent_text_stays_inert() {
     assert!(!text.contains("\x1b[2J"), "{text:?}");
     assert!(!text.contains('\x07'));
     assert!(text.contains("FAIL  P2 qa_p2_edge_001"));
-    assert!(text.contains("12 scenarios in 41.5s: 3 passed, 3 failed, 4 error, 2 skipped\n"));
     assert!(
-        text.ends_with("exit code 3: aborted by fail-fast (P0 pass rate below --p0-threshold)\n")
+        text.contains(
+            "12 scenarios in 41.5s: 3 passed, 3 failed, 4 error, 0 unassessed, 2 skipped\n"
+        )
+    );
+    assert!(
+        text.ends_with(
+            "exit 3: fail-fast stopped the run: 1 P0 scenario failed (--p0-threshold); 2 scenarios not run\n"
+        )
     );
 }
 

@@ -288,7 +288,7 @@ pub(crate) fn exit_line(summary: &RunSummary) -> String {
     } else {
         summary.exit_reason.as_str()
     };
-    format!("exit code {}: {why}", summary.exit_code)
+    format!("exit {}: {why}", summary.exit_code)
 }
 
 /// What an exit code means, in the words of the README's table (one place for the terminal).
