@@ -222,9 +222,16 @@ fn the_shard_step_passes_verdicts_to_the_merge_and_fails_on_2_4_5_and_130() {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let step = dir.path().join("step.sh");
     fs_err::write(&step, &script).unwrap();
-    for (code, job_passes) in
-        [(0, true), (1, true), (3, true), (2, false), (4, false), (5, false), (130, false)]
-    {
+    for (code, job_passes) in [
+        (0, true),
+        (1, true),
+        (3, true),
+        (6, true),
+        (2, false),
+        (4, false),
+        (5, false),
+        (130, false),
+    ] {
         // The shell GitHub Actions runs `run:` steps with on Linux.
         let out = Command::new("bash")
             .args(["--noprofile", "--norc", "-eo", "pipefail"])

@@ -94,7 +94,7 @@ fn a_run_without_llm_calls_costs_zero_dollars_in_every_report() {
     let run = run(dir.path(), &agent, None, "out");
     assert_eq!(run.code, 0, "{}", run.stderr);
 
-    assert!(run.stderr.contains("cost $0.00, no LLM calls"), "{}", run.stderr);
+    assert!(run.stderr.contains("cost: $0.00, no LLM calls"), "{}", run.stderr);
     let summary = run.file("summary.md");
     assert!(summary.contains("**$0.00, no LLM calls**"), "{summary}");
     assert!(!summary.contains("Not tracked"), "{summary}");
@@ -131,7 +131,7 @@ fn a_cached_rerun_saves_the_recorded_actual_cost_not_the_files_estimates() {
     assert!(spent > 0.0 && spent < 1.0, "actual usage × price, not 4 × $5: {spent}");
     // The same figure in every report of the first run.
     let money = format!("${spent:.4}");
-    assert!(first.stderr.contains(&format!("cost {money} for")), "{}", first.stderr);
+    assert!(first.stderr.contains(&format!("cost: {money} for")), "{}", first.stderr);
     assert!(first.file("summary.md").contains(&format!("**{money}**")));
     assert!(first.file("report.html").contains(&format!("Cost: {money} for")));
     assert_eq!(junit_property(&first.file("junit.xml"), "cost_usd"), Some(format!("{spent:.4}")));
@@ -145,7 +145,7 @@ fn a_cached_rerun_saves_the_recorded_actual_cost_not_the_files_estimates() {
     // This run made no call: it cost nothing; the saving is the first run's actual cost.
     assert_eq!(second.results["run"]["cost"]["total"]["calls"], 0);
     let saved_text = format!("{money} saved");
-    assert!(second.stderr.contains("cost $0.00, no LLM calls"), "{}", second.stderr);
+    assert!(second.stderr.contains("cost: $0.00, no LLM calls"), "{}", second.stderr);
     assert!(second.stderr.contains(&saved_text), "{}", second.stderr);
     assert!(!second.stderr.contains("$20.0000"), "{}", second.stderr);
     let summary = second.file("summary.md");
