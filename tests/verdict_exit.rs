@@ -342,6 +342,32 @@ fn allow_unassessed_lets_such_a_run_exit_0_and_still_shows_them() {
 }
 
 #[test]
+fn merge_decides_unassessed_shards_by_the_same_rule() {
+    let agent = MockServer::start(MockAgentOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    partly_assessable(dir.path());
+    let shard = run(dir.path(), "shard", &agent.base_url(), &["--partition", "hash:1/1"]);
+    assert_eq!(shard.code, 6, "{}", shard.stderr);
+    let merge = |extra: &[&str]| {
+        let mut args = vec!["merge", "--cache-dir", "merged-store", "--output-dir", "merged"];
+        args.extend_from_slice(extra);
+        args.push("shard");
+        common::run_in(dir.path(), &args)
+    };
+    let strict = merge(&[]);
+    assert_eq!(strict.code, 6, "{}", strict.combined());
+    assert!(strict.stdout.contains("exit 6: "), "{}", strict.stdout);
+    let accepted = merge(&["--allow-unassessed"]);
+    assert_eq!(accepted.code, 0, "{}", accepted.combined());
+    let merged: Value = serde_json::from_str(
+        &fs_err::read_to_string(dir.path().join("merged/results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(merged["run"]["exit_code"], 0);
+    assert_eq!(merged["run"]["counts"]["unassessed"], 4);
+}
+
+#[test]
 fn exit_4_when_the_budget_stops_the_run() {
     let agent = MockServer::start(MockAgentOptions::default());
     let judge = agent

@@ -346,6 +346,14 @@ pub struct MergeArgs {
     /// the missing shards. Without it such a merge is refused (exit 2).
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Exit 0 even when some merged scenarios are unassessed (as `run --allow-unassessed`);
+    /// without it the merge exits 6 for them.
+    #[arg(
+        long,
+        env = "ROGUE_ALLOW_UNASSESSED",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub allow_unassessed: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use super::CliError;
 use super::args::MergeArgs;
 use crate::cost::CostBreakdown;
-use crate::engine::{AgentPlan, CacheStats, CancelReason, ExitCode, Outcome, RunEvent, RunSummary};
+use crate::engine::{
+    AgentPlan, CacheStats, CancelReason, ExitCode, ExitPolicy, Outcome, RunEvent, RunSummary,
+};
 use crate::report::{Progress, RESULTS_SCHEMA_VERSION, ReportPaths, ReportSet, ResultsDocument};
 use crate::scenario::ShardInfo;
 
@@ -150,6 +152,7 @@ fn short_digest(shard: &ShardInfo) -> &str {
 pub(super) fn merged_events(
     shards: &[(PathBuf, ResultsDocument)],
     missing: &[u32],
+    policy: &ExitPolicy,
 ) -> Result<Vec<RunEvent>, CliError> {
     let mut outcomes: Vec<Arc<Outcome>> = Vec::new();
     let mut seen: BTreeMap<String, &Path> = BTreeMap::new();
@@ -226,13 +229,14 @@ pub(super) fn merged_events(
     if let Some((reason, message)) = &cancelled {
         events.push(RunEvent::RunCancelled { reason: *reason, message: message.clone() });
     }
-    let mut summary = RunSummary::build(
+    let mut summary = RunSummary::build_with_policy(
         run_id,
         started_at,
         finished_at,
         duration_ms,
         outcomes.iter().map(AsRef::as_ref),
         cancelled,
+        policy,
     );
     summary.cost = Some(Box::new(merged_cost(shards, &outcomes)));
     summary.cache = shards.iter().filter_map(|(_, d)| d.run.cache).reduce(|a, b| CacheStats {
@@ -297,7 +301,8 @@ pub(super) fn merge(
 ) -> Result<ExitCode, CliError> {
     let shards = args.shards.iter().map(|p| read_shard(p)).collect::<Result<Vec<_>, _>>()?;
     let missing = check_shards(&shards, args.allow_incomplete)?;
-    let events = merged_events(&shards, &missing)?;
+    let policy = ExitPolicy { allow_unassessed: args.allow_unassessed, ..ExitPolicy::default() };
+    let events = merged_events(&shards, &missing, &policy)?;
     let paths = ReportPaths::new(&args.output_dir);
     paths
         .create_dir()
@@ -333,14 +338,16 @@ pub(super) fn merge(
     let c = summary.counts;
     writeln!(
         stdout,
-        "merged {} shard(s): {} scenarios: {} passed, {} failed, {} error, {} skipped (exit {})",
+        "merged {} shard(s): {} scenarios: {} passed, {} failed, {} error, {} unassessed, {} skipped\nexit {}: {}",
         shards.len(),
         c.total,
         c.passed,
         c.failed,
         c.error,
+        c.unassessed,
         c.skipped,
-        summary.exit_code
+        summary.exit_code,
+        summary.exit_reason
     )?;
     if !missing.is_empty() {
         let of = shards.iter().find_map(|(_, d)| d.plan.partition.as_ref()).map_or(0, |s| s.of);
