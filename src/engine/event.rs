@@ -10,10 +10,6 @@ use super::{Outcome, RunSummary};
 /// One thing that happened during a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "events are passed by reference and RunFinished comes once per run"
-)]
 pub enum RunEvent {
     /// The plan is final: `total` scenarios selected, in this order of priorities.
     RunStarted {
