@@ -253,6 +253,7 @@ fn outcome(id: &str, priority: Priority, status: Status, latency_ms: u64, cost: 
         usage: None,
         cost_usd: Some(cost),
         cached: false,
+        cache: None,
         attempts: 1,
         judge: None,
         llm: Vec::new(),
@@ -301,7 +302,7 @@ fn handmade_history(dir: &Path) {
             &outcomes,
             None,
         );
-        summary.cache = Some(CacheStats { hits: run, misses: 5 - run, saved_usd: 0.0 });
+        summary.cache = Some(CacheStats { hits: run, misses: 5 - run, ..CacheStats::default() });
         store.finish_run(&summary).unwrap();
     }
 }

@@ -89,6 +89,8 @@ impl RunConfig {
                 judge_model: judge_key(&judge),
                 ..KeyContext::default()
             },
+            pinning: pinning_from(args)?,
+            cache_ttl: args.cache_ttl,
             config_digest: config_digest(args),
         };
         let progress = match args.progress {
@@ -325,8 +327,15 @@ pub(super) fn execute_plan(
                 "check the process limits",
             )
         })?;
+    let mut options = config.options.clone();
+    if let Some(cache) = &store.cache {
+        // The judge cache rides on the same store: identical requests reuse the verdict.
+        options.judge = options.judge.map(|judge| {
+            judge.with_verdict_cache(Arc::clone(cache) as Arc<dyn crate::judge::VerdictCache>)
+        });
+    }
     let (summary, errors) = runtime.block_on(run_with_store(
-        config.options.clone(),
+        options,
         plan,
         &paths,
         config.progress,
@@ -402,16 +411,56 @@ pub(super) async fn run_with_store(
     (summary, errors)
 }
 
-/// What of the judge decides outcomes, for the cache key: models and prompt version, never
-/// the endpoint's credentials. `None` when no judge is configured.
+/// What of the judge decides outcomes, for the cache key: its models (the prompt versions
+/// are parts of their own), never the endpoint's credentials. `None` when no judge is
+/// configured.
 fn judge_key(judge: &super::judge_args::JudgeSetup) -> Option<String> {
     judge.judge.as_ref().map(|config| {
-        format!(
-            "{} models={:?} force={:?} driver={:?}",
-            crate::judge::llm::JUDGE_PROMPT_VERSION,
-            config.models,
-            config.force_model,
-            config.driver_model
-        )
+        let m = &config.models;
+        let mut text = format!("P0 {} / P1 {} / P2 {}", m.p0, m.p1, m.p2);
+        if let Some(force) = &config.force_model {
+            text = format!("{force} (forced)");
+        }
+        if let Some(driver) = &config.driver_model {
+            text.push_str(&format!(", driver {driver}"));
+        }
+        text
     })
+}
+
+/// `--agent-version [NAME=]VALUE` (repeatable) and `--trust-card-version`.
+fn pinning_from(args: &RunArgs) -> Result<crate::store::Pinning, CliError> {
+    let mut pinning = crate::store::Pinning {
+        trust_card_version: args.trust_card_version,
+        ..crate::store::Pinning::default()
+    };
+    for text in &args.agent_versions {
+        let named = text.split_once('=').filter(|(name, _)| {
+            !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        });
+        let (name, value) = match named {
+            Some((name, value)) => (Some(name), value.trim()),
+            None => (None, text.trim()),
+        };
+        if value.is_empty() {
+            return Err(CliError::usage(
+                format!("--agent-version `{text}` gives no version"),
+                "write --agent-version VALUE (e.g. a commit or an image digest) or NAME=VALUE",
+            ));
+        }
+        match name {
+            Some(name) => {
+                pinning.per_agent.insert(name.to_owned(), value.to_owned());
+            }
+            None if pinning.all.as_deref().is_some_and(|v| v != value) => {
+                return Err(CliError::usage(
+                    format!("--agent-version is given twice for every agent ({text})"),
+                    "give one --agent-version VALUE, or NAME=VALUE per agent",
+                ));
+            }
+            None => pinning.all = Some(value.to_owned()),
+        }
+    }
+    Ok(pinning)
 }

@@ -206,6 +206,7 @@ mod tests {
             usage: None,
             cost_usd: None,
             cached: false,
+            cache: None,
             attempts: 1,
             judge: None,
             llm,

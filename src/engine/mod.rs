@@ -15,7 +15,7 @@ pub use event::{AgentPlan, CancelReason, RunEvent};
 pub(crate) use executor::needs_judge;
 pub use exit_code::ExitCode;
 pub use outcome::{
-    CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
+    CacheKind, CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
 };
 pub use plan::{
     AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, Plan, PlannedScenario, UnroutedScenarios,

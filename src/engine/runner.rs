@@ -348,6 +348,7 @@ impl Runner {
                 Some(joined) = workers.join_next(), if !workers.is_empty() => {
                     if let Ok((index, Some(outcome), permit)) = joined {
                         settle(budget.as_mut(), index, &outcome);
+                        count_judge_hit(cache_stats.as_mut(), &outcome);
                         finish(index, outcome, &mut outcomes, &mut cancelled, sink);
                         drop(permit);
                     }
@@ -359,6 +360,7 @@ impl Runner {
         while let Some(joined) = workers.join_next().await {
             if let Ok((index, Some(outcome), _permit)) = joined {
                 settle(budget.as_mut(), index, &outcome);
+                count_judge_hit(cache_stats.as_mut(), &outcome);
                 finish(index, outcome, &mut outcomes, &mut cancelled, sink);
             }
         }
@@ -407,6 +409,13 @@ impl Runner {
         drop(outcomes);
         sink(&RunEvent::RunFinished { summary: summary.clone() });
         summary
+    }
+}
+
+/// Counts an outcome whose judge verdict came from the judge cache.
+fn count_judge_hit(stats: Option<&mut CacheStats>, outcome: &Outcome) {
+    if let Some(stats) = stats {
+        stats.judge_hits += usize::from(outcome.cache == Some(super::CacheKind::Judge));
     }
 }
 

@@ -3,10 +3,12 @@
 //! conversations.
 
 mod assertions;
+pub mod cache;
 pub mod driver;
 pub mod llm;
 pub mod rate_limit;
 pub mod rogue_evaluator;
 
 pub use assertions::{Evidence, check_assertions, rubric_not_assessed};
+pub use cache::VerdictCache;
 pub use llm::{Judge, JudgeConfig, PriorityModels};

@@ -13,7 +13,7 @@ use super::StoreError;
 pub const STORE_FILE_NAME: &str = "store.sqlite3";
 
 /// The schema this build reads and writes. Each version adds one entry to [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a statement waits for another process's write before it gives up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -66,6 +66,22 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         PRIMARY KEY (run_id, scenario_id)
     ) WITHOUT ROWID;
     CREATE INDEX run_scenarios_by_scenario ON run_scenarios (scenario_id);
+    ",
+    // 2: what each cached outcome's key was made of (for `cache why`), and the judge's
+    // verdicts by transcript (the judge cache).
+    "
+    ALTER TABLE cache ADD COLUMN parts_json TEXT;
+    CREATE INDEX cache_by_scenario ON cache (scenario_id);
+
+    CREATE TABLE judge_cache (
+        key           TEXT PRIMARY KEY,
+        scenario_id   TEXT NOT NULL,
+        ruling_json   TEXT NOT NULL,
+        cost_usd      REAL,
+        created_ms    INTEGER NOT NULL,
+        tool_version  TEXT NOT NULL
+    );
+    CREATE INDEX judge_cache_by_created ON judge_cache (created_ms);
     ",
 ];
 
@@ -261,7 +277,10 @@ mod tests {
             matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1)
         );
         let message = err.to_string();
-        assert!(message.contains("newer than the 1 this rogue-runner knows"), "{message}");
+        assert!(
+            message.contains(&format!("newer than the {SCHEMA_VERSION} this rogue-runner knows")),
+            "{message}"
+        );
         assert!(message.contains("upgrade rogue-runner"), "{message}");
     }
 

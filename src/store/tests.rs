@@ -22,6 +22,7 @@ fn outcome(id: &str, status: Status) -> Outcome {
         usage: None,
         cost_usd: Some(0.002),
         cached: false,
+        cache: None,
         attempts: 1,
         judge: None,
         llm: Vec::new(),
