@@ -243,8 +243,9 @@ impl Progress {
         };
         let cache = summary.cache.map_or_else(String::new, |c| {
             format!(
-                "; cache {} hits, {} misses ({}), ${:.4} saved",
+                "; cache {} outcome hits, {} judge hits, {} misses ({}), ${:.4} saved",
                 c.hits,
+                c.judge_hits,
                 c.misses,
                 fmt_rate(c.hit_rate()),
                 c.saved_usd

@@ -421,7 +421,7 @@ mod tests {
         let key = ck(&scenario(), URL, Some(&card), &KeyContext::default());
         assert_eq!(
             key.as_str(),
-            "2b322c85f4549853d6695e892e6ad9d576729fa935d97bd82d47f1979e959c29"
+            "ad24531ba50631d4af309c7c9cc3eef2b52a56fd3353c336df8f430af7744970"
         );
         assert_eq!(key.as_str().len(), 64);
     }

@@ -276,7 +276,6 @@ mod tests {
                     agent: "a".to_owned(),
                     status: *status,
                     cached: false,
-                    cache: None,
                     cost_usd: None,
                     latency_ms: Some(100),
                     duration_ms: 100,
