@@ -147,6 +147,7 @@ fn run(dir: &Path, file: &Path, agent: &Agent, extra: &[&str], envs: &[(&str, &s
         "plain",
         "--cache-dir",
         ".cache",
+        "--no-fail-fast",
     ];
     args.extend_from_slice(extra);
     let output = rogue(dir, &args, envs);
@@ -365,4 +366,10 @@ fn cache_why_explains_a_hit_and_a_miss_part_by_part() {
     assert!(hit.contains("outcome cache: HIT"), "{hit}");
     assert!(miss.contains("MISS: the key differs in agent identity"), "{miss}");
     assert!(unpinned.contains("not pinned"), "{unpinned}");
+    let expired = why(&["--agent-version", "v1", "--cache-ttl", "1ms"]);
+    assert!(
+        expired.contains("MISS: the entry with this key is older than --cache-ttl 1ms"),
+        "{expired}"
+    );
+    assert!(expired.contains("EXPIRED  TTL"), "{expired}");
 }

@@ -156,9 +156,10 @@ fn why(args: &WhyArgs, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<Ex
     let ttl = config.store.cache_ttl;
     writeln!(
         out,
-        "scenario {} ({}), agent {} at {}",
+        "scenario {} ({}:{}), agent {} at {}",
         output::sanitize(&args.scenario),
         planned.scenario.source.file.display(),
+        planned.scenario.source.line,
         output::sanitize(&agent.name),
         crate::agent::redact_url(&agent.url)
     )?;
@@ -228,24 +229,18 @@ fn why(args: &WhyArgs, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<Ex
     };
     writeln!(out, "outcome cache: {verdict}")?;
     if let Some(entry) = closest {
+        let age = humantime::format_duration(std::time::Duration::from_secs(
+            u64::try_from(now.saturating_sub(entry.created_ms) / 1000).unwrap_or(0),
+        ));
+        let stored_at = jiff::Timestamp::from_millisecond(entry.created_ms)
+            .map_or_else(|_| String::new(), |t| fmt_time(&t.to_string()));
+        let which = if exact.is_some() { "the entry with this key" } else { "the closest entry" };
         writeln!(
             out,
-            "compared with {} stored entr{} for this scenario{}: {}, stored {} UTC, {} ago",
-            if exact.is_some() {
-                "the matching one of".to_owned()
-            } else {
-                format!("the closest of {}", entries.len())
-            },
-            if entries.len() == 1 { "y" } else { "ies" },
-            if exact.is_some() { format!(" ({})", entries.len()) } else { String::new() },
+            "compared with {which} ({} stored for this scenario): {}, stored {stored_at} UTC, \
+             {age} ago",
+            entries.len(),
             entry.status,
-            fmt_time(
-                &jiff::Timestamp::from_millisecond(entry.created_ms)
-                    .map_or_else(|_| String::new(), |t| t.to_string())
-            ),
-            humantime::format_duration(std::time::Duration::from_secs(
-                u64::try_from(now.saturating_sub(entry.created_ms) / 1000).unwrap_or(0)
-            )),
         )?;
         let mut rows = vec![vec![
             "  ".to_owned(),
@@ -267,7 +262,7 @@ fn why(args: &WhyArgs, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<Ex
             ]);
         }
         rows.push(vec![
-            if fresh(entry) { "  same".to_owned() } else { "  DIFFERS".to_owned() },
+            if fresh(entry) { "  ok".to_owned() } else { "  EXPIRED".to_owned() },
             "TTL".to_owned(),
             format!("--cache-ttl {ttl_text}"),
             if fresh(entry) { "within it".to_owned() } else { "expired".to_owned() },
