@@ -417,14 +417,14 @@ pub(super) async fn run_with_store(
 fn judge_key(judge: &super::judge_args::JudgeSetup) -> Option<String> {
     judge.judge.as_ref().map(|config| {
         let m = &config.models;
-        let mut text = format!("P0 {} / P1 {} / P2 {}", m.p0, m.p1, m.p2);
-        if let Some(force) = &config.force_model {
-            text = format!("{force} (forced)");
+        let models = match &config.force_model {
+            Some(force) => format!("{force} (forced)"),
+            None => format!("P0 {} / P1 {} / P2 {}", m.p0, m.p1, m.p2),
+        };
+        match &config.driver_model {
+            Some(driver) => format!("{models}, driver {driver}"),
+            None => models,
         }
-        if let Some(driver) = &config.driver_model {
-            text.push_str(&format!(", driver {driver}"));
-        }
-        text
     })
 }
 

@@ -166,7 +166,8 @@ fn why(args: &WhyArgs, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<Ex
     if let Err(problem) = &card {
         writeln!(
             out,
-            "note: the agent's card could not be read ({problem}); a run would not call it either"
+            "note: the agent check failed ({problem}); a run would report its scenarios as \
+             errors without looking anything up"
         )?;
     }
     // The entry with this very key, else the one with the most parts in common (newest first
@@ -201,12 +202,7 @@ fn why(args: &WhyArgs, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<Ex
         .unwrap_or_default();
     let fresh = |e: &StoredEntry| within_ttl(e.created_ms, ttl, now);
     let ttl_text = humantime::format_duration(ttl).to_string();
-    let verdict = if !identity.is_pinned() {
-        "MISS: the agent's identity is not pinned, so it is always called (pin it with \
-         --agent-version VALUE, or --trust-card-version if its card's version changes with \
-         every deploy)"
-            .to_owned()
-    } else {
+    let verdict = if identity.is_pinned() {
         match (exact, closest) {
             (Some(e), _) if fresh(e) => format!(
                 "HIT: the whole outcome ({}) would be reused, the agent not called",
@@ -221,6 +217,11 @@ fn why(args: &WhyArgs, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<Ex
             }
             (None, Some(_)) => format!("MISS: the key differs in {}", differing.join(", ")),
         }
+    } else {
+        "MISS: the agent's identity is not pinned, so it is always called (pin it with \
+         --agent-version VALUE, or --trust-card-version if its card's version changes with \
+         every deploy)"
+            .to_owned()
     };
     let verdict = if config.store.use_cache {
         verdict
