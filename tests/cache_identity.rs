@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
 
+#[allow(dead_code, reason = "shared scaffolding; this suite uses the A2A part")]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -63,11 +64,11 @@ impl Agent {
     }
 
     fn answer(&self, text: &str) {
-        *self.reply.lock().unwrap() = text.to_owned();
+        text.clone_into(&mut self.reply.lock().unwrap());
     }
 
     fn card_version(&self, version: &str) {
-        *self.card_version.lock().unwrap() = version.to_owned();
+        version.clone_into(&mut self.card_version.lock().unwrap());
     }
 }
 
