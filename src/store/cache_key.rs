@@ -139,10 +139,21 @@ pub struct KeyParts(pub Vec<KeyPart>);
 impl KeyParts {
     /// The key: the hash of the parts' names and digests.
     pub fn key(&self) -> CacheKey {
-        let pairs: Vec<(&str, &str)> =
-            self.0.iter().map(|p| (p.name.as_str(), p.digest.as_str())).collect();
-        let parts = serde_json::to_string(self).ok().map(Arc::from);
-        CacheKey { hex: digest_hex(&pairs), parts }
+        let mut key = self.bare_key();
+        key.parts = serde_json::to_string(self).ok().map(Arc::from);
+        key
+    }
+
+    /// [`KeyParts::key`] without the parts kept beside it (enough for a lookup).
+    pub fn bare_key(&self) -> CacheKey {
+        let mut hasher = blake3::Hasher::new();
+        for part in &self.0 {
+            hasher.update(part.name.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(part.digest.as_bytes());
+            hasher.update(b"\0");
+        }
+        CacheKey { hex: hasher.finalize().to_hex().to_string(), parts: None }
     }
 
     pub fn get(&self, name: &str) -> Option<&KeyPart> {
@@ -221,57 +232,42 @@ pub mod part {
     pub const ASSERTIONS: &str = "assertion semantics version";
 }
 
-/// The parts of the key of `scenario` sent to `agent_url`, whose card (if it has one) is
-/// `card` and whose identity is `identity`.
-pub fn key_parts(
-    scenario: &Scenario,
+/// The parts of a key that depend on the agent and the run, not on the scenario: computed once
+/// per agent ([`key_parts_with`]).
+#[derive(Debug, Clone)]
+pub struct AgentParts(Vec<KeyPart>);
+
+/// The agent's and the run's parts of every key for the agent at `agent_url`, whose card (if
+/// it has one) is `card` and whose identity is `identity`.
+pub fn agent_parts(
     agent_url: &str,
     card: Option<&Value>,
     identity: &AgentIdentity,
     context: &KeyContext,
-) -> KeyParts {
-    let mut content = normalized_scenario(scenario);
-    let rubric = match &mut content {
-        Value::Object(map) => map.remove("rubric").unwrap_or(Value::Null),
-        _ => Value::Null,
-    };
+) -> AgentParts {
     let url = agent_url.trim_end_matches('/');
     let identity_text = identity.to_string();
-    let short = |value: &Value| {
-        let mut d = digest_hex(value);
-        d.truncate(12);
-        d
-    };
     let text = |name: &str, value: &str, shown: String| KeyPart {
         name: name.to_owned(),
         digest: digest_hex(&value),
         shown,
     };
-    let json = |name: &str, value: &Value| KeyPart {
-        name: name.to_owned(),
-        digest: digest_hex(value),
-        shown: short(value),
-    };
     let card_part = match card {
-        Some(card) => json(part::AGENT_CARD, card),
+        Some(card) => json_part(part::AGENT_CARD, card),
         None => KeyPart {
             name: part::AGENT_CARD.to_owned(),
             digest: digest_hex(&Value::Null),
             shown: "none".to_owned(),
         },
     };
-    KeyParts(vec![
+    let model = context.judge_model.as_deref().unwrap_or("none");
+    AgentParts(vec![
         text(part::KEY_VERSION, &KEY_VERSION.to_string(), KEY_VERSION.to_string()),
-        json(part::SCENARIO, &content),
-        json(part::RUBRIC, &rubric),
         text(part::AGENT_URL, url, crate::agent::redact_url(url)),
         text(part::AGENT_PROTOCOL, &context.agent_protocol, context.agent_protocol.clone()),
         text(part::AGENT_IDENTITY, &identity_text, identity_text.clone()),
         card_part,
-        {
-            let model = context.judge_model.as_deref().unwrap_or("none");
-            text(part::JUDGE_MODEL, model, model.to_owned())
-        },
+        text(part::JUDGE_MODEL, model, model.to_owned()),
         text(
             part::JUDGE_PROMPT,
             &context.judge_prompt_version,
@@ -288,6 +284,39 @@ pub fn key_parts(
             ASSERTION_SEMANTICS_VERSION.to_string(),
         ),
     ])
+}
+
+fn json_part(name: &str, value: &Value) -> KeyPart {
+    let digest = digest_hex(value);
+    KeyPart { name: name.to_owned(), shown: digest[..12].to_owned(), digest }
+}
+
+/// The parts of the key of `scenario` with its agent's parts.
+pub fn key_parts_with(scenario: &Scenario, agent: &AgentParts) -> KeyParts {
+    let mut content = normalized_scenario(scenario);
+    let rubric = match &mut content {
+        Value::Object(map) => map.remove("rubric").unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    let mut parts = Vec::with_capacity(agent.0.len() + 2);
+    let mut rest = agent.0.iter().cloned();
+    parts.extend(rest.next());
+    parts.push(json_part(part::SCENARIO, &content));
+    parts.push(json_part(part::RUBRIC, &rubric));
+    parts.extend(rest);
+    KeyParts(parts)
+}
+
+/// The parts of the key of `scenario` sent to `agent_url`, whose card (if it has one) is
+/// `card` and whose identity is `identity`.
+pub fn key_parts(
+    scenario: &Scenario,
+    agent_url: &str,
+    card: Option<&Value>,
+    identity: &AgentIdentity,
+    context: &KeyContext,
+) -> KeyParts {
+    key_parts_with(scenario, &agent_parts(agent_url, card, identity, context))
 }
 
 /// The key of `scenario` sent to `agent_url`, whose card (if it has one) is `card`.
@@ -421,7 +450,7 @@ mod tests {
         let key = ck(&scenario(), URL, Some(&card), &KeyContext::default());
         assert_eq!(
             key.as_str(),
-            "ad24531ba50631d4af309c7c9cc3eef2b52a56fd3353c336df8f430af7744970"
+            "0bf21abe2be279378abe4620aeb61b2fda4321321cb962903be5f82da8e84436"
         );
         assert_eq!(key.as_str().len(), 64);
     }

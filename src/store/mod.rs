@@ -32,7 +32,7 @@ pub use cache::{
 };
 pub use cache_key::{
     ASSERTION_SEMANTICS_VERSION, AgentIdentity, CacheKey, KEY_VERSION, KeyContext, KeyPart,
-    KeyParts, Pinning, cache_key, digest_hex, key_parts,
+    KeyParts, Pinning, agent_parts, cache_key, digest_hex, key_parts, key_parts_with,
 };
 pub use compare::{Change, Comparison, DEFAULT_FLAKY_WINDOW, Flaky, compare};
 pub use db::{SCHEMA_VERSION, STORE_FILE_NAME, Store};

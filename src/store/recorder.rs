@@ -17,7 +17,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
 
-use super::{CacheKey, KeyContext, Pinning, RunStart, Store, StoreError, key_parts, within_ttl};
+use super::cache_key::AgentParts;
+use super::{
+    CacheKey, KeyContext, KeyParts, Pinning, RunStart, Store, StoreError, agent_parts,
+    key_parts_with, within_ttl,
+};
 use crate::engine::{CacheHit, CacheKind, CacheQuery, JudgeRuling, Outcome, ResultCache, RunEvent};
 use crate::judge::VerdictCache;
 use crate::report::{ReportError, Reporter};
@@ -75,20 +79,27 @@ impl RunCache {
 
 impl ResultCache for RunCache {
     fn lookup(&self, queries: &[CacheQuery<'_>]) -> Vec<Option<CacheHit>> {
-        let keyed: Vec<(CacheKey, bool)> = queries
-            .par_iter()
-            .map(|q| {
+        // The agent's parts of the key, once per agent.
+        let mut agents: HashMap<(&str, &str), (AgentParts, bool)> = HashMap::new();
+        for q in queries {
+            agents.entry((q.agent.name.as_str(), q.agent.url.as_str())).or_insert_with(|| {
                 let identity = self.pinning.identity(&q.agent.name, q.card);
                 let pinned = identity.is_pinned();
-                (
-                    key_parts(q.scenario, &q.agent.url, q.card, &identity, &self.context).key(),
-                    pinned,
-                )
+                (agent_parts(&q.agent.url, q.card, &identity, &self.context), pinned)
+            });
+        }
+        let keyed: Vec<(KeyParts, CacheKey, bool)> = queries
+            .par_iter()
+            .map(|q| {
+                let (agent, pinned) = &agents[&(q.agent.name.as_str(), q.agent.url.as_str())];
+                let parts = key_parts_with(q.scenario, agent);
+                let key = parts.bare_key();
+                (parts, key, *pinned)
             })
             .collect();
         // Only pinned agents' entries are looked up: an unpinned agent is always called.
         let keys: Vec<CacheKey> =
-            keyed.iter().filter(|(_, pinned)| *pinned).map(|(key, _)| key.clone()).collect();
+            keyed.iter().filter(|(_, _, pinned)| *pinned).map(|(_, key, _)| key.clone()).collect();
         let found = if keys.is_empty() {
             Ok(Vec::new())
         } else {
@@ -106,7 +117,7 @@ impl ResultCache for RunCache {
         queries
             .iter()
             .zip(keyed)
-            .map(|(query, (key, pinned))| {
+            .map(|(query, (parts, key, pinned))| {
                 let entry = if pinned { found.next().flatten() } else { None };
                 match entry.filter(|e| within_ttl(e.created_ms, self.ttl, now)) {
                     Some(entry) => {
@@ -124,9 +135,11 @@ impl ResultCache for RunCache {
                         Some(CacheHit { outcome, saved_usd: entry.cost_usd.unwrap_or(0.0) })
                     }
                     None => {
+                        // Stored with its parts, for `cache why`.
+                        debug_assert_eq!(parts.bare_key(), key);
                         pending.insert(
                             query.scenario.id.clone(),
-                            (key, query.scenario.cost_estimate_usd),
+                            (parts.key(), query.scenario.cost_estimate_usd),
                         );
                         None
                     }
