@@ -232,6 +232,7 @@ fn hostile_events() -> Vec<RunEvent> {
         usage: None,
         cost_usd: None,
         cached: false,
+        cache: None,
         attempts: 1,
         judge: None,
         llm: Vec::new(),

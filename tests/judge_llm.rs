@@ -720,6 +720,8 @@ fn a_canary_key_never_reaches_the_cache_or_the_run_history() {
     let cache = dir.path().join("store");
     let args = [
         "--use-cache",
+        "--agent-version",
+        "v1",
         "--cache-dir",
         cache.to_str().unwrap(),
         "--judge-model",
@@ -732,7 +734,8 @@ fn a_canary_key_never_reaches_the_cache_or_the_run_history() {
         results["scenarios"].as_array().unwrap().iter().all(|s| s["judge"].is_object()),
         "{results}"
     );
-    // Judged outcomes are cached: the rerun is served from the store, which holds no key.
+    // Judged outcomes (and verdicts) are cached: the rerun of the pinned agent is served from
+    // the store, which holds no key.
     let (second, results) = run_binary(dir.path(), "s.yaml", &servers, &args);
     assert_eq!(second.status.code(), Some(0));
     assert_eq!(results["run"]["cache"]["hits"], 3, "{}", results["run"]);

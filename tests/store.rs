@@ -104,7 +104,7 @@ fn a_run_killed_with_sigkill_leaves_a_sound_store_with_every_finished_result() {
         &scenarios,
         &agent.base_url(),
         "out",
-        &["--use-cache", "--parallel", "4"],
+        &["--use-cache", "--agent-version", "v1", "--parallel", "4"],
     )
     .stdout(Stdio::null())
     .stderr(Stdio::null())
@@ -132,13 +132,13 @@ fn a_run_killed_with_sigkill_leaves_a_sound_store_with_every_finished_result() {
     assert!(store.cache_summary().unwrap().entries >= cacheable as u64);
     drop(store);
 
-    // The next run reuses every finished result.
+    // The next run reuses every finished result (the agent's identity is pinned).
     let output = run_command(
         dir.path(),
         &scenarios,
         &agent.base_url(),
         "out2",
-        &["--use-cache", "--parallel", "16"],
+        &["--use-cache", "--agent-version", "v1", "--parallel", "16"],
     )
     .output()
     .unwrap();
@@ -151,7 +151,10 @@ fn a_run_killed_with_sigkill_leaves_a_sound_store_with_every_finished_result() {
     assert!(cache.hits >= cacheable, "{cache:?} after {cacheable} cacheable results");
     assert_eq!(cache.hits + cache.misses, 60);
     let summary = fs_err::read_to_string(dir.path().join("out2/summary.md")).unwrap();
-    assert!(summary.contains("| Hits | Misses | Hit rate | Cost saved |"), "{summary}");
+    assert!(
+        summary.contains("| Outcome hits | Judge hits | Misses | Hit rate | Cost saved |"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -254,6 +257,7 @@ fn outcome(id: &str, priority: Priority, status: Status, latency_ms: u64, cost: 
         usage: None,
         cost_usd: Some(cost),
         cached: false,
+        cache: None,
         attempts: 1,
         judge: None,
         llm: Vec::new(),
@@ -303,7 +307,7 @@ fn handmade_history(dir: &Path) {
             &outcomes,
             None,
         );
-        summary.cache = Some(CacheStats { hits: run, misses: 5 - run, saved_usd: 0.0 });
+        summary.cache = Some(CacheStats { hits: run, misses: 5 - run, ..CacheStats::default() });
         store.finish_run(&summary).unwrap();
     }
 }

@@ -189,6 +189,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
     pub cache_dir: PathBuf,
 
+    /// The identity of the agents under test (a deployed commit, an image digest), or
+    /// NAME=VALUE for agent NAME alone (repeatable). With --use-cache, a whole result is reused
+    /// only for an agent whose identity is pinned (here or by --trust-card-version); any
+    /// other agent is always called, and only the judge's verdicts are reused.
+    #[arg(long = "agent-version", value_name = "[NAME=]VALUE", env = "ROGUE_AGENT_VERSION")]
+    pub agent_versions: Vec<String>,
+
+    /// With --use-cache: take the agent card's `version` as the agent's identity when no
+    /// --agent-version names it. Only for agents that bump it on every deploy.
+    #[arg(long)]
+    pub trust_card_version: bool,
+
+    /// With --use-cache: how long a cached result or judge verdict is reused (e.g. 7d, 12h).
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+    pub cache_ttl: std::time::Duration,
+
     /// Compare this run with a recorded one (`latest` or a run id from `history`) and list
     /// what newly fails.
     #[arg(long, value_name = "latest|ID")]
@@ -460,12 +476,25 @@ pub enum CacheAction {
     },
     /// Delete every cached result (the run history is kept).
     Clear,
+    /// Explain why scenario ID would or would not be served from the cache by a run with
+    /// the same flags: which parts of its key match the stored entry and which differ.
+    Why(Box<WhyArgs>),
     /// Delete cached results stored longer ago than --older-than.
     Prune {
         /// Age, e.g. `30d`, `12h`, `2weeks`.
         #[arg(long, value_name = "AGE", value_parser = parse_duration)]
         older_than: std::time::Duration,
     },
+}
+
+/// `cache why ID --scenarios-dir DIR [the run's flags]`.
+#[derive(Debug, Clone, Args)]
+pub struct WhyArgs {
+    /// The scenario's id.
+    #[arg(value_name = "ID")]
+    pub scenario: String,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -71,7 +71,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
         Some(Command::Demo(args)) => demo::demo(&args, out, err),
         Some(Command::MockAgent(args)) => demo::mock_agent(&args, out),
         Some(Command::Merge(args)) => merge::merge(&args, out, err),
-        Some(Command::Cache(args)) => store::cache(&args, out),
+        Some(Command::Cache(args)) => store::cache(&args, out, err),
         Some(Command::History(args)) => store::history(&args, out),
         Some(Command::Compare(args)) => store::compare(&args, out),
     }

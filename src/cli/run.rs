@@ -98,6 +98,8 @@ impl RunConfig {
                 judge_model: judge_key(&judge),
                 ..KeyContext::default()
             },
+            pinning: pinning_from(args)?,
+            cache_ttl: args.cache_ttl,
             config_digest: config_digest(args),
         };
         let progress = match args.progress {
@@ -435,6 +437,12 @@ pub(super) fn execute_plan(
         })?;
     let progress =
         Progress::stderr(config.progress).with_color(config.color).with_verbosity(config.verbose);
+    if let Some(cache) = &store.cache {
+        // The judge cache rides on the same store: identical requests reuse the verdict.
+        options.judge = options.judge.map(|judge| {
+            judge.with_verdict_cache(Arc::clone(cache) as Arc<dyn crate::judge::VerdictCache>)
+        });
+    }
     let (summary, errors) = runtime.block_on(run_with_store(
         options,
         plan,
@@ -567,16 +575,56 @@ impl StopSignals {
     }
 }
 
-/// What of the judge decides outcomes, for the cache key: models and prompt version, never
-/// the endpoint's credentials. `None` when no judge is configured.
+/// What of the judge decides outcomes, for the cache key: its models (the prompt versions
+/// are parts of their own), never the endpoint's credentials. `None` when no judge is
+/// configured.
 fn judge_key(judge: &super::judge_args::JudgeSetup) -> Option<String> {
     judge.judge.as_ref().map(|config| {
-        format!(
-            "{} models={:?} force={:?} driver={:?}",
-            crate::judge::llm::JUDGE_PROMPT_VERSION,
-            config.models,
-            config.force_model,
-            config.driver_model
-        )
+        let m = &config.models;
+        let models = match &config.force_model {
+            Some(force) => format!("{force} (forced)"),
+            None => format!("P0 {} / P1 {} / P2 {}", m.p0, m.p1, m.p2),
+        };
+        match &config.driver_model {
+            Some(driver) => format!("{models}, driver {driver}"),
+            None => models,
+        }
     })
+}
+
+/// `--agent-version [NAME=]VALUE` (repeatable) and `--trust-card-version`.
+fn pinning_from(args: &RunArgs) -> Result<crate::store::Pinning, CliError> {
+    let mut pinning = crate::store::Pinning {
+        trust_card_version: args.trust_card_version,
+        ..crate::store::Pinning::default()
+    };
+    for text in &args.agent_versions {
+        let named = text.split_once('=').filter(|(name, _)| {
+            !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        });
+        let (name, value) = match named {
+            Some((name, value)) => (Some(name), value.trim()),
+            None => (None, text.trim()),
+        };
+        if value.is_empty() {
+            return Err(CliError::usage(
+                format!("--agent-version `{text}` gives no version"),
+                "write --agent-version VALUE (e.g. a commit or an image digest) or NAME=VALUE",
+            ));
+        }
+        match name {
+            Some(name) => {
+                pinning.per_agent.insert(name.to_owned(), value.to_owned());
+            }
+            None if pinning.all.as_deref().is_some_and(|v| v != value) => {
+                return Err(CliError::usage(
+                    format!("--agent-version is given twice for every agent ({text})"),
+                    "give one --agent-version VALUE, or NAME=VALUE per agent",
+                ));
+            }
+            None => pinning.all = Some(value.to_owned()),
+        }
+    }
+    Ok(pinning)
 }

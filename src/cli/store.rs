@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::args::{CacheAction, CacheArgs, CompareArgs, HistoryArgs, OutputFormat};
+use super::args::{CacheAction, CacheArgs, CompareArgs, HistoryArgs, OutputFormat, WhyArgs};
 use super::{CliError, output};
 use crate::engine::{
     BaselineComparison, BaselineGate, ExitCode, FlakyScenario, Outcome, ResultCache, RunSummary,
@@ -13,7 +13,7 @@ use crate::engine::{
 };
 use crate::store::{
     Change, Comparison, DEFAULT_FLAKY_WINDOW, KeyContext, Recorder, RunCache, RunInfo, RunRecord,
-    RunResults, ScenarioRecord, Store, StoreError,
+    RunResults, ScenarioRecord, Store, StoreError, StoredEntry, key_parts, within_ttl,
 };
 
 /// Changes listed per category before "… and N more".
@@ -83,7 +83,14 @@ fn clear_corrupt(
     Ok(ExitCode::Success)
 }
 
-pub(super) fn cache(args: &CacheArgs, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+pub(super) fn cache(
+    args: &CacheArgs,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    if let CacheAction::Why(why_args) = &args.action {
+        return why(why_args, out, stderr);
+    }
     let dir = &args.dir.cache_dir;
     let opened = match Store::open_existing(dir) {
         Err(e) if matches!(args.action, CacheAction::Clear) && is_corrupt(&e) => {
@@ -130,6 +137,11 @@ pub(super) fn cache(args: &CacheArgs, out: &mut dyn Write) -> Result<ExitCode, C
             if let (Some(oldest), Some(newest)) = (&stats.oldest, &stats.newest) {
                 writeln!(out, "Stored:   {} to {} (UTC)", fmt_time(oldest), fmt_time(newest))?;
             }
+            writeln!(
+                out,
+                "Judge:    {} cached verdicts (reused for identical conversations)",
+                stats.judge_entries
+            )?;
             writeln!(out, "History:  {} recorded runs (`rogue-runner history`)", stats.runs)?;
         }
         CacheAction::Clear => {
@@ -140,6 +152,7 @@ pub(super) fn cache(args: &CacheArgs, out: &mut dyn Write) -> Result<ExitCode, C
                 dir.display()
             )?;
         }
+        CacheAction::Why(_) => {}
         CacheAction::Prune { older_than } => {
             let n = store.cache_prune(*older_than).map_err(|e| store_error(&e))?;
             writeln!(
@@ -150,6 +163,202 @@ pub(super) fn cache(args: &CacheArgs, out: &mut dyn Write) -> Result<ExitCode, C
         }
     }
     Ok(ExitCode::Success)
+}
+
+// ---- cache why ---------------------------------------------------------------------------
+
+/// `cache why ID`: the key a run with these flags would compute for scenario ID, part by part,
+/// against the closest entry stored for it.
+fn why(args: &WhyArgs, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let config = super::run::RunConfig::from_args(&args.run)?;
+    let scenarios = match super::run::load_selection(&config, stderr)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let plan = crate::engine::Plan::build(scenarios, &config.routing).map_err(|e| {
+        CliError::usage(
+            e.to_string(),
+            "Rogue files name no agent: pass --agent '*=URL' to send them to one",
+        )
+    })?;
+    let Some(planned) = plan.scenarios.iter().find(|p| p.scenario.id == args.scenario) else {
+        return Err(CliError::usage(
+            format!("no scenario `{}` in the selected scenarios", args.scenario),
+            "`rogue-runner list --scenarios-dir DIR` shows the ids",
+        ));
+    };
+    let agent = &plan.agents[planned.agent];
+    let card = agent_card(&config, agent)?;
+    let pinning = &config.store.pinning;
+    let identity = pinning.identity(&agent.name, card.as_ref().ok().and_then(Option::as_ref));
+    let parts = key_parts(
+        &planned.scenario,
+        &agent.url,
+        card.as_ref().ok().and_then(Option::as_ref),
+        &identity,
+        &config.store.key_context,
+    );
+    let key = parts.key();
+    let dir = &config.store.cache_dir;
+    let store = open_existing(dir)?;
+    let (entries, verdicts) = match &store {
+        Some(store) => (
+            store.cache_entries_for(&args.scenario).map_err(|e| store_error(&e))?,
+            store.judge_entries_for(&args.scenario).map_err(|e| store_error(&e))?,
+        ),
+        None => (Vec::new(), 0),
+    };
+    let now = crate::store::now_ms();
+    let ttl = config.store.cache_ttl;
+    writeln!(
+        out,
+        "scenario {} ({}:{}), agent {} at {}",
+        output::sanitize(&args.scenario),
+        planned.scenario.source.file.display(),
+        planned.scenario.source.line,
+        output::sanitize(&agent.name),
+        crate::agent::redact_url(&agent.url)
+    )?;
+    if let Err(problem) = &card {
+        writeln!(
+            out,
+            "note: the agent check failed ({problem}); a run would report its scenarios as \
+             errors without looking anything up"
+        )?;
+    }
+    // The entry with this very key, else the one with the most parts in common (newest first
+    // on a tie: the entries come newest first).
+    let exact = entries.iter().find(|e| e.key == key.as_str());
+    let closest = exact.or_else(|| {
+        entries
+            .iter()
+            .filter(|e| e.parts.is_some())
+            .rev()
+            .max_by_key(|e| {
+                e.parts.as_ref().map_or(0, |stored| {
+                    parts
+                        .0
+                        .iter()
+                        .filter(|p| stored.get(&p.name).is_some_and(|s| s.digest == p.digest))
+                        .count()
+                })
+            })
+            .or_else(|| entries.first())
+    });
+    let differing: Vec<&str> = closest
+        .and_then(|e| e.parts.as_ref())
+        .map(|stored| {
+            parts
+                .0
+                .iter()
+                .filter(|p| stored.get(&p.name).is_none_or(|s| s.digest != p.digest))
+                .map(|p| p.name.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let fresh = |e: &StoredEntry| within_ttl(e.created_ms, ttl, now);
+    let ttl_text = humantime::format_duration(ttl).to_string();
+    let verdict = if identity.is_pinned() {
+        match (exact, closest) {
+            (Some(e), _) if fresh(e) => format!(
+                "HIT: the whole outcome ({}) would be reused, the agent not called",
+                e.status
+            ),
+            (Some(_), _) => {
+                format!("MISS: the entry with this key is older than --cache-ttl {ttl_text}")
+            }
+            (None, None) => "MISS: nothing is stored for this scenario".to_owned(),
+            (None, Some(_)) if differing.is_empty() => {
+                "MISS: the stored entries were written by an older rogue-runner".to_owned()
+            }
+            (None, Some(_)) => format!("MISS: the key differs in {}", differing.join(", ")),
+        }
+    } else {
+        "MISS: the agent's identity is not pinned, so it is always called (pin it with \
+         --agent-version VALUE, or --trust-card-version if its card's version changes with \
+         every deploy)"
+            .to_owned()
+    };
+    let verdict = if config.store.use_cache {
+        verdict
+    } else {
+        format!("{verdict} (with --use-cache; these flags have none, so nothing is reused)")
+    };
+    writeln!(out, "outcome cache: {verdict}")?;
+    if let Some(entry) = closest {
+        let age = humantime::format_duration(std::time::Duration::from_secs(
+            u64::try_from(now.saturating_sub(entry.created_ms) / 1000).unwrap_or(0),
+        ));
+        let stored_at = jiff::Timestamp::from_millisecond(entry.created_ms)
+            .map_or_else(|_| String::new(), |t| fmt_time(&t.to_string()));
+        let which = if exact.is_some() { "the entry with this key" } else { "the closest entry" };
+        writeln!(
+            out,
+            "compared with {which} ({} stored for this scenario): {}, stored {stored_at} UTC, \
+             {age} ago",
+            entries.len(),
+            entry.status,
+        )?;
+        let mut rows = vec![vec![
+            "  ".to_owned(),
+            "PART".to_owned(),
+            "THIS RUN".to_owned(),
+            "STORED".to_owned(),
+        ]];
+        for part in &parts.0 {
+            let stored = entry.parts.as_ref().and_then(|s| s.get(&part.name));
+            rows.push(vec![
+                if stored.is_some_and(|s| s.digest == part.digest) {
+                    "  same".to_owned()
+                } else {
+                    "  DIFFERS".to_owned()
+                },
+                part.name.clone(),
+                output::sanitize(&part.shown),
+                stored.map_or_else(|| "(not recorded)".to_owned(), |s| output::sanitize(&s.shown)),
+            ]);
+        }
+        rows.push(vec![
+            if fresh(entry) { "  ok".to_owned() } else { "  EXPIRED".to_owned() },
+            "TTL".to_owned(),
+            format!("--cache-ttl {ttl_text}"),
+            if fresh(entry) { "within it".to_owned() } else { "expired".to_owned() },
+        ]);
+        aligned(out, &rows)?;
+    }
+    writeln!(
+        out,
+        "judge cache: {verdicts} verdict(s) stored for this scenario; one is reused when the \
+         agent gives the very same conversation, judged by the same model and prompts"
+    )?;
+    Ok(ExitCode::Success)
+}
+
+/// The card of `agent`, fetched as a run's agent check would (`Ok(None)`: it has none).
+fn agent_card(
+    config: &super::run::RunConfig,
+    agent: &crate::engine::AgentTarget,
+) -> Result<Result<Option<serde_json::Value>, String>, CliError> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+            CliError::usage(
+                format!("cannot start the async runtime: {e}"),
+                "check the process limits",
+            )
+        })?;
+    let endpoint = crate::agent::AgentEndpoint {
+        name: agent.name.clone(),
+        url: agent.url.clone(),
+        kind: config.options.agent_kind.clone(),
+        auth: config.options.auth.clone(),
+        headers: config.options.headers.clone(),
+    };
+    let client = crate::agent::AgentClient::new(
+        endpoint,
+        config.options.client.clone(),
+        crate::engine::http_client(1),
+    );
+    Ok(runtime.block_on(client.probe()).map(|info| info.card).map_err(|e| e.to_string()))
 }
 
 // ---- history ----------------------------------------------------------------------------
@@ -434,6 +643,9 @@ pub(super) struct StoreOptions {
     pub baseline: Option<String>,
     pub fail_on_regressions_only: bool,
     pub key_context: KeyContext,
+    /// Which agents' whole outcomes may be reused.
+    pub pinning: crate::store::Pinning,
+    pub cache_ttl: std::time::Duration,
     pub config_digest: String,
 }
 
@@ -611,7 +823,21 @@ impl RunStore {
         };
         let mut recorder = Recorder::new(recorder_store, info);
         if let Some(store) = cache_store {
-            let cache = Arc::new(RunCache::new(store, options.key_context.clone()));
+            if !options.pinning.pins_anything() {
+                writeln!(
+                    stderr,
+                    "note: --use-cache without --agent-version or --trust-card-version: every \
+                     scenario calls its agent, and only the judge's verdicts on identical \
+                     conversations are reused; pin the agent's identity (e.g. --agent-version \
+                     \"$GIT_SHA\") to reuse whole results"
+                )?;
+            }
+            let cache = Arc::new(RunCache::new(
+                store,
+                options.key_context.clone(),
+                options.pinning.clone(),
+                options.cache_ttl,
+            ));
             recorder = recorder.with_cache(&cache);
             run_store.cache = Some(cache);
         }

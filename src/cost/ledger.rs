@@ -228,6 +228,7 @@ mod tests {
             usage: None,
             cost_usd: None,
             cached: false,
+            cache: None,
             attempts: 1,
             judge: None,
             llm,

@@ -16,16 +16,18 @@ pub struct CacheQuery<'a> {
     pub card: Option<&'a serde_json::Value>,
 }
 
-/// A result from an earlier run, reported as this run's outcome without a conversation.
+/// A result from an earlier run, reported as this run's outcome without a conversation
+/// (an outcome hit: only for agents whose identity the run pins, see `store::Pinning`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheHit {
-    /// Has `cached: true`.
+    /// Has `cached: true` and `cache: Some(CacheKind::Outcome)`.
     pub outcome: Outcome,
     /// What producing it cost when it ran (USD): the cost this run did not spend.
     pub saved_usd: f64,
 }
 
-/// Earlier results, by scenario. Lookups never fail: a cache that cannot answer misses.
+/// Earlier results, by scenario. Lookups never fail: a cache that cannot answer misses. The
+/// implementation decides which agents may be served at all (an unpinned agent always misses).
 pub trait ResultCache: Send + Sync + fmt::Debug {
     /// One entry per query, in order.
     fn lookup(&self, queries: &[CacheQuery<'_>]) -> Vec<Option<CacheHit>>;

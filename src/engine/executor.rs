@@ -41,6 +41,7 @@ pub(crate) fn outcome_without_run(
         usage: None,
         cost_usd: None,
         cached: false,
+        cache: None,
         attempts: 0,
         judge: None,
         llm: Vec::new(),
@@ -193,6 +194,7 @@ pub(crate) async fn execute(
     let mut checks = check_assertions(&scenario.assertions, &evidence);
     let mut ruling = None;
     let mut judge_error = None;
+    let mut judge_hit = false;
     let deterministic_failed = checks.iter().any(|c| c.verdict == Verdict::Fail);
     match &ctx.judge {
         Some(judge) if needs_judge(scenario) => {
@@ -202,8 +204,9 @@ pub(crate) async fn execute(
                         .to_owned(),
                 );
             } else {
-                match judge.rule(scenario, &run.transcript, &mut run.ledger).await {
-                    Ok(r) => {
+                match judge.rule_cached(scenario, &run.transcript, &mut run.ledger).await {
+                    Ok((r, from_cache)) => {
+                        judge_hit = from_cache;
                         checks.push(CheckResult {
                             key: "judge".to_owned(),
                             expected: judge_expectation(scenario),
@@ -235,6 +238,9 @@ pub(crate) async fn execute(
     outcome.reasons = reasons;
     outcome.checks = checks;
     outcome.judge = ruling;
+    if judge_hit {
+        outcome.cache = Some(super::CacheKind::Judge);
+    }
     run.fill(&mut outcome, started);
     outcome
 }

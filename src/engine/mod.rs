@@ -19,7 +19,7 @@ pub use exit_code::{
     ScenarioChange,
 };
 pub use outcome::{
-    CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
+    CacheKind, CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
 };
 pub use plan::{
     AGENT_PLACEHOLDER, AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, HeaderOverride, Plan,

@@ -147,6 +147,11 @@ pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
     pub cached: bool,
+    /// What the cache gave this outcome: `outcome` (the whole outcome was reused, the agent was
+    /// not called), `judge` (the agent was called and gave the same conversation; only the
+    /// judge's verdict was reused). Absent when nothing came from the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheKind>,
     /// HTTP attempts made (1 when nothing was retried).
     pub attempts: u32,
     /// The LLM judge's ruling, when one ruled.
@@ -156,6 +161,16 @@ pub struct Outcome {
     /// its real usage and price. `cost_usd` is their priced sum.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub llm: Vec<crate::cost::ModelUsage>,
+}
+
+/// Which kind of cache hit an outcome was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheKind {
+    /// The whole outcome came from an earlier run (the agent's identity was pinned).
+    Outcome,
+    /// The agent was called; the judge's verdict on the identical conversation was reused.
+    Judge,
 }
 
 /// What the LLM judge (or a Rogue server) decided about a conversation.

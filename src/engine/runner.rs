@@ -496,6 +496,7 @@ impl Runner {
                 Some(joined) = workers.join_next(), if !workers.is_empty() => {
                     if let Ok((index, Some(outcome), permit)) = joined {
                         settle(budget.as_mut(), index, &outcome);
+                        count_judge_hit(cache_stats.as_mut(), &outcome);
                         finish(index, outcome, &mut outcomes, &mut cancelled, sink);
                         drop(permit);
                     }
@@ -507,6 +508,7 @@ impl Runner {
         while let Some(joined) = workers.join_next().await {
             if let Ok((index, Some(outcome), _permit)) = joined {
                 settle(budget.as_mut(), index, &outcome);
+                count_judge_hit(cache_stats.as_mut(), &outcome);
                 finish(index, outcome, &mut outcomes, &mut cancelled, sink);
             }
         }
@@ -618,6 +620,13 @@ fn test_panic(id: &str) {
 
 #[cfg(not(debug_assertions))]
 fn test_panic(_id: &str) {}
+
+/// Counts an outcome whose judge verdict came from the judge cache.
+fn count_judge_hit(stats: Option<&mut CacheStats>, outcome: &Outcome) {
+    if let Some(stats) = stats {
+        stats.judge_hits += usize::from(outcome.cache == Some(super::CacheKind::Judge));
+    }
+}
 
 /// Books what a finished scenario really cost against the budget.
 fn settle(budget: Option<&mut BudgetGuard>, index: usize, outcome: &Outcome) {

@@ -79,8 +79,12 @@ pub struct RunSummary {
 /// What the result cache did for a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CacheStats {
-    /// Scenarios reported from the cache instead of run.
+    /// Scenarios reported from the cache instead of run (whole outcomes reused).
     pub hits: usize,
+    /// Scenarios whose agent was called and whose judge verdict was reused (counted in
+    /// `misses` too: the outcome was not reused).
+    #[serde(default)]
+    pub judge_hits: usize,
     /// Scenarios looked up and not found (they ran). Scenarios that need no conversation
     /// (nothing checkable, agent down) are not looked up.
     pub misses: usize,

@@ -3,6 +3,7 @@
 //! conversations.
 
 mod assertions;
+pub mod cache;
 pub mod driver;
 pub mod llm;
 pub mod rate_limit;
@@ -12,4 +13,5 @@ pub use assertions::{
     Assessment, CONFIGURE_JUDGE, Evidence, check_assertions, goal_not_assessed, is_about_reply,
     rubric_not_assessed,
 };
+pub use cache::VerdictCache;
 pub use llm::{Judge, JudgeConfig, PriorityModels};

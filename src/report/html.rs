@@ -415,8 +415,8 @@ impl Page {
                 let rate =
                     c.hit_rate().map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}%", r * 100.0));
                 format!(
-                    "{} hits, {} misses (hit rate {rate}), ${:.4} saved",
-                    c.hits, c.misses, c.saved_usd
+                    "{} outcome hits, {} judge hits, {} misses (hit rate {rate}), ${:.4} saved",
+                    c.hits, c.judge_hits, c.misses, c.saved_usd
                 )
             }),
         }
@@ -446,6 +446,9 @@ impl ScenarioRow {
         }
         if o.attempts > 1 {
             details.push(format!("{} attempts", o.attempts));
+        }
+        if o.cache == Some(crate::engine::CacheKind::Judge) {
+            details.push("judge verdict from the cache".to_owned());
         }
         if o.cached {
             details.push("served from the cache".to_owned());

@@ -148,6 +148,7 @@ fn run_properties(doc: &ResultsDocument) -> Vec<Property> {
     if let Some(cache) = &run.cache {
         properties.push(Property::new("cache_hits", cache.hits.to_string()));
         properties.push(Property::new("cache_misses", cache.misses.to_string()));
+        properties.push(Property::new("cache_judge_hits", cache.judge_hits.to_string()));
         if let Some(rate) = cache.hit_rate() {
             properties.push(Property::new("cache_hit_rate", format!("{:.1}%", rate * 100.0)));
         }

@@ -653,22 +653,31 @@ fn write_cost_and_cache(out: &mut String, doc: &ResultsDocument) -> std::fmt::Re
     }
     writeln!(out, "## Cache\n")?;
     if let Some(cache) = doc.run.cache {
-        writeln!(out, "| Hits | Misses | Hit rate | Cost saved |")?;
-        writeln!(out, "|---:|---:|---:|---:|")?;
         writeln!(
             out,
-            "| {} | {} | {} | ${:.4} |\n",
+            "{} outcome hits, {} judge hits, {} misses.\n",
+            cache.hits, cache.judge_hits, cache.misses
+        )?;
+        writeln!(out, "| Outcome hits | Judge hits | Misses | Hit rate | Cost saved |")?;
+        writeln!(out, "|---:|---:|---:|---:|---:|")?;
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | ${:.4} |\n",
             cache.hits,
+            cache.judge_hits,
             cache.misses,
             fmt_rate(cache.hit_rate()),
             cache.saved_usd
         )?;
         return writeln!(
             out,
-            "Cached results are reused when nothing that decides the outcome changed (scenario, \
-             agent URL and card, judge). The cost saved is what the reused results actually \
-             cost when they ran (their priced LLM calls, $0 for those that made none); it is not \
-             part of this run's cost above.\n"
+            "An outcome hit reuses a whole result without calling the agent: only for agents \
+             whose identity is pinned (`--agent-version`, `--trust-card-version`) and within \
+             `--cache-ttl`, when nothing else that decides it changed (scenario, agent URL and \
+             card, judge). A judge hit called the agent and reused only the judge's verdict on \
+             the identical conversation. The cost saved is what the outcome hits actually cost \
+             when they ran (their priced LLM calls, $0 for those that made none); it is not part \
+             of this run's cost above.\n"
         );
     }
     let cached = doc.outcomes().filter(|o| o.cached).count();

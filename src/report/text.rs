@@ -233,9 +233,11 @@ pub(crate) fn render_recap(recap: &Recap<'_>) -> String {
     }
     if let Some(cache) = summary.cache {
         line(format!(
-            "cache: {} hit{}, {} miss{} ({}), ${:.4} saved",
+            "cache: {} outcome hit{}, {} judge hit{}, {} miss{} ({}), ${:.4} saved",
             cache.hits,
             plural(cache.hits),
+            cache.judge_hits,
+            plural(cache.judge_hits),
             cache.misses,
             if cache.misses == 1 { "" } else { "es" },
             fmt_rate(cache.hit_rate()),

@@ -13,7 +13,7 @@ use super::StoreError;
 pub const STORE_FILE_NAME: &str = "store.sqlite3";
 
 /// The schema this build reads and writes. Each version adds one entry to [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a statement waits for another process's write before it gives up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -71,6 +71,22 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     "
     ALTER TABLE runs ADD COLUMN partition TEXT;
     ALTER TABLE runs ADD COLUMN selection_digest TEXT;
+    ",
+    // 3: what each cached outcome's key was made of (for `cache why`), and the judge's
+    // verdicts by transcript (the judge cache).
+    "
+    ALTER TABLE cache ADD COLUMN parts_json TEXT;
+    CREATE INDEX cache_by_scenario ON cache (scenario_id);
+
+    CREATE TABLE judge_cache (
+        key           TEXT PRIMARY KEY,
+        scenario_id   TEXT NOT NULL,
+        ruling_json   TEXT NOT NULL,
+        cost_usd      REAL,
+        created_ms    INTEGER NOT NULL,
+        tool_version  TEXT NOT NULL
+    );
+    CREATE INDEX judge_cache_by_created ON judge_cache (created_ms);
     ",
 ];
 

@@ -342,6 +342,7 @@ fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         hits: usize::try_from(hits).unwrap_or(0),
         misses: misses.and_then(|m| usize::try_from(m).ok()).unwrap_or(0),
         saved_usd: saved.unwrap_or(0.0),
+        ..CacheStats::default()
     });
     Ok(RunRecord {
         id: row.get(0)?,

@@ -26,16 +26,19 @@ pub mod recorder;
 #[cfg(test)]
 mod tests;
 
-pub use cache::{CacheSummary, CachedOutcome, Lookup, is_cacheable};
+pub use cache::{
+    CacheSummary, CachedOutcome, CachedRuling, Lookup, StoredEntry, is_cacheable, now_ms,
+    within_ttl,
+};
 pub use cache_key::{
-    ASSERTION_SEMANTICS_VERSION, CacheKey, JUDGE_PROMPT_VERSION, KEY_VERSION, KeyContext,
-    cache_key, digest_hex,
+    ASSERTION_SEMANTICS_VERSION, AgentIdentity, CacheKey, KEY_VERSION, KeyContext, KeyPart,
+    KeyParts, Pinning, agent_parts, cache_key, digest_hex, key_parts, key_parts_with,
 };
 pub use compare::{Change, Comparison, DEFAULT_FLAKY_WINDOW, Flaky, compare};
 pub use db::{SCHEMA_VERSION, STORE_FILE_NAME, Store};
 pub use error::StoreError;
 pub use history::{RunRecord, RunResults, RunStart, ScenarioRecord, git_commit};
-pub use recorder::{Recorder, RunCache, RunInfo};
+pub use recorder::{DEFAULT_CACHE_TTL, Recorder, RunCache, RunInfo};
 
 /// A short digest of a run's configuration, for the history: runs with the same digest ran
 /// the same selection the same way.

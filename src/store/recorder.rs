@@ -17,8 +17,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
 
-use super::{CacheKey, KeyContext, RunStart, Store, StoreError, cache_key};
-use crate::engine::{CacheHit, CacheQuery, Outcome, ResultCache, RunEvent};
+use super::cache_key::AgentParts;
+use super::{
+    CacheKey, KeyContext, KeyParts, Pinning, RunStart, Store, StoreError, agent_parts,
+    key_parts_with, within_ttl,
+};
+use crate::engine::{CacheHit, CacheKind, CacheQuery, JudgeRuling, Outcome, ResultCache, RunEvent};
+use crate::judge::VerdictCache;
 use crate::report::{ReportError, Reporter};
 
 /// Keys of the scenarios the cache missed, by scenario id: the recorder stores their outcomes
@@ -28,23 +33,42 @@ type PendingKeys = Mutex<HashMap<String, CacheKey>>;
 /// Cached outcomes whose history rows are written in one transaction.
 pub const CACHED_BATCH: usize = 512;
 
-/// The result cache of one run (`--use-cache`).
+/// The default of `--cache-ttl`: how long a cached outcome or verdict is reused.
+pub const DEFAULT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// The result cache of one run (`--use-cache`): whole outcomes for pinned agents, and the
+/// judge's verdicts ([`VerdictCache`]) for every agent.
 #[derive(Debug)]
 pub struct RunCache {
     store: Mutex<Store>,
     context: KeyContext,
+    pinning: Pinning,
+    ttl: std::time::Duration,
     pending: Arc<PendingKeys>,
     error: Mutex<Option<StoreError>>,
 }
 
 impl RunCache {
-    pub fn new(store: Store, context: KeyContext) -> Self {
+    /// With `pinning` saying which agents' outcomes may be reused, and entries reused for
+    /// `ttl` after they were stored.
+    pub fn new(
+        store: Store,
+        context: KeyContext,
+        pinning: Pinning,
+        ttl: std::time::Duration,
+    ) -> Self {
         RunCache {
             store: Mutex::new(store),
             context,
+            pinning,
+            ttl,
             pending: Arc::default(),
             error: Mutex::default(),
         }
+    }
+
+    fn note_error(&self, error: StoreError) {
+        self.error.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(error);
     }
 
     /// The lookup's error, if it failed (every scenario then ran).
@@ -55,46 +79,101 @@ impl RunCache {
 
 impl ResultCache for RunCache {
     fn lookup(&self, queries: &[CacheQuery<'_>]) -> Vec<Option<CacheHit>> {
-        let keys: Vec<CacheKey> = queries
+        // The agent's parts of the key, once per agent.
+        let mut agents: HashMap<(&str, &str), (AgentParts, bool)> = HashMap::new();
+        for q in queries {
+            agents.entry((q.agent.name.as_str(), q.agent.url.as_str())).or_insert_with(|| {
+                let identity = self.pinning.identity(&q.agent.name, q.card);
+                let pinned = identity.is_pinned();
+                (agent_parts(&q.agent.url, q.card, &identity, &self.context), pinned)
+            });
+        }
+        let keyed: Vec<(KeyParts, CacheKey, bool)> = queries
             .par_iter()
-            .map(|q| cache_key(q.scenario, &q.agent.url, q.card, &self.context))
+            .map(|q| {
+                let (agent, pinned) = &agents[&(q.agent.name.as_str(), q.agent.url.as_str())];
+                let parts = key_parts_with(q.scenario, agent);
+                let key = parts.bare_key();
+                (parts, key, *pinned)
+            })
             .collect();
-        let found = {
+        // Only pinned agents' entries are looked up: an unpinned agent is always called.
+        let keys: Vec<CacheKey> =
+            keyed.iter().filter(|(_, _, pinned)| *pinned).map(|(_, key, _)| key.clone()).collect();
+        let found = if keys.is_empty() {
+            Ok(Vec::new())
+        } else {
             let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
             store.cache_lookup_many(&keys)
         };
-        let found = found.unwrap_or_else(|error| {
-            *self.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
-            vec![None; keys.len()]
-        });
+        let mut found = found
+            .unwrap_or_else(|error| {
+                self.note_error(error);
+                vec![None; keys.len()]
+            })
+            .into_iter();
+        let now = super::now_ms();
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         queries
             .iter()
-            .zip(keys)
-            .zip(found)
-            .map(|((query, key), found)| match found {
-                Some(entry) => {
-                    // The key covers the scenario's content, not where it is written nor the
-                    // name this run gives its agent.
-                    let mut outcome = entry.outcome;
-                    let source = &query.scenario.source;
-                    outcome.source =
-                        format!("{}:{}:{}", source.file.display(), source.line, source.col);
-                    outcome.agent.clone_from(&query.agent.name);
-                    outcome.cached = true;
-                    outcome.duration_ms = 0;
-                    // Saved: what the reused outcome actually cost when it ran, as recorded
-                    // with it (its priced LLM calls; $0 when it made none) — never an estimate.
-                    let saved_usd = outcome.cost_usd.unwrap_or(0.0);
-                    outcome.cost_usd = outcome.cost_usd.map(|_| 0.0);
-                    Some(CacheHit { outcome, saved_usd })
-                }
-                None => {
-                    pending.insert(query.scenario.id.clone(), key);
-                    None
+            .zip(keyed)
+            .map(|(query, (parts, key, pinned))| {
+                let entry = if pinned { found.next().flatten() } else { None };
+                match entry.filter(|e| within_ttl(e.created_ms, self.ttl, now)) {
+                    Some(entry) => {
+                        // The key covers the scenario's content, not where it is written nor
+                        // the name this run gives its agent.
+                        let mut outcome = entry.outcome;
+                        let source = &query.scenario.source;
+                        outcome.source =
+                            format!("{}:{}:{}", source.file.display(), source.line, source.col);
+                        outcome.agent.clone_from(&query.agent.name);
+                        outcome.cached = true;
+                        outcome.cache = Some(CacheKind::Outcome);
+                        outcome.duration_ms = 0;
+                        // Saved: what the reused outcome actually cost when it ran, as
+                        // recorded with it (its priced LLM calls; $0 when it made none) —
+                        // never an estimate.
+                        let saved_usd = outcome.cost_usd.unwrap_or(0.0);
+                        outcome.cost_usd = outcome.cost_usd.map(|_| 0.0);
+                        Some(CacheHit { outcome, saved_usd })
+                    }
+                    None => {
+                        // Stored with its parts, for `cache why`.
+                        debug_assert_eq!(parts.bare_key(), key);
+                        pending.insert(query.scenario.id.clone(), parts.key());
+                        None
+                    }
                 }
             })
             .collect()
+    }
+}
+
+impl VerdictCache for RunCache {
+    fn get(&self, key: &str) -> Option<JudgeRuling> {
+        let found = self.store.lock().unwrap_or_else(PoisonError::into_inner).judge_lookup(key);
+        match found {
+            Ok(entry) => entry
+                .filter(|e| within_ttl(e.created_ms, self.ttl, super::now_ms()))
+                .map(|e| e.ruling),
+            Err(error) => {
+                self.note_error(error);
+                None
+            }
+        }
+    }
+
+    fn put(&self, key: &str, scenario_id: &str, ruling: &JudgeRuling, cost_usd: Option<f64>) {
+        let stored = self.store.lock().unwrap_or_else(PoisonError::into_inner).judge_put(
+            key,
+            scenario_id,
+            ruling,
+            cost_usd,
+        );
+        if let Err(error) = stored {
+            self.note_error(error);
+        }
     }
 }
 

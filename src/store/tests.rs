@@ -23,6 +23,7 @@ fn outcome(id: &str, status: Status) -> Outcome {
         usage: None,
         cost_usd: Some(0.002),
         cached: false,
+        cache: None,
         attempts: 1,
         judge: None,
         llm: Vec::new(),
@@ -187,4 +188,47 @@ fn outcomes_and_cache_entries_are_written_together() {
     let err = store.record_outcome("nope", &outcome("b", Status::Passed), Some((&key(2), None)));
     assert!(err.is_err());
     assert_eq!(store.cache_lookup(&key(2)).unwrap(), Lookup::Miss);
+}
+
+#[test]
+fn entries_keep_their_key_parts_and_judge_verdicts_are_kept_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let parts = KeyParts(vec![KeyPart {
+        name: "agent identity".to_owned(),
+        digest: digest_hex(&"--agent-version v1"),
+        shown: "--agent-version v1".to_owned(),
+    }]);
+    let key = parts.key();
+    assert!(store.cache_put(&key, &outcome("a", Status::Passed), Some(0.1)).unwrap());
+    let entries = store.cache_entries_for("a").unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].key, key.as_str());
+    assert_eq!(entries[0].parts.as_ref(), Some(&parts));
+    assert!(store.cache_entries_for("b").unwrap().is_empty());
+
+    let ruling = crate::engine::JudgeRuling {
+        passed: true,
+        reason: "states the window".to_owned(),
+        score: Some(1.0),
+        model: "gpt-4o-mini".to_owned(),
+        evaluator: "llm".to_owned(),
+        prompt_version: crate::judge::llm::JUDGE_PROMPT_VERSION.to_owned(),
+    };
+    store.judge_put("j1", "a", &ruling, Some(0.02)).unwrap();
+    let found = store.judge_lookup("j1").unwrap().unwrap();
+    assert_eq!((found.ruling, found.cost_usd), (ruling, Some(0.02)));
+    assert!(store.judge_lookup("j2").unwrap().is_none());
+    assert_eq!(store.judge_entries_for("a").unwrap(), 1);
+    let stats = store.cache_summary().unwrap();
+    assert_eq!((stats.entries, stats.judge_entries), (1, 1));
+
+    // Backdated past a TTL, both are expired for a run, and pruned together.
+    store.conn.execute("UPDATE cache SET created_ms = created_ms - 86400000", []).unwrap();
+    store.conn.execute("UPDATE judge_cache SET created_ms = created_ms - 86400000", []).unwrap();
+    let entry = store.cache_lookup_many(std::slice::from_ref(&key)).unwrap().remove(0).unwrap();
+    assert!(!within_ttl(entry.created_ms, Duration::from_secs(3600), now_ms()));
+    assert!(within_ttl(entry.created_ms, Duration::from_secs(2 * 86400), now_ms()));
+    assert_eq!(store.cache_prune(Duration::from_secs(3600)).unwrap(), 1);
+    assert!(store.judge_lookup("j1").unwrap().is_none());
 }

@@ -85,12 +85,21 @@ pub struct Judge {
     client: LlmClient,
     config: Arc<JudgeConfig>,
     pricing: Arc<Pricing>,
+    /// Earlier verdicts (`--use-cache`).
+    cache: Option<Arc<dyn super::VerdictCache>>,
 }
 
 impl Judge {
     pub fn new(config: JudgeConfig, pricing: Arc<Pricing>, http: reqwest::Client) -> Self {
         let client = LlmClient::new(config.endpoint.clone(), http);
-        Judge { client, config: Arc::new(config), pricing }
+        Judge { client, config: Arc::new(config), pricing, cache: None }
+    }
+
+    /// Reuse the verdicts in `cache` for identical requests, and store new ones there.
+    #[must_use]
+    pub fn with_verdict_cache(mut self, cache: Arc<dyn super::VerdictCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     pub fn client(&self) -> &LlmClient {
@@ -149,14 +158,54 @@ impl Judge {
         transcript: &[TranscriptEntry],
         ledger: &mut CostLedger,
     ) -> Result<JudgeRuling, String> {
+        self.rule_cached(scenario, transcript, ledger).await.map(|(ruling, _)| ruling)
+    }
+
+    /// [`Judge::rule`], reusing the verdict on an identical request from the judge cache when
+    /// there is one (then no call is made and the flag is true).
+    pub async fn rule_cached(
+        &self,
+        scenario: &Scenario,
+        transcript: &[TranscriptEntry],
+        ledger: &mut CostLedger,
+    ) -> Result<(JudgeRuling, bool), String> {
         let model = self.model_for(scenario);
+        let messages = judge_messages(scenario, transcript);
+        let key = self.cache.as_ref().map(|cache| {
+            let key = super::cache::verdict_key(
+                &model,
+                &self.wire_model(&model),
+                &self.config.endpoint.base_url,
+                self.config.temperature,
+                &messages,
+            );
+            (cache, key)
+        });
+        if let Some(ruling) = key.as_ref().and_then(|(cache, key)| cache.get(key)) {
+            return Ok((ruling, true));
+        }
+        let spent_before = ledger.total_pico().unwrap_or(0);
+        let ruling = self.rule_uncached(&model, messages, ledger).await?;
+        if let Some((cache, key)) = &key {
+            let spent = ledger.total_pico().unwrap_or(0).saturating_sub(spent_before);
+            cache.put(key, &scenario.id, &ruling, Some(crate::cost::usd(spent)));
+        }
+        Ok((ruling, false))
+    }
+
+    async fn rule_uncached(
+        &self,
+        model: &str,
+        messages: Vec<ChatMessage>,
+        ledger: &mut CostLedger,
+    ) -> Result<JudgeRuling, String> {
         let mut last_problem = String::new();
         for _ in 0..VERDICT_ATTEMPTS {
             let response = self
                 .call(
                     LlmRole::Judge,
-                    &model,
-                    judge_messages(scenario, transcript),
+                    model,
+                    messages.clone(),
                     Some(("verdict", verdict_schema())),
                     ledger,
                 )
