@@ -273,7 +273,12 @@ fn cache_preview(
             }
         }
     }
-    let cache = RunCache::new(store, config.store.key_context.clone());
+    let cache = RunCache::new(
+        store,
+        config.store.key_context.clone(),
+        config.store.pinning.clone(),
+        config.store.cache_ttl,
+    );
     let judged = options.judge.is_some() || options.rogue.is_some();
     let (hits, misses) = lookup_hits(&cache, &plan, &agent_down, &cards, judged);
     if let Some(error) = cache.take_error() {

@@ -241,6 +241,7 @@ pub(super) fn merged_events(
     summary.cost = Some(Box::new(merged_cost(shards, &outcomes)));
     summary.cache = shards.iter().filter_map(|(_, d)| d.run.cache).reduce(|a, b| CacheStats {
         hits: a.hits + b.hits,
+        judge_hits: a.judge_hits + b.judge_hits,
         misses: a.misses + b.misses,
         saved_usd: a.saved_usd + b.saved_usd,
     });

@@ -175,7 +175,7 @@ fn why(args: &WhyArgs, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<Ex
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    let plan = crate::engine::Plan::build(scenarios, &config.routing).map_err(|e| {
+    let plan = crate::engine::Plan::build(scenarios.scenarios, &config.routing).map_err(|e| {
         CliError::usage(
             e.to_string(),
             "Rogue files name no agent: pass --agent '*=URL' to send them to one",

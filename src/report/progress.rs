@@ -599,6 +599,7 @@ mod tests {
             cost_usd: None,
             cached: false,
             agent_url: None,
+            cache: None,
             attempts: 1,
             judge: None,
             llm: Vec::new(),
@@ -696,7 +697,7 @@ mod tests {
                 "P0 pass rate 66.7% can no longer reach the 80.0% threshold".to_owned(),
             )),
         );
-        summary.cache = Some(CacheStats { hits: 2, misses: 34, saved_usd: 0.0242 });
+        summary.cache = Some(CacheStats { hits: 2, judge_hits: 1, misses: 34, saved_usd: 0.0242 });
         events.push(RunEvent::RunFinished { summary });
         events
     }
