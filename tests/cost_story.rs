@@ -110,7 +110,7 @@ fn a_run_without_llm_calls_costs_zero_dollars_in_every_report() {
     assert_eq!(rerun.results["run"]["cache"]["hits"], 3, "{}", rerun.stderr);
     assert_eq!(rerun.results["run"]["cache"]["saved_usd"], 0.0);
     assert!(rerun.stderr.contains("$0.0000 saved"), "{}", rerun.stderr);
-    assert!(rerun.file("summary.md").contains("| 3 | 0 | 100.0% | $0.0000 |"));
+    assert!(rerun.file("summary.md").contains("| 3 | 0 | 0 | 100.0% | $0.0000 |"));
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn a_cached_rerun_saves_the_recorded_actual_cost_not_the_files_estimates() {
     assert!(second.stderr.contains(&saved_text), "{}", second.stderr);
     assert!(!second.stderr.contains("$20.0000"), "{}", second.stderr);
     let summary = second.file("summary.md");
-    assert!(summary.contains(&format!("| 4 | 0 | 100.0% | {money} |")), "{summary}");
+    assert!(summary.contains(&format!("| 4 | 0 | 0 | 100.0% | {money} |")), "{summary}");
     assert!(second.file("report.html").contains(&saved_text));
     assert_eq!(
         junit_property(&second.file("junit.xml"), "cache_saved_usd"),
