@@ -504,6 +504,7 @@ impl Runner {
             }
         }
 
+        test_stall_after_stop(&cancel).await;
         // Stopped or done: collect what finished, cancel what did not.
         while let Some(joined) = workers.join_next().await {
             if let Ok((index, Some(outcome), _permit)) = joined {
@@ -620,6 +621,19 @@ fn test_panic(id: &str) {
 
 #[cfg(not(debug_assertions))]
 fn test_panic(_id: &str) {}
+
+/// Debug builds only: with `ROGUE_RUNNER_TEST_STALL_AFTER_STOP` set, a run stopped by a signal
+/// never finishes, as if a worker ignored cancellation, so the tests can show that a second
+/// signal still ends the process at once. A release build has no such hook.
+#[cfg(debug_assertions)]
+async fn test_stall_after_stop(cancel: &CancellationToken) {
+    if cancel.is_cancelled() && std::env::var_os("ROGUE_RUNNER_TEST_STALL_AFTER_STOP").is_some() {
+        std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(not(debug_assertions))]
+async fn test_stall_after_stop(_cancel: &CancellationToken) {}
 
 /// Counts an outcome whose judge verdict came from the judge cache.
 fn count_judge_hit(stats: Option<&mut CacheStats>, outcome: &Outcome) {

@@ -31,7 +31,8 @@ fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
         .env_remove("OPENAI_BASE_URL")
         .env_remove("ROGUE_JUDGE_BASE_URL")
         .env_remove("ROGUE_RUNNER_CONFIG")
-        .env_remove("ROGUE_RUNNER_TEST_PANIC");
+        .env_remove("ROGUE_RUNNER_TEST_PANIC")
+        .env_remove("ROGUE_RUNNER_TEST_STALL_AFTER_STOP");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -261,6 +262,13 @@ fn a_panicking_worker_is_an_error_outcome_with_its_message_and_the_run_fails() {
 /// how long the run took to end after the signal.
 #[cfg(unix)]
 fn stop_a_slow_run_with(signal: &str) -> (tempfile::TempDir, i32, Duration) {
+    stop_a_slow_run(&[signal], &[])
+}
+
+/// [`stop_a_slow_run_with`] for each of `signals` in turn, the next one sent once the run has
+/// said it is stopping (a `run_cancelled` event), with `env` set for the run.
+#[cfg(unix)]
+fn stop_a_slow_run(signals: &[&str], env: &[(&str, &str)]) -> (tempfile::TempDir, i32, Duration) {
     let agent = MockServer::start(MockAgentOptions::default());
     let dir = tempfile::tempdir().unwrap();
     fs_err::write(
@@ -285,23 +293,28 @@ fn stop_a_slow_run_with(signal: &str) -> (tempfile::TempDir, i32, Duration) {
             "--rogue-server",
             &agent.base_url(),
         ],
-        &[],
+        env,
     )
     .stdout(Stdio::null())
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    // Ready when the slow scenario is in flight.
     let events = dir.path().join("out").join("events.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !fs_err::read_to_string(&events).is_ok_and(|t| t.contains("scenario_started")) {
-        assert!(Instant::now() < deadline, "the run never started its scenario");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before the signal");
-        std::thread::sleep(Duration::from_millis(20));
+    let mut sent = Instant::now();
+    for (n, signal) in signals.iter().enumerate() {
+        // Ready for the first signal when the slow scenario is in flight; for the next ones,
+        // when the run has taken the previous one.
+        let ready = if n == 0 { "scenario_started" } else { "run_cancelled" };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !fs_err::read_to_string(&events).is_ok_and(|t| t.contains(ready)) {
+            assert!(Instant::now() < deadline, "the run never wrote {ready}");
+            assert!(child.try_wait().unwrap().is_none(), "the run ended before {signal}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sent = Instant::now();
+        let kill = Command::new("kill").args([*signal, &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
     }
-    let sent = Instant::now();
-    let kill = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
     let deadline = sent + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -309,7 +322,7 @@ fn stop_a_slow_run_with(signal: &str) -> (tempfile::TempDir, i32, Duration) {
         }
         if Instant::now() > deadline {
             child.kill().unwrap();
-            panic!("the run did not stop within 20 s of {signal}");
+            panic!("the run did not stop within 20 s of {signals:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -345,6 +358,23 @@ fn sighup_writes_every_report_and_exits_129() {
     let doc = results(dir.path());
     assert_eq!(doc["run"]["exit_code"], 129, "{:#}", doc["run"]);
     assert!(doc["run"]["cancel_message"].as_str().unwrap().contains("SIGHUP"), "{:#}", doc["run"]);
+}
+
+/// A run that does not stop after the first signal (a debug-build hook stalls it once it is
+/// cancelled, as a worker that ignored cancellation would) exits at once on the second, with
+/// the second signal's code, and leaves a readable events.jsonl.
+#[cfg(unix)]
+#[test]
+fn a_second_signal_exits_at_once_when_the_first_is_not_enough() {
+    let stall = [("ROGUE_RUNNER_TEST_STALL_AFTER_STOP", "1")];
+    let (dir, code, took) = stop_a_slow_run(&["-TERM", "-HUP"], &stall);
+    assert_eq!(code, 129, "the second signal decides the code");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let events = fs_err::read_to_string(dir.path().join("out").join("events.jsonl")).unwrap();
+    for line in events.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+    assert!(events.contains("SIGTERM"), "{events}");
 }
 
 // ---- Secrets echoed back (issue 12, item 3) -----------------------------------------------
