@@ -30,7 +30,7 @@ mod text;
 pub(crate) use text::redact_userinfo;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -561,26 +561,7 @@ mod tests {
     use crate::engine::{AgentPlan, CacheStats, CancelReason, RunSummary};
     use crate::scenario::Priority;
 
-    /// A writer tests can read back.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
+    use crate::report::tests::Captured;
 
     fn outcome(id: &str, priority: Priority, status: Status, reason: &str, ms: u64) -> Outcome {
         Outcome {
