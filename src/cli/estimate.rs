@@ -215,13 +215,7 @@ fn cache_preview(
             "Rogue files name no agent: pass --agent '*=URL' to send them to one",
         )
     })?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-            CliError::usage(
-                format!("cannot start the async runtime: {e}"),
-                "check the process limits",
-            )
-        })?;
+    let runtime = super::current_thread_runtime()?;
     let options = &config.options;
     let http = crate::engine::http_client(plan.agents.len());
     let probes = runtime.block_on(async {

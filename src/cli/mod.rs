@@ -77,6 +77,14 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
     }
 }
 
+/// A single-threaded runtime for the commands that make a few requests (`estimate`,
+/// `cache why`), not a run's worth.
+fn current_thread_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        CliError::usage(format!("cannot start the async runtime: {e}"), "check the process limits")
+    })
+}
+
 fn selection_from(filters: &args::FilterArgs) -> Result<Selection, CliError> {
     let partition = filters
         .partition

@@ -339,13 +339,7 @@ fn agent_card(
     config: &super::run::RunConfig,
     agent: &crate::engine::AgentTarget,
 ) -> Result<Result<Option<serde_json::Value>, String>, CliError> {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-            CliError::usage(
-                format!("cannot start the async runtime: {e}"),
-                "check the process limits",
-            )
-        })?;
+    let runtime = super::current_thread_runtime()?;
     let endpoint = crate::agent::AgentEndpoint {
         name: agent.name.clone(),
         url: agent.url.clone(),
