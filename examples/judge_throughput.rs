@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use rogue_runner::cost::Pricing;
 use rogue_runner::demo::{FakeJudge, FakeJudgeOptions, Fault, MockAgent, MockAgentOptions};
-use rogue_runner::engine::{AgentRouting, Plan, RunOptions, Runner, http_client};
+use rogue_runner::engine::{AgentRouting, Plan, RunOptions, Runner};
 use rogue_runner::judge::llm::LlmEndpoint;
 use rogue_runner::judge::{Judge, JudgeConfig};
 use rogue_runner::scenario::{LoadOptions, load_text};
@@ -93,7 +93,7 @@ async fn run(
     let options = RunOptions {
         parallel,
         fail_fast: None,
-        judge: Some(Judge::new(config, Arc::clone(&pricing), http_client(parallel))),
+        judge: Some(Judge::new(config, Arc::clone(&pricing), rogue_runner::http::client(parallel))),
         pricing,
         ..RunOptions::default()
     };

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rogue_runner::agent::{
     AgentClient, AgentEndpoint, AgentError, AgentKind, Auth, ClientOptions, ConversationState,
 };
-use rogue_runner::engine::{Role, Usage};
+use rogue_runner::model::{Role, Usage};
 use rogue_runner::secret::Secret;
 use serde_json::{Value, json};
 
@@ -1107,7 +1107,7 @@ async fn a_card_redirected_to_another_origin_is_fetched_without_credentials_and_
     let client = AgentClient::new(
         endpoint(&front_url, AgentKind::A2a, auth),
         options(),
-        rogue_runner::engine::http_client(4),
+        rogue_runner::http::client(4),
     );
     let text = client.probe().await.unwrap_err().to_string();
     server.abort();

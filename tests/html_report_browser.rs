@@ -14,8 +14,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rogue_runner::engine::{
-    AgentPlan, CheckResult, Outcome, Role, RunEvent, RunSummary, Status, TranscriptEntry, Verdict,
+use rogue_runner::model::{
+    AgentPlan, CheckResult, Outcome, Role, RunEvent, Status, TranscriptEntry, Verdict,
 };
 use rogue_runner::report::{HtmlReport, Reporter, ResultsDocument};
 use rogue_runner::scenario::Priority;
@@ -254,7 +254,7 @@ fn hostile_events() -> Vec<RunEvent> {
         },
         RunEvent::ScenarioFinished { outcome: Arc::new(outcomes[0].clone()) },
         RunEvent::RunFinished {
-            summary: RunSummary::build(
+            summary: rogue_runner::engine::summarize(
                 "run-hostile".to_owned(),
                 "2026-08-30T10:00:00Z".to_owned(),
                 "2026-08-30T10:00:01Z".to_owned(),

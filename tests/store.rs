@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::MockServer;
 use rogue_runner::demo::MockAgentOptions;
-use rogue_runner::engine::{CacheStats, Outcome, RunSummary, Status};
+use rogue_runner::model::{CacheStats, Outcome, Status};
 use rogue_runner::scenario::Priority;
 use rogue_runner::store::{RunStart, Store, is_cacheable};
 use serde_json::Value;
@@ -299,7 +299,7 @@ fn handmade_history(dir: &Path) {
         for o in &outcomes {
             store.record_outcome(&id, o, None).unwrap();
         }
-        let mut summary = RunSummary::build(
+        let mut summary = rogue_runner::engine::summarize(
             id,
             started_at,
             format!("2026-03-0{}T09:00:12Z", run + 1),

@@ -4,9 +4,9 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use super::snippet::{SNIPPET_CHARS, one_line, redact_url};
 use super::transport::{Accept, ContentType, Request, Transport};
 use super::{AgentError, AgentInfo, AgentReply, ConversationState};
+use crate::http::{SNIPPET_CHARS, one_line, redact_url};
 
 const MESSAGE: &str = "message";
 const CONTEXT_ID: &str = "context_id";

@@ -11,13 +11,7 @@
 mod a2a;
 mod http_json;
 mod openai_chat;
-mod snippet;
 mod transport;
-
-pub(crate) use snippet::{one_line, redact_url};
-pub(crate) use transport::{
-    ReadError, deadline_after, error_body_message, error_object, read_limited, root_cause,
-};
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -25,7 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use crate::engine::Usage;
+use crate::model::Usage;
 use crate::secret::Secret;
 
 /// How to reach one agent.
@@ -121,7 +115,7 @@ pub struct ConversationState {
     /// A2A `taskId` of a task left in `input-required`, to continue it.
     pub task_id: Option<String>,
     /// For chat agents: the messages so far.
-    pub history: Vec<(crate::engine::Role, String)>,
+    pub history: Vec<(crate::model::Role, String)>,
     /// Attempts at the agent so far in this conversation: one per message, plus each retry
     /// and dialect fallback. Failed turns count too, so an `error` outcome says how often
     /// the agent was tried.
@@ -194,7 +188,7 @@ pub struct AgentClient {
 impl AgentClient {
     /// A client that uses the given connection pool (share one `reqwest::Client` per run).
     /// The client must not follow redirects itself (build it with
-    /// [`crate::engine::http_client`]): this client follows them only where credentials stay
+    /// [`crate::http::client`]): this client follows them only where credentials stay
     /// with their origin.
     pub fn new(endpoint: AgentEndpoint, options: ClientOptions, http: reqwest::Client) -> Self {
         AgentClient {

@@ -2,10 +2,10 @@
 
 use serde_json::{Value, json};
 
-use super::snippet::{SNIPPET_CHARS, one_line, redact_url};
 use super::transport::{Accept, ContentType, Request, Transport};
 use super::{AgentError, AgentInfo, AgentReply, ConversationState};
-use crate::engine::Role;
+use crate::http::{SNIPPET_CHARS, one_line, redact_url};
+use crate::model::Role;
 
 fn join(base: &str, path: &str) -> String {
     format!("{}/{path}", base.trim_end_matches('/'))
@@ -85,12 +85,12 @@ fn reply_text(reply: &Value) -> Result<String, String> {
 }
 
 /// Chat-completion `usage` is read the same way for agents and for the judge.
-use crate::judge::llm::client::usage;
+use crate::http::usage;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Usage;
+    use crate::model::Usage;
 
     #[test]
     fn reads_content_refusal_and_parts() {

@@ -2,7 +2,6 @@
 //! per-request deadlines, retries with backoff for connect errors and 5xx, bounded body
 //! reads, and the mapping of every failure to an [`AgentError`] a user can act on.
 
-use std::error::Error as StdError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +10,11 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::snippet::{one_line, redact_url, snippet};
 use super::{AgentEndpoint, AgentError, Auth, ClientOptions};
+use crate::http::{
+    ReadError, deadline_after, error_body_message, one_line, read_limited, redact_url, root_cause,
+    snippet,
+};
 use crate::secret::Secret;
 
 /// Longest backoff between two attempts, whatever `ClientOptions::backoff` says.
@@ -21,18 +23,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const ERROR_BODY_BYTES: usize = 16 * 1024;
 /// Redirects followed for one request (same origin, or GETs without credentials).
 const MAX_REDIRECTS: u32 = 10;
-/// Stands in for "never" where a deadline overflows (`--timeout` of centuries).
-const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 86_400);
-
-/// `duration` from now, saturating instead of overflowing: an absurd `--timeout` means "no
-/// limit", never a panic.
-pub(crate) fn deadline_after(duration: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(duration)
-        .or_else(|| now.checked_add(FAR_FUTURE))
-        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
-        .unwrap_or(now)
-}
 
 /// Whether `a` and `b` are the same origin (scheme, host, port). Loopback names count as one
 /// host (`localhost`, `127.0.0.1`, `[::1]`): agents often advertise one while the user typed
@@ -290,7 +280,7 @@ impl Transport {
         let mut target = first.clone();
         // Credentials go only to the origin the request was meant for: after a redirect to
         // another origin, none is sent again (reqwest only strips `Authorization` itself, and
-        // the shared client follows no redirect at all; see `engine::http_client`).
+        // the shared client follows no redirect at all; see `http::client`).
         let mut credentials = true;
         let mut hops = 0;
         let response = loop {
@@ -493,101 +483,14 @@ pub(crate) fn broken_body(url: &str, read: usize, cause: &str) -> AgentError {
     }
 }
 
-/// Why a bounded body read stopped early.
-#[derive(Debug)]
-pub(crate) enum ReadError {
-    /// More than the limit arrived; holds what was read.
-    TooLarge(Vec<u8>),
-    Timeout,
-    Broken {
-        read: usize,
-        cause: String,
-    },
-}
-
-/// Reads `response`'s body chunk by chunk, never holding more than `limit` bytes (chunked
-/// bodies included), before `deadline`.
-pub(crate) async fn read_limited(
-    response: &mut Response,
-    limit: usize,
-    deadline: Instant,
-) -> Result<Vec<u8>, ReadError> {
-    if response.content_length().is_some_and(|len| len > limit as u64) {
-        return Err(ReadError::TooLarge(Vec::new()));
-    }
-    let mut body = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Err(_elapsed) => return Err(ReadError::Timeout),
-            Ok(Err(err)) if err.is_timeout() => return Err(ReadError::Timeout),
-            Ok(Err(err)) => {
-                return Err(ReadError::Broken { read: body.len(), cause: root_cause(&err) });
-            }
-            Ok(Ok(None)) => return Ok(body),
-            Ok(Ok(Some(chunk))) => {
-                if body.len() + chunk.len() > limit {
-                    let room = limit - body.len();
-                    body.extend_from_slice(&chunk[..room]);
-                    return Err(ReadError::TooLarge(body));
-                }
-                body.extend_from_slice(&chunk);
-            }
-        }
-    }
-}
-
-/// The error object of a JSON error body: the body itself, or the one element of the array
-/// Gemini's OpenAI layer answers with.
-pub(crate) fn error_object(json: &Value) -> &Value {
-    match json {
-        Value::Array(items) if items.len() == 1 => &items[0],
-        _ => json,
-    }
-}
-
-/// The message of a JSON error body: `error.message`, `message`, `detail` or a string `error`.
-pub(crate) fn error_body_message(json: &Value) -> Option<&str> {
-    let json = error_object(json);
-    json.pointer("/error/message")
-        .or_else(|| json.get("message"))
-        .or_else(|| json.get("detail"))
-        .or_else(|| json.get("error"))
-        .and_then(Value::as_str)
-}
-
 /// The text quoted for an error body: its JSON error message, else a snippet of the body.
 fn error_text(body: &[u8]) -> String {
     if let Ok(json) = serde_json::from_slice::<Value>(body)
         && let Some(message) = error_body_message(&json)
     {
-        return one_line(message, super::snippet::SNIPPET_CHARS);
+        return one_line(message, crate::http::SNIPPET_CHARS);
     }
     snippet(body)
-}
-
-/// The innermost cause of `err`, in words: "connection refused" rather than the chain of
-/// "error sending request … client error (Connect) … tcp connect error … (os error 111)".
-pub(crate) fn root_cause(err: &(dyn StdError + 'static)) -> String {
-    let mut current: &(dyn StdError + 'static) = err;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    if let Some(io) = current.downcast_ref::<std::io::Error>() {
-        match io.kind() {
-            std::io::ErrorKind::ConnectionRefused => return "connection refused".to_owned(),
-            std::io::ErrorKind::ConnectionReset => return "connection reset".to_owned(),
-            std::io::ErrorKind::ConnectionAborted => return "connection aborted".to_owned(),
-            std::io::ErrorKind::TimedOut => return "connection timed out".to_owned(),
-            _ => {}
-        }
-    }
-    let text = current.to_string();
-    // "No route to host (os error 113)" → "No route to host".
-    let text = match text.rfind(" (os error ") {
-        Some(at) if text.ends_with(')') => &text[..at],
-        _ => &text,
-    };
-    one_line(text, 160)
 }
 
 /// The secret values of `endpoint` worth scrubbing (shorter ones would mangle messages more

@@ -11,9 +11,10 @@ use crate::demo::{
     FakeJudge, FakeJudgeOptions, MockAgent, MockAgentOptions, MockDialect, bundled_scenarios,
     serve_forever,
 };
-use crate::engine::{AgentRouting, ExitCode, Plan, RunOptions, http_client};
+use crate::engine::{AgentRouting, Plan, RunOptions};
 use crate::judge::llm::LlmEndpoint;
 use crate::judge::{Judge, JudgeConfig};
+use crate::model::ExitCode;
 use crate::report::{ProgressMode, ReportPaths};
 use crate::scenario::{LoadOptions, Priority, Scenario, load_text};
 
@@ -74,7 +75,11 @@ pub(super) fn demo(
             ..JudgeConfig::default()
         };
         let options = RunOptions {
-            judge: Some(Judge::new(config, std::sync::Arc::clone(&pricing), http_client(5))),
+            judge: Some(Judge::new(
+                config,
+                std::sync::Arc::clone(&pricing),
+                crate::http::client(5),
+            )),
             pricing,
             ..RunOptions::default()
         };

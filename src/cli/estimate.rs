@@ -10,9 +10,10 @@ use super::args::RunArgs;
 use super::run::{RunConfig, load_selection};
 use super::{CliError, output};
 use crate::agent::{AgentClient, AgentEndpoint, AgentKind};
-use crate::cost::{Assumptions, SelectionEstimate, estimate_scenario, monthly};
-use crate::engine::ExitCode;
+use crate::cost::monthly;
+use crate::engine::{Assumptions, SelectionEstimate, estimate_scenario};
 use crate::engine::{Plan, lookup_hits};
+use crate::model::ExitCode;
 use crate::scenario::Scenario;
 use crate::store::{RunCache, Store};
 
@@ -217,7 +218,7 @@ fn cache_preview(
     })?;
     let runtime = super::current_thread_runtime()?;
     let options = &config.options;
-    let http = crate::engine::http_client(plan.agents.len());
+    let http = crate::http::client(plan.agents.len());
     let probes = runtime.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         let mut urls: Vec<&str> = plan.agents.iter().map(|a| a.url.as_str()).collect();
@@ -261,7 +262,7 @@ fn cache_preview(
                     notes.push(format!(
                         "agent {} ({}) is unreachable ({e}): its scenarios would error, not hit",
                         agent.name,
-                        crate::agent::redact_url(&agent.url)
+                        crate::http::redact_url(&agent.url)
                     ));
                 }
             }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::args::{ListArgs, OutputFormat};
 use super::{CliError, output, selection_from};
-use crate::engine::ExitCode;
+use crate::model::ExitCode;
 use crate::scenario::escape::escape_invisible;
 use crate::scenario::{Scenario, Stats, UNASSIGNED_AGENT, load_paths};
 

@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use super::CliError;
 use super::args::MergeArgs;
-use crate::cost::CostBreakdown;
-use crate::engine::{
-    AgentPlan, CacheStats, CancelReason, ExitCode, ExitPolicy, Outcome, RunEvent, RunSummary,
-};
+use crate::engine::ExitPolicy;
+use crate::model::CostBreakdown;
+use crate::model::{AgentPlan, CacheStats, CancelReason, ExitCode, Outcome, RunEvent, RunSummary};
 use crate::report::{Progress, RESULTS_SCHEMA_VERSION, ReportPaths, ReportSet, ResultsDocument};
 use crate::scenario::ShardInfo;
 
@@ -229,7 +228,7 @@ pub(super) fn merged_events(
     if let Some((reason, message)) = &cancelled {
         events.push(RunEvent::RunCancelled { reason: *reason, message: message.clone() });
     }
-    let mut summary = RunSummary::build_with_policy(
+    let mut summary = crate::engine::summarize_with_policy(
         run_id,
         started_at,
         finished_at,
@@ -255,11 +254,8 @@ fn merged_cost(shards: &[(PathBuf, ResultsDocument)], outcomes: &[Arc<Outcome>])
     let costs: Vec<&CostBreakdown> =
         shards.iter().filter_map(|(_, d)| d.run.cost.as_deref()).collect();
     let runs_per_day = costs.first().map_or(5, |c| c.runs_per_day);
-    let mut cost = CostBreakdown::of(
-        outcomes.iter().map(AsRef::as_ref),
-        runs_per_day,
-        &crate::cost::Pricing::shipped(),
-    );
+    let mut cost =
+        crate::cost::Pricing::shipped().breakdown(outcomes.iter().map(AsRef::as_ref), runs_per_day);
     // The shards' pricing tables (maybe a user's) decided what is priced, not this one's.
     let mut unknown: Vec<String> =
         costs.iter().flat_map(|c| c.unknown_models.iter().cloned()).collect();

@@ -22,7 +22,7 @@ pub use error::CliError;
 pub use judge_args::{EvaluatorChoice, JudgeArgs};
 pub use output::sanitize;
 
-use crate::engine::ExitCode;
+use crate::model::ExitCode;
 use crate::scenario::Selection;
 
 /// Run the command line and return the process exit code.

@@ -12,9 +12,9 @@ use super::store::{RunStore, StoreOptions};
 use super::{CliError, output, selection_from};
 use crate::agent::{AgentKind, Auth, ClientOptions};
 use crate::engine::{
-    AgentRouting, ExitCode, ExitPolicy, Plan, ResultCache, RunOptions, Runner, StopSignal,
-    StopSignalCell,
+    AgentRouting, ExitPolicy, Plan, ResultCache, RunOptions, Runner, StopSignal, StopSignalCell,
 };
+use crate::model::ExitCode;
 use crate::report::{Progress, ProgressMode, ReportFormats, ReportPaths, ReportSet};
 use crate::scenario::{LoadOptions, Scenario, Selection, load_paths};
 use crate::secret::Secret;
@@ -133,7 +133,7 @@ impl RunConfig {
                     crate::judge::Judge::new(
                         config,
                         std::sync::Arc::new(judge.pricing.clone()),
-                        crate::engine::http_client(args.parallel as usize),
+                        crate::http::client(args.parallel as usize),
                     )
                 }),
                 pricing: std::sync::Arc::new(judge.pricing.clone()),
@@ -145,7 +145,7 @@ impl RunConfig {
                     judge_api_key: judge.would_use.endpoint.api_key.clone(),
                     judge_api_base: judge.explicit_base_url.clone(),
                     poll_interval: judge.rogue_poll_interval,
-                    http: crate::engine::http_client(args.parallel as usize),
+                    http: crate::http::client(args.parallel as usize),
                     models: Some(judge.would_use.clone()),
                     health: std::sync::Arc::default(),
                 }),
@@ -272,7 +272,7 @@ pub(super) fn load_selection(
 fn write_failed_shard(config: &RunConfig, stderr: &mut dyn Write) -> Result<(), CliError> {
     let Some(partition) = config.selection.partition() else { return Ok(()) };
     let now = jiff::Timestamp::now().to_string();
-    let mut run = crate::engine::RunSummary::build(
+    let mut run = crate::engine::summarize(
         uuid::Uuid::new_v4().simple().to_string(),
         now.clone(),
         now,
@@ -325,7 +325,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
         writeln!(
             stderr,
             "evaluator: Rogue server at {} (one job per scenario, {} at once)",
-            crate::agent::redact_url(&args.rogue_server),
+            crate::http::redact_url(&args.rogue_server),
             args.parallel
         )?;
     } else {
@@ -337,7 +337,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             stderr,
             "warning: {} names its agent URL {}, which overrides --rogue-server for its {} scenario(s); pass --agent NAME=URL to choose",
             found.file.display(),
-            crate::agent::redact_url(&found.url),
+            crate::http::redact_url(&found.url),
             found.scenarios
         )?;
     }
@@ -359,12 +359,12 @@ fn warn_unbounded_budget(
     };
     let mut unknown = std::collections::BTreeSet::new();
     for scenario in scenarios {
-        let estimate = crate::cost::estimate_scenario(
+        let estimate = crate::engine::estimate_scenario(
             scenario,
             config.judge.judge.as_ref(),
             agent_model,
             &config.judge.pricing,
-            &crate::cost::Assumptions::default(),
+            &crate::engine::Assumptions::default(),
         );
         unknown.extend(estimate.unpriced_models().map(str::to_owned));
     }
@@ -389,7 +389,7 @@ fn describe_judge(
             stderr,
             "judge: {} at {} (key: {}); models P0 {} / P1 {} / P2 {}{}",
             j.force_model.as_deref().map_or("per priority", |m| m),
-            crate::agent::redact_url(&j.endpoint.base_url),
+            crate::http::redact_url(&j.endpoint.base_url),
             setup.key_source,
             j.models.p0,
             j.models.p1,
@@ -474,7 +474,7 @@ pub(super) async fn run_with_reports(
     plan: Plan,
     paths: &ReportPaths,
     progress: ProgressMode,
-) -> (crate::engine::RunSummary, Vec<crate::report::ReportError>) {
+) -> (crate::model::RunSummary, Vec<crate::report::ReportError>) {
     run_with_store(options, plan, paths, Progress::stderr(progress), None, None).await
 }
 
@@ -488,7 +488,7 @@ pub(super) async fn run_with_store(
     progress: Progress,
     cache: Option<Arc<dyn ResultCache>>,
     recorder: Option<Recorder>,
-) -> (crate::engine::RunSummary, Vec<crate::report::ReportError>) {
+) -> (crate::model::RunSummary, Vec<crate::report::ReportError>) {
     let mut set = ReportSet::standard(paths, progress.with_reports(paths));
     if let Some(recorder) = recorder {
         set = set.with_first(recorder);
@@ -520,7 +520,7 @@ pub(super) async fn run_with_store(
     if let Some(cache) = cache {
         runner = runner.with_cache(cache);
     }
-    let mut sink = |event: &crate::engine::RunEvent| {
+    let mut sink = |event: &crate::model::RunEvent| {
         if let Ok(mut set) = reports.lock() {
             set.on_event(event);
         }

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use super::args::{CacheAction, CacheArgs, CompareArgs, HistoryArgs, OutputFormat, WhyArgs};
 use super::{CliError, output};
-use crate::engine::{
-    BaselineComparison, BaselineGate, ExitCode, FlakyScenario, Outcome, ResultCache, RunSummary,
-    ScenarioChange, Status,
+use crate::engine::{BaselineGate, ResultCache};
+use crate::model::{
+    BaselineComparison, ExitCode, FlakyScenario, Outcome, RunSummary, ScenarioChange, Status,
 };
 use crate::store::{
     Change, Comparison, DEFAULT_FLAKY_WINDOW, KeyContext, Recorder, RunCache, RunInfo, RunRecord,
@@ -217,7 +217,7 @@ fn why(args: &WhyArgs, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<Ex
         planned.scenario.source.file.display(),
         planned.scenario.source.line,
         output::sanitize(&agent.name),
-        crate::agent::redact_url(&agent.url)
+        crate::http::redact_url(&agent.url)
     )?;
     if let Err(problem) = &card {
         writeln!(
@@ -350,7 +350,7 @@ fn agent_card(
     let client = crate::agent::AgentClient::new(
         endpoint,
         config.options.client.clone(),
-        crate::engine::http_client(1),
+        crate::http::client(1),
     );
     Ok(runtime.block_on(client.probe()).map(|info| info.card).map_err(|e| e.to_string()))
 }
@@ -733,7 +733,7 @@ fn this_run() -> RunRecord {
         config_digest: String::new(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         planned: 0,
-        counts: crate::engine::StatusCounts::default(),
+        counts: crate::model::StatusCounts::default(),
         cached: 0,
         cost_usd: 0.0,
         exit_code: None,

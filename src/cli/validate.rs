@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::args::{OutputFormat, ValidateArgs};
 use super::output;
 use super::{CliError, selection_from};
-use crate::engine::ExitCode;
+use crate::model::ExitCode;
 use crate::scenario::{Diagnostic, LoadedFile, Stats, load_paths};
 
 #[derive(Serialize)]

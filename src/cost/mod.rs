@@ -6,7 +6,6 @@
 //! per 1M tokens times 1e6 is a whole number of pico-dollars per token (`0.075` → 75 000), so
 //! `tokens × price` and every sum of them are integers, converted to USD once, for display.
 
-pub mod estimate;
 mod ledger;
 
 use std::collections::BTreeMap;
@@ -14,18 +13,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use estimate::{
-    Assumptions, BudgetGuard, ScenarioEstimate, SelectionEstimate, estimate_scenario,
-};
-pub use ledger::{CostBreakdown, CostGroup, CostLedger, LlmRole, ModelUsage, monthly};
+pub use ledger::{CostLedger, monthly};
 
-use crate::engine::Usage;
+use crate::model::Usage;
 
 /// The shipped table.
 pub const SHIPPED_PRICES: &str = include_str!("../../pricing/prices.toml");
-
-/// Pico-dollars per USD.
-pub const PICO_PER_USD: f64 = 1e12;
 
 /// One model's list prices, USD per 1M tokens.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,14 +178,10 @@ fn strip_date(model: &str) -> &str {
     model
 }
 
-/// Pico-dollars as USD.
-pub fn usd(pico: u64) -> f64 {
-    pico as f64 / PICO_PER_USD
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::usd;
 
     #[test]
     fn the_shipped_table_parses_and_dates_every_price() {

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use super::{AgentTarget, Outcome};
+use super::AgentTarget;
+use crate::model::Outcome;
 use crate::scenario::Scenario;
 
 /// One scenario that would need a conversation, with what its cache key depends on.

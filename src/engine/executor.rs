@@ -4,15 +4,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{CheckResult, Outcome, Role, Status, TranscriptEntry, Usage, Verdict};
 use crate::agent::{AgentClient, AgentError, AgentKind, ConversationState};
-use crate::cost::{CostLedger, LlmRole, ModelUsage, Pricing};
+use crate::cost::{CostLedger, Pricing};
 use crate::judge::driver::{DriverStep, next_step};
 use crate::judge::rogue_evaluator::RogueEvaluator;
 use crate::judge::{
     Assessment, CONFIGURE_JUDGE, Evidence, Judge, check_assertions, goal_not_assessed,
     rubric_not_assessed,
 };
+use crate::model::LlmRole;
+use crate::model::{CheckResult, Outcome, Role, Status, TranscriptEntry, Usage, Verdict};
 use crate::scenario::{Conversation, Scenario};
 
 /// Transcript text kept per message; checks always see the whole reply.
@@ -103,7 +104,7 @@ pub(crate) async fn execute_bounded(
     ctx: &ExecContext,
 ) -> Outcome {
     let started = Instant::now();
-    let deadline = crate::agent::deadline_after(ctx.scenario_timeout);
+    let deadline = crate::http::deadline_after(ctx.scenario_timeout);
     let (waits, id) = (ctx.waits.clone(), scenario.id.clone());
     let notice: crate::judge::llm::client::WaitNotice = Arc::new(move |message| {
         // The run may be over (the receiver gone): nobody to tell then.
@@ -239,7 +240,7 @@ pub(crate) async fn execute(
     outcome.checks = checks;
     outcome.judge = ruling;
     if judge_hit {
-        outcome.cache = Some(super::CacheKind::Judge);
+        outcome.cache = Some(crate::model::CacheKind::Judge);
     }
     run.fill(&mut outcome, started);
     outcome
@@ -274,7 +275,7 @@ impl Conversing {
         if let Some(u) = reply.usage {
             self.usage.get_or_insert_with(Usage::default).add(&u);
             if let Some(model) = &self.agent_model {
-                self.ledger.record(ModelUsage::priced(LlmRole::Agent, model, Some(u), pricing));
+                self.ledger.record(pricing.priced(LlmRole::Agent, model, Some(u)));
             }
         }
         self.transcript.push(TranscriptEntry { role: Role::Agent, text: clip(&reply.text) });
@@ -289,7 +290,7 @@ impl Conversing {
         outcome.duration_ms = millis(started.elapsed());
         outcome.attempts = self.state.attempts.max(1);
         outcome.usage = self.usage;
-        outcome.cost_usd = self.ledger.total_pico().map(crate::cost::usd);
+        outcome.cost_usd = self.ledger.total_pico().map(crate::model::usd);
         outcome.llm = self.ledger.into_lines();
     }
 }

@@ -1,10 +1,9 @@
 //! The execution engine: plans, schedules and runs scenarios, and emits typed events.
 
 mod cache;
-mod event;
+pub mod estimate;
 mod executor;
 mod exit_code;
-mod outcome;
 mod plan;
 mod policy;
 mod runner;
@@ -12,19 +11,15 @@ mod summary;
 
 pub(crate) use cache::lookup_hits;
 pub use cache::{CacheHit, CacheQuery, ResultCache};
-pub use event::{AgentPlan, CancelReason, RunEvent};
+pub use estimate::{
+    Assumptions, BudgetGuard, ScenarioEstimate, SelectionEstimate, estimate_scenario,
+};
 pub(crate) use executor::needs_judge;
-pub use exit_code::{
-    BaselineComparison, BaselineGate, ExitCode, ExitDecision, ExitPolicy, FlakyScenario,
-    ScenarioChange,
-};
-pub use outcome::{
-    CacheKind, CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
-};
+pub use exit_code::{BaselineGate, ExitDecision, ExitPolicy};
 pub use plan::{
     AGENT_PLACEHOLDER, AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, HeaderOverride, Plan,
     PlannedScenario, UnknownAgents, UnroutedScenarios,
 };
 pub use policy::{FailFast, MaxFail};
-pub use runner::{RunOptions, Runner, StopSignal, StopSignalCell, http_client};
-pub use summary::{CacheStats, RunSummary, StatusCounts};
+pub use runner::{RunOptions, Runner, StopSignal, StopSignalCell};
+pub use summary::{summarize, summarize_with_policy};

@@ -1,6 +1,6 @@
 //! When a run stops early: fail-fast on P0 (the seed's rule, made exact) and `--max-fail`.
 
-use super::Status;
+use crate::model::Status;
 use crate::scenario::Priority;
 
 /// Aborts as soon as the P0 pass rate can no longer reach the threshold, or once all P0 are

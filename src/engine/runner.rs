@@ -16,10 +16,13 @@ use super::cache::{ResultCache, lookup_hits};
 use super::executor::{ExecContext, execute_bounded, nothing_checkable, outcome_without_run};
 use super::plan::Plan;
 use super::policy::{FailFast, MaxFail};
-use super::{AgentPlan, CacheStats, CancelReason, ExitCode, Outcome, RunEvent, RunSummary, Status};
 use crate::agent::{AgentClient, AgentEndpoint, AgentKind, Auth, ClientOptions};
-use crate::cost::{Assumptions, BudgetGuard, CostBreakdown, Pricing, estimate_scenario};
+use crate::cost::Pricing;
+use crate::engine::{Assumptions, BudgetGuard, estimate_scenario};
 use crate::judge::Judge;
+use crate::model::{
+    AgentPlan, CacheStats, CancelReason, ExitCode, Outcome, RunEvent, RunSummary, Status,
+};
 use crate::redact::Secrets;
 use crate::scenario::Priority;
 use crate::secret::Secret;
@@ -132,22 +135,9 @@ pub struct Runner {
     stop_signal: StopSignalCell,
 }
 
-/// A connection pool sized for a run.
-pub fn http_client(parallel: usize) -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(parallel.max(8))
-        .tcp_nodelay(true)
-        .user_agent(concat!("rogue-runner/", env!("CARGO_PKG_VERSION")))
-        // No redirect is followed blindly: the agent client follows only those that keep the
-        // credentials with their origin, the judge none (see `agent::transport`).
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default()
-}
-
 impl Runner {
     pub fn new(options: RunOptions) -> Self {
-        let http = http_client(options.parallel);
+        let http = crate::http::client(options.parallel);
         Runner { options, http, cache: None, stop_signal: StopSignalCell::default() }
     }
 
@@ -356,7 +346,7 @@ impl Runner {
 
         // The URL each outcome's agent was reached at, credentials hidden.
         let agent_urls: Vec<String> =
-            plan.agents.iter().map(|a| crate::report::redact_userinfo(&a.url)).collect();
+            plan.agents.iter().map(|a| crate::redact::redact_url(&a.url)).collect();
         let mut finish = |index: usize,
                           mut outcome: Outcome,
                           outcomes: &mut Vec<Option<Arc<Outcome>>>,
@@ -533,14 +523,14 @@ impl Runner {
                     skip_reason.clone(),
                 );
                 outcome.agent_url =
-                    Some(crate::report::redact_userinfo(&plan.agents[planned.agent].url));
+                    Some(crate::redact::redact_url(&plan.agents[planned.agent].url));
                 let outcome = Arc::new(outcome);
                 sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
                 *slot = Some(outcome);
             }
         }
         let outcomes: Vec<Arc<Outcome>> = outcomes.into_iter().flatten().collect();
-        let mut summary = RunSummary::build_with_policy(
+        let mut summary = super::summarize_with_policy(
             run_id,
             started_at,
             jiff::Timestamp::now().to_string(),
@@ -560,11 +550,11 @@ impl Runner {
         }
         summary.cache = cache_stats;
         // Always: a run that made no LLM call cost $0.00, which is worth saying.
-        summary.cost = Some(Box::new(CostBreakdown::of(
-            outcomes.iter().map(AsRef::as_ref),
-            self.options.runs_per_day,
-            &self.options.pricing,
-        )));
+        summary.cost = Some(Box::new(
+            self.options
+                .pricing
+                .breakdown(outcomes.iter().map(AsRef::as_ref), self.options.runs_per_day),
+        ));
         // The reporters keep their own copies; this one would only add to the peak while
         // they render the final files.
         drop(outcomes);
@@ -638,7 +628,7 @@ async fn test_stall_after_stop(_cancel: &CancellationToken) {}
 /// Counts an outcome whose judge verdict came from the judge cache.
 fn count_judge_hit(stats: Option<&mut CacheStats>, outcome: &Outcome) {
     if let Some(stats) = stats {
-        stats.judge_hits += usize::from(outcome.cache == Some(super::CacheKind::Judge));
+        stats.judge_hits += usize::from(outcome.cache == Some(crate::model::CacheKind::Judge));
     }
 }
 

@@ -1,190 +1,94 @@
-//! Totals of a run, and the exit code they map to.
+//! A run's totals and the exit code its policy decides, built from its outcomes.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::{BaselineComparison, CancelReason, ExitPolicy, Outcome, Status};
+use super::ExitPolicy;
+use crate::model::{CancelReason, Outcome, RunSummary, StatusCounts};
 use crate::scenario::Priority;
 
-/// Counts per status.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
-pub struct StatusCounts {
-    pub total: usize,
-    pub passed: usize,
-    pub failed: usize,
-    pub error: usize,
-    pub skipped: usize,
-    /// Ran, nothing failed, but not everything the scenario expects could be checked.
-    #[serde(default)]
-    pub unassessed: usize,
+/// Totals of finished outcomes, and the exit code they map to under the default policy.
+pub fn summarize<'a>(
+    run_id: String,
+    started_at: String,
+    finished_at: String,
+    duration_ms: u64,
+    outcomes: impl IntoIterator<Item = &'a Outcome>,
+    cancelled: Option<(CancelReason, String)>,
+) -> RunSummary {
+    summarize_with_policy(
+        run_id,
+        started_at,
+        finished_at,
+        duration_ms,
+        outcomes,
+        cancelled,
+        &ExitPolicy::default(),
+    )
 }
 
-impl StatusCounts {
-    pub fn record(&mut self, status: Status) {
-        self.total += 1;
-        match status {
-            Status::Passed => self.passed += 1,
-            Status::Failed => self.failed += 1,
-            Status::Error => self.error += 1,
-            Status::Skipped => self.skipped += 1,
-            Status::Unassessed => self.unassessed += 1,
-        }
+/// Totals of finished outcomes, the baseline comparison when `policy` has a baseline, and
+/// the exit code `policy` decides, with its reason.
+pub fn summarize_with_policy<'a>(
+    run_id: String,
+    started_at: String,
+    finished_at: String,
+    duration_ms: u64,
+    outcomes: impl IntoIterator<Item = &'a Outcome>,
+    cancelled: Option<(CancelReason, String)>,
+    policy: &ExitPolicy,
+) -> RunSummary {
+    let outcomes: Vec<&Outcome> = outcomes.into_iter().collect();
+    let mut counts = StatusCounts::default();
+    let mut by_priority: BTreeMap<Priority, StatusCounts> = BTreeMap::new();
+    let mut by_agent: BTreeMap<String, StatusCounts> = BTreeMap::new();
+    let mut cost_usd = 0.0;
+    let mut cached = 0;
+    for outcome in &outcomes {
+        counts.record(outcome.status);
+        by_priority.entry(outcome.priority).or_default().record(outcome.status);
+        by_agent.entry(outcome.agent.clone()).or_default().record(outcome.status);
+        cost_usd += outcome.cost_usd.unwrap_or(0.0);
+        cached += usize::from(outcome.cached);
     }
-
-    /// Passed over everything that got a verdict (passed + failed + error); `None` when
-    /// nothing did. Unassessed and skipped scenarios count for neither side.
-    pub fn pass_rate(&self) -> Option<f64> {
-        let judged = self.passed + self.failed + self.error;
-        (judged > 0).then(|| self.passed as f64 / judged as f64)
-    }
-}
-
-/// The totals a run ends with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RunSummary {
-    pub run_id: String,
-    pub started_at: String,
-    pub finished_at: String,
-    pub duration_ms: u64,
-    pub counts: StatusCounts,
-    pub by_priority: BTreeMap<Priority, StatusCounts>,
-    pub by_agent: BTreeMap<String, StatusCounts>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancelled: Option<CancelReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_message: Option<String>,
-    /// Sum of known costs (USD).
-    pub cost_usd: f64,
-    pub cached: usize,
-    /// The process's exit code, decided once before any report is written.
-    pub exit_code: i32,
-    /// Why the run exits with `exit_code`, in one sentence (`3 scenarios failed`).
-    #[serde(default)]
-    pub exit_reason: String,
-    /// This run compared with `--baseline`, when one was asked for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<Box<BaselineComparison>>,
-    /// LLM cost per priority, agent and model, with the monthly projection; absent when no
-    /// LLM call was made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost: Option<Box<crate::cost::CostBreakdown>>,
-    /// The result cache, when the run used one (`--use-cache`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache: Option<CacheStats>,
-}
-
-/// What the result cache did for a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct CacheStats {
-    /// Scenarios reported from the cache instead of run (whole outcomes reused).
-    pub hits: usize,
-    /// Scenarios whose agent was called and whose judge verdict was reused (counted in
-    /// `misses` too: the outcome was not reused).
-    #[serde(default)]
-    pub judge_hits: usize,
-    /// Scenarios looked up and not found (they ran). Scenarios that need no conversation
-    /// (nothing checkable, agent down) are not looked up.
-    pub misses: usize,
-    /// What the hits cost when they ran (USD), so what this run did not spend.
-    pub saved_usd: f64,
-}
-
-impl CacheStats {
-    /// Hits over lookups; `None` when nothing was looked up.
-    pub fn hit_rate(&self) -> Option<f64> {
-        let lookups = self.hits + self.misses;
-        (lookups > 0).then(|| self.hits as f64 / lookups as f64)
-    }
-}
-
-impl RunSummary {
-    /// Totals of finished outcomes, and the exit code they map to under the default policy.
-    pub fn build<'a>(
-        run_id: String,
-        started_at: String,
-        finished_at: String,
-        duration_ms: u64,
-        outcomes: impl IntoIterator<Item = &'a Outcome>,
-        cancelled: Option<(CancelReason, String)>,
-    ) -> Self {
-        Self::build_with_policy(
-            run_id,
-            started_at,
-            finished_at,
-            duration_ms,
-            outcomes,
-            cancelled,
-            &ExitPolicy::default(),
-        )
-    }
-
-    /// Totals of finished outcomes, the baseline comparison when `policy` has a baseline, and
-    /// the exit code `policy` decides, with its reason.
-    pub fn build_with_policy<'a>(
-        run_id: String,
-        started_at: String,
-        finished_at: String,
-        duration_ms: u64,
-        outcomes: impl IntoIterator<Item = &'a Outcome>,
-        cancelled: Option<(CancelReason, String)>,
-        policy: &ExitPolicy,
-    ) -> Self {
-        let outcomes: Vec<&Outcome> = outcomes.into_iter().collect();
-        let mut counts = StatusCounts::default();
-        let mut by_priority: BTreeMap<Priority, StatusCounts> = BTreeMap::new();
-        let mut by_agent: BTreeMap<String, StatusCounts> = BTreeMap::new();
-        let mut cost_usd = 0.0;
-        let mut cached = 0;
-        for outcome in &outcomes {
-            counts.record(outcome.status);
-            by_priority.entry(outcome.priority).or_default().record(outcome.status);
-            by_agent.entry(outcome.agent.clone()).or_default().record(outcome.status);
-            cost_usd += outcome.cost_usd.unwrap_or(0.0);
-            cached += usize::from(outcome.cached);
+    let reason = cancelled.as_ref().map(|(reason, _)| *reason);
+    let mut baseline_error = None;
+    let baseline = policy.baseline.as_ref().and_then(|gate| match gate.compare(&outcomes) {
+        Ok(mut comparison) => {
+            comparison.gating = policy.fail_on_regressions_only;
+            Some(Box::new(comparison))
         }
-        let reason = cancelled.as_ref().map(|(reason, _)| *reason);
-        let mut baseline_error = None;
-        let baseline = policy.baseline.as_ref().and_then(|gate| match gate.compare(&outcomes) {
-            Ok(mut comparison) => {
-                comparison.gating = policy.fail_on_regressions_only;
-                Some(Box::new(comparison))
-            }
-            Err(error) => {
-                baseline_error = Some(error);
-                None
-            }
-        });
-        let p0_failed = by_priority.get(&Priority::P0).map_or(0, |c| c.failed);
-        let mut decision = policy.decide(&counts, p0_failed, reason, baseline.as_deref());
-        if let Some(error) = baseline_error {
-            // Without a comparison every failure counts: never a pass by accident.
-            decision.reason =
-                format!("{} (cannot compare with the baseline: {error})", decision.reason);
+        Err(error) => {
+            baseline_error = Some(error);
+            None
         }
-        let (cancelled, cancel_message) = match cancelled {
-            Some((reason, message)) => (Some(reason), Some(message)),
-            None => (None, None),
-        };
-        RunSummary {
-            run_id,
-            started_at,
-            finished_at,
-            duration_ms,
-            counts,
-            by_priority,
-            by_agent,
-            cancelled,
-            cancel_message,
-            cost_usd,
-            cached,
-            exit_code: decision.code.code(),
-            exit_reason: decision.reason,
-            baseline,
-            cost: None,
-            cache: None,
-        }
+    });
+    let p0_failed = by_priority.get(&Priority::P0).map_or(0, |c| c.failed);
+    let mut decision = policy.decide(&counts, p0_failed, reason, baseline.as_deref());
+    if let Some(error) = baseline_error {
+        // Without a comparison every failure counts: never a pass by accident.
+        decision.reason =
+            format!("{} (cannot compare with the baseline: {error})", decision.reason);
+    }
+    let (cancelled, cancel_message) = match cancelled {
+        Some((reason, message)) => (Some(reason), Some(message)),
+        None => (None, None),
+    };
+    RunSummary {
+        run_id,
+        started_at,
+        finished_at,
+        duration_ms,
+        counts,
+        by_priority,
+        by_agent,
+        cancelled,
+        cancel_message,
+        cost_usd,
+        cached,
+        exit_code: decision.code.code(),
+        exit_reason: decision.reason,
+        baseline,
+        cost: None,
+        cache: None,
     }
 }

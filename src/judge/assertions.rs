@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::engine::{CheckResult, Usage, Verdict};
+use crate::model::{CheckResult, Usage, Verdict};
 use crate::scenario::comparator::{CmpOp, Unit, format_number};
 use crate::scenario::{Assertion, AssertionKind, ExpectedValue, Rubric};
 

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::llm::ChatMessage;
-use crate::engine::JudgeRuling;
+use crate::model::JudgeRuling;
 
 /// Earlier verdicts, by key. Lookups and writes never fail a run: a cache that cannot answer
 /// misses, and a verdict that cannot be stored is judged again next time.
@@ -40,12 +40,12 @@ pub fn verdict_key(
     temperature: f64,
     messages: &[ChatMessage],
 ) -> String {
-    crate::store::digest_hex(&KeyInput {
+    crate::digest::digest_hex(&KeyInput {
         judge_prompt_version: super::llm::JUDGE_PROMPT_VERSION,
         driver_prompt_version: super::driver::DRIVER_PROMPT_VERSION,
         model,
         wire_model,
-        endpoint: crate::agent::redact_url(base_url.trim_end_matches('/')),
+        endpoint: crate::http::redact_url(base_url.trim_end_matches('/')),
         temperature,
         messages: messages.iter().map(|m| (m.role, m.content.as_str())).collect(),
     })

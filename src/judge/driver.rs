@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 
 use super::llm::verdict::json_objects;
 use super::llm::{ChatMessage, Judge, render_transcript};
-use crate::cost::{CostLedger, LlmRole};
-use crate::engine::TranscriptEntry;
+use crate::cost::CostLedger;
+use crate::model::LlmRole;
+use crate::model::TranscriptEntry;
 use crate::scenario::Scenario;
 
 /// Version of the driver prompt below.

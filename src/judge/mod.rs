@@ -6,7 +6,6 @@ mod assertions;
 pub mod cache;
 pub mod driver;
 pub mod llm;
-pub mod rate_limit;
 pub mod rogue_evaluator;
 
 pub use assertions::{

@@ -11,8 +11,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::agent::{Auth, one_line, redact_url};
-use crate::engine::{JudgeRuling, Role, TranscriptEntry};
+use crate::agent::Auth;
+use crate::http::{one_line, redact_url};
+use crate::model::{JudgeRuling, Role, TranscriptEntry};
 use crate::scenario::{Conversation, Layout, Scenario};
 use crate::secret::Secret;
 
@@ -90,7 +91,7 @@ impl RogueEvaluator {
             .ok_or_else(|| format!("Rogue answered without a job_id: {}", self.quote(&created)))?
             .to_owned();
         let url = format!("{base}/{job_id}");
-        let deadline = crate::agent::deadline_after(JOB_TIMEOUT);
+        let deadline = crate::http::deadline_after(JOB_TIMEOUT);
         loop {
             let job = self.send(self.http.get(&url)).await?;
             match job.get("status").and_then(Value::as_str).unwrap_or("") {
@@ -251,25 +252,25 @@ impl RogueEvaluator {
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, String> {
         let server = redact_url(&self.server);
-        let deadline = crate::agent::deadline_after(REQUEST_TIMEOUT);
+        let deadline = crate::http::deadline_after(REQUEST_TIMEOUT);
         let mut response = request.timeout(REQUEST_TIMEOUT).send().await.map_err(|e| {
-            format!("cannot reach the Rogue server at {server}: {}", crate::agent::root_cause(&e))
+            format!("cannot reach the Rogue server at {server}: {}", crate::http::root_cause(&e))
         })?;
         let status = response.status();
         // Bounded, chunked bodies included: a job echoes transcripts, never gigabytes.
-        let body = match crate::agent::read_limited(&mut response, MAX_BODY_BYTES, deadline).await {
+        let body = match crate::http::read_limited(&mut response, MAX_BODY_BYTES, deadline).await {
             Ok(body) => body,
-            Err(crate::agent::ReadError::TooLarge(_)) => {
+            Err(crate::http::ReadError::TooLarge(_)) => {
                 return Err(format!(
                     "the Rogue server at {server} sent a body over {MAX_BODY_BYTES} bytes"
                 ));
             }
-            Err(crate::agent::ReadError::Timeout) => {
+            Err(crate::http::ReadError::Timeout) => {
                 return Err(format!(
                     "the Rogue server at {server} did not answer within {REQUEST_TIMEOUT:?}"
                 ));
             }
-            Err(crate::agent::ReadError::Broken { cause, .. }) => {
+            Err(crate::http::ReadError::Broken { cause, .. }) => {
                 return Err(format!("the Rogue server at {server} broke off: {cause}"));
             }
         };

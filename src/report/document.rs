@@ -6,7 +6,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Outcome, RunEvent, RunSummary};
+use crate::model::{Outcome, RunEvent, RunSummary};
 
 /// The version of the `results.json` layout. Bump it on any change that could break a reader
 /// (a removed or renamed field, a changed meaning); adding an optional field does not.
@@ -47,8 +47,8 @@ impl ResultsDocument {
     }
 
     /// The counts of the scenarios that went to `agent` (its name and URL).
-    pub fn agent_counts(&self, agent: &AgentReport) -> crate::engine::StatusCounts {
-        let mut counts = crate::engine::StatusCounts::default();
+    pub fn agent_counts(&self, agent: &AgentReport) -> crate::model::StatusCounts {
+        let mut counts = crate::model::StatusCounts::default();
         for outcome in self.outcomes().filter(|o| Self::went_to(o, agent)) {
             counts.record(outcome.status);
         }

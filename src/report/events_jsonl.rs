@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::files::ensure_parent;
 use super::text::redact_userinfo;
 use super::{ReportError, Reporter};
-use crate::engine::{AgentPlan, RunEvent};
+use crate::model::{AgentPlan, RunEvent};
 
 /// Writes each event as one line of JSON (the shape of `schemas/events.schema.json`) and
 /// flushes it before returning, so a crash or Ctrl-C still leaves every finished result on

@@ -26,7 +26,7 @@ use super::markdown::{exit_sentence, verdict_words};
 use super::state::RunState;
 use super::text::{document_text, fmt_duration_ms, fmt_rate, one_line, redact_userinfo};
 use super::{ReportError, ResultsDocument};
-use crate::engine::{
+use crate::model::{
     BaselineComparison, CancelReason, CheckResult, Outcome, Role, ScenarioChange, Status,
     StatusCounts, Verdict,
 };
@@ -447,7 +447,7 @@ impl ScenarioRow {
         if o.attempts > 1 {
             details.push(format!("{} attempts", o.attempts));
         }
-        if o.cache == Some(crate::engine::CacheKind::Judge) {
+        if o.cache == Some(crate::model::CacheKind::Judge) {
             details.push("judge verdict from the cache".to_owned());
         }
         if o.cached {

@@ -33,7 +33,7 @@ use super::files::write_atomically;
 use super::state::RunState;
 use super::text::{document_text, one_line, redact_userinfo};
 use super::{ReportError, ResultsDocument};
-use crate::engine::{Outcome, Role, Status, Verdict};
+use crate::model::{Outcome, Role, Status, Verdict};
 use crate::scenario::escape::escape_invisible;
 
 /// The longest `message` attribute, in characters.

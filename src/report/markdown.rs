@@ -10,7 +10,7 @@ use super::files::write_atomically;
 use super::state::RunState;
 use super::text::{MAX_TEXT_CHARS, MdContext, fmt_duration_ms, fmt_rate, md_code, md_text};
 use super::{ReportError, Reporter, ResultsDocument};
-use crate::engine::{
+use crate::model::{
     BaselineComparison, CancelReason, CheckResult, Outcome, RunEvent, RunSummary, Status,
     StatusCounts, Verdict,
 };
@@ -694,7 +694,7 @@ const COSTLIEST: usize = 10;
 fn write_cost_breakdown(
     out: &mut String,
     doc: &ResultsDocument,
-    cost: &crate::cost::CostBreakdown,
+    cost: &crate::model::CostBreakdown,
 ) -> std::fmt::Result {
     let t = &cost.total;
     if t.calls == 0 {
@@ -732,7 +732,7 @@ fn write_cost_breakdown(
     }
     let group_table = |out: &mut String,
                        title: &str,
-                       rows: Vec<(String, &crate::cost::CostGroup)>|
+                       rows: Vec<(String, &crate::model::CostGroup)>|
      -> std::fmt::Result {
         writeln!(out, "| {title} | Calls | Input | Cached | Output | Cost (USD) |")?;
         writeln!(out, "|---|---:|---:|---:|---:|---:|")?;

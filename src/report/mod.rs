@@ -27,7 +27,6 @@ mod progress;
 mod results_json;
 mod state;
 mod text;
-pub(crate) use text::redact_userinfo;
 
 #[cfg(test)]
 pub(crate) mod tests;
@@ -49,7 +48,7 @@ pub use progress::{Progress, ProgressMode, is_ci, use_color};
 pub use results_json::ResultsJson;
 pub use text::sanitize_terminal_text;
 
-use crate::engine::RunEvent;
+use crate::model::RunEvent;
 
 /// A consumer of the event stream.
 pub trait Reporter: Send {

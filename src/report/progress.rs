@@ -14,7 +14,7 @@ use super::text::{
     redact_userinfo, render_recap, status_style,
 };
 use super::{ReportError, ReportPaths, Reporter};
-use crate::engine::{Outcome, RunEvent, Status};
+use crate::model::{Outcome, RunEvent, Status};
 
 /// Longest reason shown on one progress line, in characters.
 const MAX_LINE_REASON: usize = 200;
@@ -558,7 +558,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::engine::{AgentPlan, CacheStats, CancelReason, RunSummary};
+    use crate::model::{AgentPlan, CacheStats, CancelReason};
     use crate::scenario::Priority;
 
     use crate::report::tests::Captured;
@@ -667,7 +667,7 @@ mod tests {
         events.extend(
             outcomes.iter().map(|o| RunEvent::ScenarioFinished { outcome: Arc::new(o.clone()) }),
         );
-        let mut summary = RunSummary::build(
+        let mut summary = crate::engine::summarize(
             "run-1".to_owned(),
             "2026-08-30T10:00:00Z".to_owned(),
             "2026-08-30T10:01:05Z".to_owned(),

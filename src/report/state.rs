@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use super::ResultsDocument;
 use super::document::{AgentCheck, AgentReport, PlanInfo, RESULTS_SCHEMA_VERSION, ToolInfo};
 use super::text::redact_userinfo;
-use crate::engine::{AgentPlan, CancelReason, Outcome, RunEvent, RunSummary};
+use crate::model::{AgentPlan, CancelReason, Outcome, RunEvent, RunSummary};
 
 /// The message a partial document carries when the engine never said why it stopped.
 pub(crate) const PARTIAL_MESSAGE: &str =
@@ -123,7 +123,7 @@ impl RunState {
             .cancelled
             .clone()
             .unwrap_or_else(|| (CancelReason::Interrupted, PARTIAL_MESSAGE.to_owned()));
-        RunSummary::build(
+        crate::engine::summarize(
             self.run_id.clone(),
             self.started_at.clone(),
             now.to_string(),

@@ -6,9 +6,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::engine::{
-    AgentPlan, CancelReason, CheckResult, Outcome, Role, RunSummary, Status, TranscriptEntry,
-    Usage, Verdict,
+use crate::model::{
+    AgentPlan, CancelReason, CheckResult, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
 };
 use crate::scenario::Priority;
 
@@ -233,7 +232,7 @@ fn fixture_events() -> Vec<RunEvent> {
         events.push(RunEvent::ScenarioFinished { outcome: Arc::new(outcome.clone()) });
     }
     events.push(RunEvent::RunFinished {
-        summary: RunSummary::build(
+        summary: crate::engine::summarize(
             RUN_ID.to_owned(),
             STARTED_AT.to_owned(),
             "2026-08-30T10:00:41.500Z".to_owned(),
@@ -752,7 +751,7 @@ fn hostile_html_events() -> Vec<RunEvent> {
         },
         RunEvent::ScenarioFinished { outcome: Arc::new(outcomes[0].clone()) },
         RunEvent::RunFinished {
-            summary: RunSummary::build(
+            summary: crate::engine::summarize(
                 RUN_ID.to_owned(),
                 STARTED_AT.to_owned(),
                 "2026-08-30T10:00:01Z".to_owned(),
@@ -932,7 +931,7 @@ mod any_text_keeps_every_report_valid {
                 RunEvent::ScenarioFinished { outcome: Arc::new(outcomes[0].clone()) },
                 RunEvent::RunCancelled { reason: CancelReason::Interrupted, message: message.clone() },
                 RunEvent::RunFinished {
-                    summary: RunSummary::build(
+                    summary: crate::engine::summarize(
                         RUN_ID.to_owned(),
                         STARTED_AT.to_owned(),
                         "2026-08-30T10:00:01Z".to_owned(),

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::builder::styling::{AnsiColor, Style};
 
-use crate::engine::{CancelReason, ExitCode, Outcome, RunSummary, Status};
+use crate::model::{CancelReason, ExitCode, Outcome, RunSummary, Status};
 use crate::scenario::Priority;
 
 /// The longest reason or check value a report shows, in characters.

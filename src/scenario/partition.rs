@@ -128,7 +128,7 @@ pub fn selection_digest(scenarios: &[Scenario]) -> String {
             if let Some(map) = value.as_object_mut() {
                 map.remove("source");
             }
-            (s.id.as_str(), crate::store::digest_hex(&value))
+            (s.id.as_str(), crate::digest::digest_hex(&value))
         })
         .collect();
     items.sort();

@@ -25,7 +25,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 use super::{CacheKey, KeyParts, Store, StoreError};
-use crate::engine::{JudgeRuling, Outcome, Status};
+use crate::model::{JudgeRuling, Outcome, Status};
 
 /// Whether an outcome may be cached (see the module docs).
 pub fn is_cacheable(outcome: &Outcome) -> bool {

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::digest::digest_hex;
 use crate::scenario::Scenario;
 
 /// The layout of [`KeyParts`].
@@ -263,7 +264,7 @@ pub fn agent_parts(
     let model = context.judge_model.as_deref().unwrap_or("none");
     AgentParts(vec![
         text(part::KEY_VERSION, &KEY_VERSION.to_string(), KEY_VERSION.to_string()),
-        text(part::AGENT_URL, url, crate::agent::redact_url(url)),
+        text(part::AGENT_URL, url, crate::http::redact_url(url)),
         text(part::AGENT_PROTOCOL, &context.agent_protocol, context.agent_protocol.clone()),
         text(part::AGENT_IDENTITY, &identity_text, identity_text.clone()),
         card_part,
@@ -338,51 +339,6 @@ fn normalized_scenario(scenario: &Scenario) -> Value {
         map.remove("cost_estimate_usd");
     }
     value
-}
-
-/// blake3 of the canonical JSON of `value`, as 64 hex digits.
-pub fn digest_hex(value: &impl Serialize) -> String {
-    let value = serde_json::to_value(value).unwrap_or(Value::Null);
-    let mut hasher = blake3::Hasher::new();
-    write_canonical(&value, &mut hasher);
-    hasher.finalize().to_hex().to_string()
-}
-
-/// Compact JSON with object keys sorted by their UTF-8 bytes, at every depth.
-fn write_canonical(value: &Value, hasher: &mut blake3::Hasher) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            hasher.update(b"{");
-            for (i, (key, value)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    hasher.update(b",");
-                }
-                write_scalar(&Value::String(key.clone()), hasher);
-                hasher.update(b":");
-                write_canonical(value, hasher);
-            }
-            hasher.update(b"}");
-        }
-        Value::Array(items) => {
-            hasher.update(b"[");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    hasher.update(b",");
-                }
-                write_canonical(item, hasher);
-            }
-            hasher.update(b"]");
-        }
-        scalar => write_scalar(scalar, hasher),
-    }
-}
-
-fn write_scalar(value: &Value, hasher: &mut blake3::Hasher) {
-    // A scalar always serializes.
-    let text = serde_json::to_string(value).unwrap_or_default();
-    hasher.update(text.as_bytes());
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::{RunRecord, RunResults, ScenarioRecord};
-use crate::engine::Status;
+use crate::model::Status;
 use crate::scenario::Priority;
 
 /// The default flaky window.
@@ -249,7 +249,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::engine::StatusCounts;
+    use crate::model::StatusCounts;
 
     fn run(id: &str, scenarios: &[(&str, Status)]) -> RunResults {
         RunResults {

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::cache::{now_ms, put};
 use super::{CacheKey, Store, StoreError};
-use crate::engine::{CacheStats, CancelReason, Outcome, RunSummary, Status, StatusCounts};
+use crate::model::{CacheStats, CancelReason, Outcome, RunSummary, Status, StatusCounts};
 use crate::scenario::Priority;
 
 /// What is known of a run when it starts.

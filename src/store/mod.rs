@@ -32,7 +32,7 @@ pub use cache::{
 };
 pub use cache_key::{
     ASSERTION_SEMANTICS_VERSION, AgentIdentity, CacheKey, KEY_VERSION, KeyContext, KeyPart,
-    KeyParts, Pinning, agent_parts, cache_key, digest_hex, key_parts, key_parts_with,
+    KeyParts, Pinning, agent_parts, cache_key, key_parts, key_parts_with,
 };
 pub use compare::{Change, Comparison, DEFAULT_FLAKY_WINDOW, Flaky, compare};
 pub use db::{SCHEMA_VERSION, STORE_FILE_NAME, Store};
@@ -43,7 +43,7 @@ pub use recorder::{DEFAULT_CACHE_TTL, Recorder, RunCache, RunInfo};
 /// A short digest of a run's configuration, for the history: runs with the same digest ran
 /// the same selection the same way.
 pub fn config_digest(config: &impl serde::Serialize) -> String {
-    let mut digest = digest_hex(config);
+    let mut digest = crate::digest::digest_hex(config);
     digest.truncate(16);
     digest
 }

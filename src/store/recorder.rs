@@ -22,8 +22,9 @@ use super::{
     CacheKey, KeyContext, KeyParts, Pinning, RunStart, Store, StoreError, agent_parts,
     key_parts_with, within_ttl,
 };
-use crate::engine::{CacheHit, CacheKind, CacheQuery, JudgeRuling, Outcome, ResultCache, RunEvent};
+use crate::engine::{CacheHit, CacheQuery, ResultCache};
 use crate::judge::VerdictCache;
+use crate::model::{CacheKind, JudgeRuling, Outcome, RunEvent};
 use crate::report::{ReportError, Reporter};
 
 /// Keys of the scenarios the cache missed, by scenario id: the recorder stores their outcomes

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::engine::{Outcome, RunSummary, Status};
+use crate::digest::digest_hex;
+use crate::model::{Outcome, Status};
 use crate::scenario::Priority;
 
 fn outcome(id: &str, status: Status) -> Outcome {
@@ -49,7 +50,7 @@ fn start(store: &Store, id: &str, started_at: &str) {
 }
 
 fn finish(store: &Store, id: &str, outcomes: &[Outcome]) {
-    let summary = RunSummary::build(
+    let summary = crate::engine::summarize(
         id.to_owned(),
         "2026-01-01T00:00:00Z".to_owned(),
         "2026-01-01T00:00:01Z".to_owned(),
@@ -207,7 +208,7 @@ fn entries_keep_their_key_parts_and_judge_verdicts_are_kept_apart() {
     assert_eq!(entries[0].parts.as_ref(), Some(&parts));
     assert!(store.cache_entries_for("b").unwrap().is_empty());
 
-    let ruling = crate::engine::JudgeRuling {
+    let ruling = crate::model::JudgeRuling {
         passed: true,
         reason: "states the window".to_owned(),
         score: Some(1.0),

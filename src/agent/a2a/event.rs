@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::agent::AgentError;
-use crate::agent::snippet::{SNIPPET_CHARS, one_line};
+use crate::http::{SNIPPET_CHARS, one_line};
 
 /// One result of `message/send`, `tasks/get` or one streamed event.
 #[derive(Debug, Clone, PartialEq)]

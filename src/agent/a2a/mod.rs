@@ -18,9 +18,9 @@ use self::card::{Route, Target};
 use self::dialect::{Dialect, rpc_request};
 use self::event::{parse_event, rpc_result};
 use self::reply::Progress;
-use super::snippet::redact_url;
 use super::transport::{Accept, ContentType, Request, Transport};
 use super::{AgentError, AgentInfo, AgentReply, ConversationState};
+use crate::http::redact_url;
 
 /// First pause between two `tasks/get` polls; doubles up to [`POLL_MAX_INTERVAL`].
 const POLL_FIRST_INTERVAL: Duration = Duration::from_millis(50);

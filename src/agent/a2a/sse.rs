@@ -7,10 +7,10 @@ use futures_util::{Stream, StreamExt};
 use super::event::{parse_event, rpc_result};
 use super::reply::Progress;
 use crate::agent::AgentError;
-use crate::agent::snippet::{one_line, snippet};
 use crate::agent::transport::{
-    Answer, ContentType, Transport, broken_body, is_json_content_type, parse_json, root_cause,
+    Answer, ContentType, Transport, broken_body, is_json_content_type, parse_json,
 };
+use crate::http::{one_line, root_cause, snippet};
 
 /// Why the byte stream under the event parser stopped.
 #[derive(Debug)]

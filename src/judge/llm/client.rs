@@ -12,8 +12,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::engine::Usage;
-use crate::judge::rate_limit::{RateLimiter, backoff, server_delay, with_jitter};
+use crate::http::{RateLimiter, backoff, server_delay, with_jitter};
+use crate::model::Usage;
 use crate::secret::Secret;
 
 /// Bodies larger than this are refused.
@@ -201,7 +201,7 @@ impl LlmClient {
     /// Sends `request`, waiting for the rate limiter, retrying 429 and transient failures.
     pub async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let url = self.chat_url(&request.model);
-        let shown_url = self.scrub(&crate::agent::redact_url(&url));
+        let shown_url = self.scrub(&crate::http::redact_url(&url));
         let body = self.body(request).to_string();
         let (mut attempts, mut errors, mut limited) = (0u32, 0u32, 0u32);
         loop {
@@ -249,7 +249,7 @@ impl LlmClient {
                             )
                         });
                     }
-                    self.limiter.pause_until(crate::agent::deadline_after(wait));
+                    self.limiter.pause_until(crate::http::deadline_after(wait));
                 }
                 Err(Attempt::Failed(err)) if err.retryable() && errors < self.endpoint.retries => {
                     tokio::time::sleep(backoff(errors)).await;
@@ -308,7 +308,7 @@ impl LlmClient {
         let headers = self.headers().map_err(|detail| {
             Attempt::Failed(LlmError::Protocol { url: shown.to_owned(), detail })
         })?;
-        let deadline = crate::agent::deadline_after(self.endpoint.timeout);
+        let deadline = crate::http::deadline_after(self.endpoint.timeout);
         let timeout = || LlmError::Timeout {
             url: shown.to_owned(),
             timeout_ms: u64::try_from(self.endpoint.timeout.as_millis()).unwrap_or(u64::MAX),
@@ -323,7 +323,7 @@ impl LlmClient {
         let response = match tokio::time::timeout_at(deadline, send).await {
             Err(_) => return Err(Attempt::Failed(timeout())),
             Ok(Err(err)) => {
-                let detail = self.scrub(&crate::agent::root_cause(&err));
+                let detail = self.scrub(&crate::http::root_cause(&err));
                 let err = if err.is_timeout() {
                     timeout()
                 } else {
@@ -340,7 +340,7 @@ impl LlmClient {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .map(|v| crate::agent::one_line(v, 40));
+            .map(|v| crate::http::one_line(v, 40));
         // OpenAI's `x-should-retry` overrides the status-based decision either way.
         let should_retry = response
             .headers()
@@ -348,17 +348,16 @@ impl LlmClient {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().eq_ignore_ascii_case("true"));
         // Chunked bodies too: never more than MAX_BODY_BYTES in memory, whatever is sent.
-        let bytes = match crate::agent::read_limited(&mut response, MAX_BODY_BYTES, deadline).await
-        {
+        let bytes = match crate::http::read_limited(&mut response, MAX_BODY_BYTES, deadline).await {
             Ok(bytes) => bytes,
-            Err(crate::agent::ReadError::TooLarge(_)) => {
+            Err(crate::http::ReadError::TooLarge(_)) => {
                 return Err(Attempt::Failed(LlmError::Protocol {
                     url: shown.to_owned(),
                     detail: format!("the body is over {MAX_BODY_BYTES} bytes"),
                 }));
             }
-            Err(crate::agent::ReadError::Timeout) => return Err(Attempt::Failed(timeout())),
-            Err(crate::agent::ReadError::Broken { cause, .. }) => {
+            Err(crate::http::ReadError::Timeout) => return Err(Attempt::Failed(timeout())),
+            Err(crate::http::ReadError::Broken { cause, .. }) => {
                 return Err(Attempt::Failed(LlmError::Unreachable {
                     url: shown.to_owned(),
                     detail: format!("the connection broke mid-answer ({})", self.scrub(&cause)),
@@ -428,7 +427,7 @@ impl LlmClient {
         let value: Value = serde_json::from_slice(&reply.bytes).map_err(|e| {
             protocol(format!(
                 "the body is not JSON ({e}): {}",
-                self.scrub(&crate::agent::one_line(&String::from_utf8_lossy(&reply.bytes), 200))
+                self.scrub(&crate::http::one_line(&String::from_utf8_lossy(&reply.bytes), 200))
             ))
         })?;
         let message = value.pointer("/choices/0/message");
@@ -443,7 +442,7 @@ impl LlmClient {
                 {
                     return Err(protocol(format!(
                         "the model refused: {}",
-                        self.scrub(&crate::agent::one_line(refusal, MESSAGE_CHARS))
+                        self.scrub(&crate::http::one_line(refusal, MESSAGE_CHARS))
                     )));
                 }
                 return Err(protocol("no choices[0].message.content in the answer".to_owned()));
@@ -455,7 +454,7 @@ impl LlmClient {
             .filter(|m| !m.is_empty())
             .unwrap_or(&request.model)
             .to_owned();
-        Ok(ChatResponse { content, model, usage: usage(&value), attempts })
+        Ok(ChatResponse { content, model, usage: crate::http::usage(&value), attempts })
     }
 
     /// `text` with every credential of this endpoint replaced by `***`.
@@ -523,7 +522,7 @@ fn notice_wait(message: impl FnOnce() -> String) {
 
 /// A redirect's `Location` for a message: a relative one as is, an absolute one redacted.
 fn redact_location(location: &str) -> String {
-    crate::agent::one_line(&crate::agent::redact_url(location), 200)
+    crate::http::one_line(&crate::http::redact_url(location), 200)
 }
 
 /// o-series and gpt-5 reasoning models reject a non-default temperature.
@@ -532,30 +531,19 @@ fn is_reasoning_model(model: &str) -> bool {
     ["o1", "o3", "o4", "gpt-5"].iter().any(|p| bare.starts_with(p))
 }
 
-/// `usage` of a chat completion: prompt, cached prompt and completion tokens.
-pub fn usage(reply: &Value) -> Option<Usage> {
-    let usage = reply.get("usage").filter(|u| u.is_object())?;
-    let number = |pointer: &str| usage.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
-    Some(Usage {
-        input_tokens: number("/prompt_tokens"),
-        cached_input_tokens: number("/prompt_tokens_details/cached_tokens"),
-        output_tokens: number("/completion_tokens"),
-    })
-}
-
 /// The error message (and code) of an OpenAI-style error body (Gemini sends a one-element
 /// array), else an excerpt of the body.
 fn error_message(body: &[u8]) -> (String, Option<String>) {
     if let Ok(json) = serde_json::from_slice::<Value>(body)
-        && let Some(message) = crate::agent::error_body_message(&json)
+        && let Some(message) = crate::http::error_body_message(&json)
     {
-        let code = crate::agent::error_object(&json)
+        let code = crate::http::error_object(&json)
             .pointer("/error/code")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        return (crate::agent::one_line(message, MESSAGE_CHARS), code);
+        return (crate::http::one_line(message, MESSAGE_CHARS), code);
     }
-    (crate::agent::one_line(&String::from_utf8_lossy(body), MESSAGE_CHARS), None)
+    (crate::http::one_line(&String::from_utf8_lossy(body), MESSAGE_CHARS), None)
 }
 
 #[cfg(test)]

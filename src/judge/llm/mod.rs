@@ -14,8 +14,10 @@ pub use client::{
 pub use prompt::{JUDGE_PROMPT_VERSION, judge_messages, render_transcript};
 pub use verdict::{LlmVerdict, parse_verdict, verdict_schema};
 
-use crate::cost::{CostLedger, LlmRole, ModelUsage, Pricing};
-use crate::engine::{JudgeRuling, TranscriptEntry};
+use crate::cost::{CostLedger, Pricing};
+
+use crate::model::LlmRole;
+use crate::model::{JudgeRuling, TranscriptEntry};
 use crate::scenario::{Priority, Scenario};
 
 /// The seed's defaults: P0 and P1 on GPT-4o, P2 on Gemini Flash.
@@ -146,7 +148,7 @@ impl Judge {
             schema,
         };
         let response = self.client.chat(&request).await?;
-        ledger.record(ModelUsage::priced(role, &response.model, response.usage, &self.pricing));
+        ledger.record(self.pricing.priced(role, &response.model, response.usage));
         Ok(response)
     }
 
@@ -188,7 +190,7 @@ impl Judge {
         let ruling = self.rule_uncached(&model, messages, ledger).await?;
         if let Some((cache, key)) = &key {
             let spent = ledger.total_pico().unwrap_or(0).saturating_sub(spent_before);
-            cache.put(key, &scenario.id, &ruling, Some(crate::cost::usd(spent)));
+            cache.put(key, &scenario.id, &ruling, Some(crate::model::usd(spent)));
         }
         Ok((ruling, false))
     }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::client::ChatMessage;
-use crate::engine::{Role, TranscriptEntry};
+use crate::model::{Role, TranscriptEntry};
 use crate::scenario::{Conversation, Scenario};
 
 /// Version of the judge prompt below.

@@ -43,7 +43,7 @@ pub fn parse_verdict(text: &str) -> Result<LlmVerdict, String> {
     let Some(last) = verdicts.last() else {
         return Err(format!(
             "no verdict JSON with a boolean `passed` in the answer: {}",
-            crate::agent::one_line(text, 200)
+            crate::http::one_line(text, 200)
         ));
     };
     if verdicts.iter().any(|v| v.passed != last.passed) {
@@ -51,7 +51,7 @@ pub fn parse_verdict(text: &str) -> Result<LlmVerdict, String> {
             "ambiguous answer: it holds {} verdicts that disagree (passed and failed), so none \
              is taken: {}",
             verdicts.len(),
-            crate::agent::one_line(text, 200)
+            crate::http::one_line(text, 200)
         ));
     }
     Ok(last.clone())

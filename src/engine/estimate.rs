@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{CostGroup, LlmRole, ModelUsage, Pricing, usd};
-use crate::engine::Usage;
+use crate::cost::Pricing;
 use crate::judge::JudgeConfig;
 use crate::judge::llm::{model_for, wire_model};
+use crate::model::Usage;
+use crate::model::{CostGroup, LlmRole, ModelUsage, usd};
 use crate::scenario::{Conversation, Priority, Scenario};
 
 /// The token assumptions of an estimate, printed with it.
@@ -133,7 +134,7 @@ pub fn estimate_scenario(
                 },
             );
         }
-        if crate::engine::needs_judge(scenario) {
+        if super::needs_judge(scenario) {
             push(
                 LlmRole::Judge,
                 &judge_model,
@@ -207,7 +208,7 @@ pub struct BudgetGuard {
 impl BudgetGuard {
     pub fn new(limit_usd: f64) -> Self {
         BudgetGuard {
-            limit_pico: (limit_usd * super::PICO_PER_USD).floor() as u64,
+            limit_pico: (limit_usd * crate::model::PICO_PER_USD).floor() as u64,
             spent_pico: 0,
             reserved: BTreeMap::new(),
         }

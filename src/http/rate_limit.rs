@@ -12,7 +12,7 @@ use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 /// Waits never exceed this, whatever a provider's headers say.
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(120);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(120);
 
 /// Spaces the requests of one endpoint.
 #[derive(Debug)]
@@ -104,7 +104,7 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// Go-style durations as OpenAI sends them: `1s`, `6m0s`, `12ms`, `1h2m3.5s`, `250us`.
-pub fn parse_go_duration(value: &str) -> Option<Duration> {
+fn parse_go_duration(value: &str) -> Option<Duration> {
     let mut total = 0.0f64;
     let mut rest = value.trim();
     if rest.is_empty() {

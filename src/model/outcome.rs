@@ -160,7 +160,7 @@ pub struct Outcome {
     /// Every LLM call made for this scenario (judge, driver, agent), per role and model, with
     /// its real usage and price. `cost_usd` is their priced sum.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub llm: Vec<crate::cost::ModelUsage>,
+    pub llm: Vec<crate::model::ModelUsage>,
 }
 
 /// Which kind of cache hit an outcome was.

@@ -1,16 +1,16 @@
-//! Short, printable excerpts of what an agent sent, for error messages.
+//! Short, printable excerpts of what a server sent, for error messages.
 
 /// Longest excerpt of a body kept in an error message, in characters.
-pub(crate) const SNIPPET_CHARS: usize = 200;
+pub const SNIPPET_CHARS: usize = 200;
 
 /// A one-line excerpt of `bytes`: lossy UTF-8, control characters turned into spaces,
 /// whitespace runs collapsed, at most [`SNIPPET_CHARS`] characters (`…` marks a cut).
-pub(crate) fn snippet(bytes: &[u8]) -> String {
+pub fn snippet(bytes: &[u8]) -> String {
     one_line(&String::from_utf8_lossy(bytes), SNIPPET_CHARS)
 }
 
 /// `text` on one line, control characters stripped, cut to `max_chars` characters.
-pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
+pub fn one_line(text: &str, max_chars: usize) -> String {
     let mut out = String::new();
     let mut count = 0;
     let mut pending_space = false;
@@ -39,7 +39,7 @@ pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
 }
 
 /// `url` redacted by the one policy ([`crate::redact`]): userinfo, secret query parameters.
-pub(crate) fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     crate::redact::redact_url(url)
 }
 

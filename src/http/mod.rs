@@ -1,0 +1,20 @@
+//! The HTTP layer every client sits on — agent protocols, the LLM judge and driver, the Rogue
+//! server: the shared client, deadlines and bounded body reads, excerpts of error bodies,
+//! retry delays and rate limiting, and OpenAI-style usage objects.
+//!
+//! Knows nothing of agents, judges or scenarios: above `model` (for `Usage`) and `redact`,
+//! below `agent` and `judge`, so that neither has to import the other for plumbing.
+
+mod body;
+mod client;
+mod rate_limit;
+mod snippet;
+mod usage;
+
+pub use body::{
+    ReadError, deadline_after, error_body_message, error_object, read_limited, root_cause,
+};
+pub use client::client;
+pub use rate_limit::{RateLimiter, backoff, server_delay, with_jitter};
+pub use snippet::{SNIPPET_CHARS, one_line, redact_url, snippet};
+pub use usage::usage;
