@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::transport::{Accept, ContentType, Request, Transport};
 use super::{AgentError, AgentInfo, AgentReply, ConversationState};
-use crate::http::{SNIPPET_CHARS, one_line, redact_url};
+use crate::http::{SNIPPET_CHARS, one_line};
+use crate::redact::redact_url;
 
 const MESSAGE: &str = "message";
 const CONTEXT_ID: &str = "context_id";

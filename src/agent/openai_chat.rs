@@ -4,8 +4,9 @@ use serde_json::{Value, json};
 
 use super::transport::{Accept, ContentType, Request, Transport};
 use super::{AgentError, AgentInfo, AgentReply, ConversationState};
-use crate::http::{SNIPPET_CHARS, one_line, redact_url};
+use crate::http::{SNIPPET_CHARS, one_line};
 use crate::model::Role;
+use crate::redact::redact_url;
 
 fn join(base: &str, path: &str) -> String {
     format!("{}/{path}", base.trim_end_matches('/'))

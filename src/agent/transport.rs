@@ -12,9 +12,10 @@ use tokio::time::Instant;
 
 use super::{AgentEndpoint, AgentError, Auth, ClientOptions};
 use crate::http::{
-    ReadError, deadline_after, error_body_message, one_line, read_limited, redact_url, root_cause,
+    Backoff, ReadError, deadline_after, error_body_message, one_line, read_limited, root_cause,
     snippet,
 };
+use crate::redact::redact_url;
 use crate::secret::Secret;
 
 /// Longest backoff between two attempts, whatever `ClientOptions::backoff` says.
@@ -246,7 +247,9 @@ impl Transport {
                 Err(err) if err.is_retryable() && retry < self.options.retries => {
                     // A retry that could not even start before the turn's deadline is not
                     // waited for: the error stands.
-                    let at = Instant::now().checked_add(self.backoff(retry));
+                    let at = Instant::now().checked_add(
+                        Backoff { base: self.options.backoff, max: MAX_BACKOFF }.delay(retry),
+                    );
                     if at.is_none_or(|at| at >= self.turn_deadline()) {
                         return Err(err);
                     }
@@ -257,13 +260,6 @@ impl Transport {
                 other => return other,
             }
         }
-    }
-
-    /// The delay before retry number `retry` (0-based): `backoff · 2^retry`, minus up to 25 %
-    /// jitter so that clients that failed together do not retry together.
-    fn backoff(&self, retry: u32) -> Duration {
-        let base = self.options.backoff.saturating_mul(1u32 << retry.min(16)).min(MAX_BACKOFF);
-        base.mul_f64(1.0 - fastrand::f64() * 0.25)
     }
 
     async fn attempt(&self, request: Request<'_>, accept: Accept) -> Result<Answer, AgentError> {

@@ -262,7 +262,7 @@ fn cache_preview(
                     notes.push(format!(
                         "agent {} ({}) is unreachable ({e}): its scenarios would error, not hit",
                         agent.name,
-                        crate::http::redact_url(&agent.url)
+                        crate::redact::redact_url(&agent.url)
                     ));
                 }
             }

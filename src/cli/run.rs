@@ -325,7 +325,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
         writeln!(
             stderr,
             "evaluator: Rogue server at {} (one job per scenario, {} at once)",
-            crate::http::redact_url(&args.rogue_server),
+            crate::redact::redact_url(&args.rogue_server),
             args.parallel
         )?;
     } else {
@@ -337,7 +337,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             stderr,
             "warning: {} names its agent URL {}, which overrides --rogue-server for its {} scenario(s); pass --agent NAME=URL to choose",
             found.file.display(),
-            crate::http::redact_url(&found.url),
+            crate::redact::redact_url(&found.url),
             found.scenarios
         )?;
     }
@@ -389,7 +389,7 @@ fn describe_judge(
             stderr,
             "judge: {} at {} (key: {}); models P0 {} / P1 {} / P2 {}{}",
             j.force_model.as_deref().map_or("per priority", |m| m),
-            crate::http::redact_url(&j.endpoint.base_url),
+            crate::redact::redact_url(&j.endpoint.base_url),
             setup.key_source,
             j.models.p0,
             j.models.p1,

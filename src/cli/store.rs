@@ -217,7 +217,7 @@ fn why(args: &WhyArgs, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<Ex
         planned.scenario.source.file.display(),
         planned.scenario.source.line,
         output::sanitize(&agent.name),
-        crate::http::redact_url(&agent.url)
+        crate::redact::redact_url(&agent.url)
     )?;
     if let Err(problem) = &card {
         writeln!(

@@ -8,6 +8,7 @@
 mod body;
 mod client;
 mod rate_limit;
+mod retry;
 mod snippet;
 mod usage;
 
@@ -15,6 +16,7 @@ pub use body::{
     ReadError, deadline_after, error_body_message, error_object, read_limited, root_cause,
 };
 pub use client::client;
-pub use rate_limit::{RateLimiter, backoff, server_delay, with_jitter};
-pub use snippet::{SNIPPET_CHARS, one_line, redact_url, snippet};
+pub use rate_limit::{RateLimiter, server_delay, with_jitter};
+pub use retry::Backoff;
+pub use snippet::{SNIPPET_CHARS, one_line, snippet};
 pub use usage::usage;

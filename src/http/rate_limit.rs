@@ -1,4 +1,5 @@
-//! Client-side rate limiting for one LLM endpoint, and how long to wait after a 429.
+//! Client-side rate limiting for one LLM endpoint, and how long to wait after a 429 (the
+//! exponential backoff when the server names no delay is [`super::Backoff`]).
 //!
 //! The limiter spaces requests evenly at the configured requests per minute (a GCRA with no
 //! burst: the ideal throughput is exactly the limit). A 429 pauses the whole endpoint until
@@ -133,13 +134,6 @@ fn parse_go_duration(value: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(total))
 }
 
-/// Exponential backoff for retry number `retry` (0-based) when the server named no delay:
-/// 0.5 s · 2ⁿ capped at 8 s, minus up to 25 % jitter (the OpenAI SDK's policy).
-pub fn backoff(retry: u32) -> Duration {
-    let base = Duration::from_millis(500).saturating_mul(1u32 << retry.min(16));
-    base.min(Duration::from_secs(8)).mul_f64(1.0 - fastrand::f64() * 0.25)
-}
-
 /// A server-named delay plus up to 10 % jitter, so that workers paused together do not all
 /// come back in the same millisecond.
 pub fn with_jitter(delay: Duration) -> Duration {
@@ -193,16 +187,6 @@ mod tests {
         assert_eq!(parse_go_duration("s"), None);
         assert_eq!(parse_go_duration("5x"), None);
         assert_eq!(parse_go_duration(""), None);
-    }
-
-    #[test]
-    fn backoff_is_bounded_and_grows() {
-        for retry in 0..40 {
-            let d = backoff(retry);
-            assert!(d <= Duration::from_secs(8), "{d:?}");
-            assert!(d >= Duration::from_millis(375).min(Duration::from_secs(6)), "{d:?}");
-        }
-        assert!(backoff(0) <= Duration::from_millis(500));
     }
 
     #[test]

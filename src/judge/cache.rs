@@ -45,7 +45,7 @@ pub fn verdict_key(
         driver_prompt_version: super::driver::DRIVER_PROMPT_VERSION,
         model,
         wire_model,
-        endpoint: crate::http::redact_url(base_url.trim_end_matches('/')),
+        endpoint: crate::redact::redact_url(base_url.trim_end_matches('/')),
         temperature,
         messages: messages.iter().map(|m| (m.role, m.content.as_str())).collect(),
     })

@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::agent::Auth;
-use crate::http::{one_line, redact_url};
+use crate::http::one_line;
 use crate::model::{JudgeRuling, Role, TranscriptEntry};
+use crate::redact::redact_url;
 use crate::scenario::{Conversation, Layout, Scenario};
 use crate::secret::Secret;
 

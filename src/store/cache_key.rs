@@ -264,7 +264,7 @@ pub fn agent_parts(
     let model = context.judge_model.as_deref().unwrap_or("none");
     AgentParts(vec![
         text(part::KEY_VERSION, &KEY_VERSION.to_string(), KEY_VERSION.to_string()),
-        text(part::AGENT_URL, url, crate::http::redact_url(url)),
+        text(part::AGENT_URL, url, crate::redact::redact_url(url)),
         text(part::AGENT_PROTOCOL, &context.agent_protocol, context.agent_protocol.clone()),
         text(part::AGENT_IDENTITY, &identity_text, identity_text.clone()),
         card_part,

@@ -5,7 +5,8 @@ use serde_json::Value;
 use super::dialect::Dialect;
 use crate::agent::transport::{Accept, ContentType, Request, Transport, same_origin};
 use crate::agent::{AgentError, AgentInfo};
-use crate::http::{one_line, redact_url};
+use crate::http::one_line;
+use crate::redact::redact_url;
 
 /// The 0.3 / 1.0 card path.
 pub(crate) const CARD_PATH: &str = "/.well-known/agent-card.json";

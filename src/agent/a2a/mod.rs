@@ -20,7 +20,7 @@ use self::event::{parse_event, rpc_result};
 use self::reply::Progress;
 use super::transport::{Accept, ContentType, Request, Transport};
 use super::{AgentError, AgentInfo, AgentReply, ConversationState};
-use crate::http::redact_url;
+use crate::redact::redact_url;
 
 /// First pause between two `tasks/get` polls; doubles up to [`POLL_MAX_INTERVAL`].
 const POLL_FIRST_INTERVAL: Duration = Duration::from_millis(50);

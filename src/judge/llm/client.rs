@@ -12,7 +12,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::http::{RateLimiter, backoff, server_delay, with_jitter};
+use crate::http::{Backoff, RateLimiter, server_delay, with_jitter};
 use crate::model::Usage;
 use crate::secret::Secret;
 
@@ -201,7 +201,7 @@ impl LlmClient {
     /// Sends `request`, waiting for the rate limiter, retrying 429 and transient failures.
     pub async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let url = self.chat_url(&request.model);
-        let shown_url = self.scrub(&crate::http::redact_url(&url));
+        let shown_url = self.scrub(&crate::redact::redact_url(&url));
         let body = self.body(request).to_string();
         let (mut attempts, mut errors, mut limited) = (0u32, 0u32, 0u32);
         loop {
@@ -215,7 +215,7 @@ impl LlmClient {
                     if limited >= self.endpoint.rate_limit_retries {
                         return Err(LlmError::RateLimited { url: shown_url, attempts, message });
                     }
-                    let wait = delay.map_or_else(|| backoff(limited), with_jitter);
+                    let wait = delay.map_or_else(|| Backoff::LLM.delay(limited), with_jitter);
                     // Never wait past the scenario's deadline (`--scenario-timeout`): a wait
                     // that would end after it is not started, and the reason says why.
                     if let Some(left) = scenario_time_left()
@@ -252,7 +252,7 @@ impl LlmClient {
                     self.limiter.pause_until(crate::http::deadline_after(wait));
                 }
                 Err(Attempt::Failed(err)) if err.retryable() && errors < self.endpoint.retries => {
-                    tokio::time::sleep(backoff(errors)).await;
+                    tokio::time::sleep(Backoff::LLM.delay(errors)).await;
                     errors += 1;
                 }
                 Err(Attempt::Failed(err)) => return Err(err),
@@ -522,7 +522,7 @@ fn notice_wait(message: impl FnOnce() -> String) {
 
 /// A redirect's `Location` for a message: a relative one as is, an absolute one redacted.
 fn redact_location(location: &str) -> String {
-    crate::http::one_line(&crate::http::redact_url(location), 200)
+    crate::http::one_line(&crate::redact::redact_url(location), 200)
 }
 
 /// o-series and gpt-5 reasoning models reject a non-default temperature.
