@@ -12,8 +12,7 @@ use tokio::time::Instant;
 
 use super::{AgentEndpoint, AgentError, Auth, ClientOptions};
 use crate::http::{
-    Backoff, ReadError, deadline_after, error_body_message, one_line, read_limited, root_cause,
-    snippet,
+    Backoff, ReadError, deadline_after, error_message, one_line, read_limited, root_cause, snippet,
 };
 use crate::redact::redact_url;
 use crate::secret::Secret;
@@ -388,7 +387,7 @@ impl Transport {
             Ok(body) | Err(ReadError::TooLarge(body)) => body,
             Err(ReadError::Timeout | ReadError::Broken { .. }) => Vec::new(),
         };
-        let mut text = error_text(&body);
+        let (mut text, _) = error_message(&body, crate::http::SNIPPET_CHARS);
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             let what = if matches!(self.endpoint.auth, Auth::None) {
                 "the agent wants credentials and none are configured"
@@ -479,16 +478,6 @@ pub(crate) fn broken_body(url: &str, read: usize, cause: &str) -> AgentError {
     }
 }
 
-/// The text quoted for an error body: its JSON error message, else a snippet of the body.
-fn error_text(body: &[u8]) -> String {
-    if let Ok(json) = serde_json::from_slice::<Value>(body)
-        && let Some(message) = error_body_message(&json)
-    {
-        return one_line(message, crate::http::SNIPPET_CHARS);
-    }
-    snippet(body)
-}
-
 /// The secret values of `endpoint` worth scrubbing (shorter ones would mangle messages more
 /// than they could leak), longest first so that a secret containing another goes first.
 fn secret_values(endpoint: &AgentEndpoint) -> Vec<Secret> {
@@ -544,14 +533,6 @@ mod tests {
         assert!(is_json_content_type("application/a2a+json"));
         assert!(!is_json_content_type("text/html; charset=utf-8"));
         assert!(!is_json_content_type("text/event-stream"));
-    }
-
-    #[test]
-    fn error_text_prefers_the_json_message() {
-        assert_eq!(error_text(br#"{"error":{"message":"bad key","type":"x"}}"#), "bad key");
-        assert_eq!(error_text(br#"[{"error":{"code":400,"message":"nope"}}]"#), "nope");
-        assert_eq!(error_text(br#"{"error":"unauthorized"}"#), "unauthorized");
-        assert_eq!(error_text(b"Internal Server Error\n"), "Internal Server Error");
     }
 
     #[test]

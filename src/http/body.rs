@@ -69,21 +69,32 @@ pub async fn read_limited(
 
 /// The error object of a JSON error body: the body itself, or the one element of the array
 /// Gemini's OpenAI layer answers with.
-pub fn error_object(json: &Value) -> &Value {
+fn error_object(json: &Value) -> &Value {
     match json {
         Value::Array(items) if items.len() == 1 => &items[0],
         _ => json,
     }
 }
 
-/// The message of a JSON error body: `error.message`, `message`, `detail` or a string `error`.
-pub fn error_body_message(json: &Value) -> Option<&str> {
-    let json = error_object(json);
-    json.pointer("/error/message")
-        .or_else(|| json.get("message"))
-        .or_else(|| json.get("detail"))
-        .or_else(|| json.get("error"))
-        .and_then(Value::as_str)
+/// What to quote of an error body, on one line, at most `max_chars` characters: its JSON error
+/// message (`error.message`, `message`, `detail` or a string `error`), else an excerpt of the
+/// body; with the OpenAI-style `error.code` when the body had a message
+/// (`insufficient_quota`, which is not a rate limit to wait out).
+pub fn error_message(body: &[u8], max_chars: usize) -> (String, Option<String>) {
+    if let Ok(json) = serde_json::from_slice::<Value>(body) {
+        let json = error_object(&json);
+        let message = json
+            .pointer("/error/message")
+            .or_else(|| json.get("message"))
+            .or_else(|| json.get("detail"))
+            .or_else(|| json.get("error"))
+            .and_then(Value::as_str);
+        if let Some(message) = message {
+            let code = json.pointer("/error/code").and_then(Value::as_str).map(str::to_owned);
+            return (one_line(message, max_chars), code);
+        }
+    }
+    (one_line(&String::from_utf8_lossy(body), max_chars), None)
 }
 
 /// The innermost cause of `err`, in words: "connection refused" rather than the chain of
@@ -109,4 +120,27 @@ pub fn root_cause(err: &(dyn StdError + 'static)) -> String {
         _ => &text,
     };
     one_line(text, 160)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_quote_their_json_message_and_code() {
+        let (m, code) =
+            error_message(br#"{"error":{"message":"quota","code":"insufficient_quota"}}"#, 300);
+        assert_eq!((m.as_str(), code.as_deref()), ("quota", Some("insufficient_quota")));
+        assert_eq!(error_message(br#"[{"error":{"code":400,"message":"bad"}}]"#, 300).0, "bad");
+        assert_eq!(error_message(br#"{"error":{"message":"bad key","type":"x"}}"#, 9).0, "bad key");
+        assert_eq!(error_message(br#"{"error":"unauthorized"}"#, 200).0, "unauthorized");
+        assert_eq!(error_message(br#"{"detail":"no"}"#, 200).0, "no");
+        // No message: an excerpt of the body, and no code even if one is there.
+        assert_eq!(
+            error_message(b"Internal Server Error\n", 200),
+            ("Internal Server Error".to_owned(), None)
+        );
+        assert_eq!(error_message(br#"{"error":{"code":"insufficient_quota"}}"#, 200).1, None);
+        assert_eq!(error_message(b"oops, a long body", 4).0, "oops…");
+    }
 }

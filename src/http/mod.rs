@@ -12,9 +12,7 @@ mod retry;
 mod snippet;
 mod usage;
 
-pub use body::{
-    ReadError, deadline_after, error_body_message, error_object, read_limited, root_cause,
-};
+pub use body::{ReadError, deadline_after, error_message, read_limited, root_cause};
 pub use client::client;
 pub use rate_limit::{RateLimiter, server_delay, with_jitter};
 pub use retry::Backoff;

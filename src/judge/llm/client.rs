@@ -384,7 +384,7 @@ impl LlmClient {
                 ),
             }));
         }
-        let (message, code) = error_message(&bytes);
+        let (message, code) = crate::http::error_message(&bytes, MESSAGE_CHARS);
         let message = self.scrub(&message);
         let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
             && code.as_deref() != Some("insufficient_quota");
@@ -531,21 +531,6 @@ fn is_reasoning_model(model: &str) -> bool {
     ["o1", "o3", "o4", "gpt-5"].iter().any(|p| bare.starts_with(p))
 }
 
-/// The error message (and code) of an OpenAI-style error body (Gemini sends a one-element
-/// array), else an excerpt of the body.
-fn error_message(body: &[u8]) -> (String, Option<String>) {
-    if let Ok(json) = serde_json::from_slice::<Value>(body)
-        && let Some(message) = crate::http::error_body_message(&json)
-    {
-        let code = crate::http::error_object(&json)
-            .pointer("/error/code")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        return (crate::http::one_line(message, MESSAGE_CHARS), code);
-    }
-    (crate::http::one_line(&String::from_utf8_lossy(body), MESSAGE_CHARS), None)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,15 +578,6 @@ mod tests {
         assert_eq!(c.body(&request("gpt-4o"))["response_format"]["type"], "json_schema");
         let plain = client(LlmEndpoint { structured_output: false, ..LlmEndpoint::default() });
         assert!(plain.body(&request("gpt-4o")).get("response_format").is_none());
-    }
-
-    #[test]
-    fn error_bodies() {
-        let (m, code) =
-            error_message(br#"{"error":{"message":"quota","code":"insufficient_quota"}}"#);
-        assert_eq!((m.as_str(), code.as_deref()), ("quota", Some("insufficient_quota")));
-        assert_eq!(error_message(br#"[{"error":{"code":400,"message":"bad"}}]"#).0, "bad");
-        assert_eq!(error_message(b"oops").0, "oops");
     }
 
     #[test]
