@@ -13,7 +13,7 @@ use crate::judge::{
     Assessment, CONFIGURE_JUDGE, Evidence, Judge, check_assertions, goal_not_assessed,
     rubric_not_assessed,
 };
-use crate::scenario::{Conversation, Scenario};
+use crate::scenario::{Conversation, DescriptionRole, Scenario};
 
 /// Transcript text kept per message; checks always see the whole reply.
 const TRANSCRIPT_LIMIT: usize = 64 * 1024;
@@ -71,12 +71,11 @@ pub(crate) fn nothing_checkable(scenario: &Scenario, judged: bool) -> Option<Str
 }
 
 /// Whether the LLM judge rules on `scenario`: it has rubric items, it is an LLM-driven
-/// conversation, or it comes from a Rogue file (in both, the scenario text is the policy
-/// under test).
+/// conversation, or its description is the policy under test.
 pub(crate) fn needs_judge(scenario: &Scenario) -> bool {
     !scenario.rubric.is_empty()
         || matches!(scenario.conversation, Conversation::Driven { .. })
-        || scenario.source.layout == crate::scenario::Layout::Rogue
+        || scenario.description_is == DescriptionRole::Policy
 }
 
 /// What a worker needs besides the scenario and its agent.

@@ -393,8 +393,8 @@ mod tests {
 
     use super::*;
     use crate::scenario::{
-        AgentRef, AgentSource, Assertion, AssertionKind, Conversation, Layout, Limits, Priority,
-        Rubric, SourceLocation,
+        AgentRef, AgentSource, Assertion, AssertionKind, Conversation, DescriptionRole, Dialect,
+        Layout, Limits, Placement, Priority, Rubric, SourceLocation,
     };
 
     fn scenario() -> Scenario {
@@ -405,6 +405,7 @@ mod tests {
             tags: vec!["smoke".to_owned()],
             title: None,
             description: "Answers a basic question".to_owned(),
+            description_is: DescriptionRole::Context,
             agent: AgentRef {
                 name: "qa_agent".to_owned(),
                 url: None,
@@ -424,7 +425,7 @@ mod tests {
                 file: PathBuf::from("tests/qa.yaml"),
                 line: 12,
                 col: 5,
-                layout: Layout::GenesisATop,
+                layout: Layout::new(Dialect::GenesisA, Placement::TopLevel),
                 index: 0,
             },
             metadata: std::collections::BTreeMap::default(),
