@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{CheckResult, Outcome, Role, Status, TranscriptEntry, Usage, Verdict};
-use crate::agent::{AgentClient, AgentError, AgentKind, ConversationState};
+use crate::agent::{AgentClient, AgentError, ConversationState};
 use crate::cost::{CostLedger, LlmRole, ModelUsage, Pricing};
 use crate::judge::driver::{DriverStep, next_step};
 use crate::judge::rogue_evaluator::RogueEvaluator;
@@ -148,10 +148,7 @@ pub(crate) async fn execute(
         waited: Duration::ZERO,
         ledger: CostLedger::default(),
         secrets: Arc::clone(&ctx.secrets),
-        agent_model: match &client.endpoint().kind {
-            AgentKind::OpenAiChat { model } => Some(model.clone()),
-            _ => None,
-        },
+        agent_model: client.endpoint().kind.model().map(str::to_owned),
     };
     let mut notes = Vec::new();
     let conversed = match (&scenario.conversation, &ctx.judge) {

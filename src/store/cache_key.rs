@@ -51,7 +51,7 @@ pub struct KeyContext {
 impl Default for KeyContext {
     fn default() -> Self {
         KeyContext {
-            agent_protocol: "a2a".to_owned(),
+            agent_protocol: crate::agent::AgentKind::A2a.cache_identity(),
             judge_model: None,
             judge_prompt_version: crate::judge::llm::JUDGE_PROMPT_VERSION.to_owned(),
             driver_prompt_version: crate::judge::driver::DRIVER_PROMPT_VERSION.to_owned(),
@@ -599,5 +599,25 @@ mod identity_tests {
         let back: KeyParts = serde_json::from_str(key.parts_json().unwrap()).unwrap();
         assert_eq!(back, parts);
         assert_eq!(back.key(), key);
+    }
+
+    #[test]
+    fn each_protocol_says_its_model_and_keeps_the_cache_identity_keys_were_made_with() {
+        use crate::agent::AgentKind;
+        let http = AgentKind::HttpJson {
+            request_template: r#"{"q":"{{message}}"}"#.to_owned(),
+            reply_pointer: "/answer".to_owned(),
+        };
+        let openai = AgentKind::OpenAiChat { model: "gpt-4.1-mini".to_owned() };
+        // These texts are hashed into every stored key: changing one makes every cached
+        // result of that protocol miss.
+        assert_eq!(AgentKind::A2a.cache_identity(), "a2a");
+        assert_eq!(http.cache_identity(), r#"http-json {"q":"{{message}}"} /answer"#);
+        assert_eq!(openai.cache_identity(), "openai gpt-4.1-mini");
+        assert_eq!(KeyContext::default().agent_protocol, "a2a");
+        // Only a protocol that names a model has its own tokens priced.
+        assert_eq!(AgentKind::A2a.model(), None);
+        assert_eq!(http.model(), None);
+        assert_eq!(openai.model(), Some("gpt-4.1-mini"));
     }
 }
