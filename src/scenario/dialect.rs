@@ -142,4 +142,18 @@ mod tests {
             diagnostics[0].message
         );
     }
+
+    #[test]
+    fn a_rogue_scenario_is_judged_on_its_text_alone() {
+        let text = r#"{"scenarios": [{"scenario": "never promise refunds", "multi_turn": false}]}"#;
+        let (_, scenarios, diagnostics) =
+            load_text(Path::new("s.json"), text, true, &LoadOptions::default());
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let s = &scenarios[0];
+        // Nothing but its text says what to check: the judge must rule on it (without one it
+        // is reported as needing a judge, not as stating no expectation).
+        assert!(s.rubric.is_empty() && s.assertions.is_empty());
+        assert!(matches!(s.conversation, super::super::Conversation::Scripted { .. }));
+        assert!(crate::engine::needs_judge(s));
+    }
 }
