@@ -51,6 +51,32 @@ pub enum AgentKind {
     },
 }
 
+// Every protocol answers these itself, with no fallback arm: a new protocol does not compile
+// until it says which model it uses and how the cache knows it.
+impl AgentKind {
+    /// The LLM model behind the agent when the protocol names one, so that cost estimates and
+    /// ledgers can price the agent's own tokens.
+    pub fn model(&self) -> Option<&str> {
+        match self {
+            AgentKind::A2a | AgentKind::HttpJson { .. } => None,
+            AgentKind::OpenAiChat { model } => Some(model),
+        }
+    }
+
+    /// How the agent is spoken to, as the cache key records it (`KeyContext::agent_protocol`):
+    /// `a2a`, `http-json {template} {pointer}`, `openai {model}`. Never credentials. Changing
+    /// this text makes every cached result of the protocol miss.
+    pub fn cache_identity(&self) -> String {
+        match self {
+            AgentKind::A2a => "a2a".to_owned(),
+            AgentKind::HttpJson { request_template, reply_pointer } => {
+                format!("http-json {request_template} {reply_pointer}")
+            }
+            AgentKind::OpenAiChat { model } => format!("openai {model}"),
+        }
+    }
+}
+
 /// Credentials sent on every request, the card fetch included.
 #[derive(Debug, Clone, Default)]
 pub enum Auth {

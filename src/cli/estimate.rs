@@ -9,10 +9,9 @@ use std::collections::BTreeSet;
 use super::args::RunArgs;
 use super::run::{RunConfig, load_selection};
 use super::{CliError, output};
-use crate::agent::{AgentClient, AgentEndpoint, AgentKind};
+use crate::agent::{AgentClient, AgentEndpoint};
 use crate::cost::monthly;
-use crate::engine::{Assumptions, SelectionEstimate, estimate_scenario};
-use crate::engine::{Plan, lookup_hits};
+use crate::engine::{Assumptions, Plan, SelectionEstimate, estimate_scenario, lookup_hits};
 use crate::model::ExitCode;
 use crate::scenario::Scenario;
 use crate::store::{RunCache, Store};
@@ -32,10 +31,7 @@ pub(super) fn run(
     let authored: Vec<f64> = scenarios.iter().filter_map(|s| s.cost_estimate_usd).collect();
     let setup = &config.judge;
     let judge = setup.judge.as_ref().unwrap_or(&setup.would_use);
-    let agent_model = match &config.options.agent_kind {
-        AgentKind::OpenAiChat { model } => Some(model.as_str()),
-        _ => None,
-    };
+    let agent_model = config.options.agent_kind.model();
     let assumptions = Assumptions::default();
     let mut estimate = SelectionEstimate::default();
     // A scenario the cache would reuse costs nothing to run again.

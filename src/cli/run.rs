@@ -88,13 +88,7 @@ impl RunConfig {
             baseline: args.baseline.clone(),
             fail_on_regressions_only: args.fail_on_regressions_only,
             key_context: KeyContext {
-                agent_protocol: match &agent_kind {
-                    AgentKind::A2a => "a2a".to_owned(),
-                    AgentKind::HttpJson { request_template, reply_pointer } => {
-                        format!("http-json {request_template} {reply_pointer}")
-                    }
-                    AgentKind::OpenAiChat { model } => format!("openai {model}"),
-                },
+                agent_protocol: agent_kind.cache_identity(),
                 judge_model: judge_key(&judge),
                 ..KeyContext::default()
             },
@@ -353,10 +347,7 @@ fn warn_unbounded_budget(
     if config.judge.max_cost.is_none() {
         return Ok(());
     }
-    let agent_model = match &config.options.agent_kind {
-        AgentKind::OpenAiChat { model } => Some(model.as_str()),
-        _ => None,
-    };
+    let agent_model = config.options.agent_kind.model();
     let mut unknown = std::collections::BTreeSet::new();
     for scenario in scenarios {
         let estimate = crate::engine::estimate_scenario(

@@ -134,7 +134,7 @@ pub fn estimate_scenario(
                 },
             );
         }
-        if super::needs_judge(scenario) {
+        if scenario.needs_judge() {
             push(
                 LlmRole::Judge,
                 &judge_model,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::agent::{AgentClient, AgentError, AgentKind, ConversationState};
+use crate::agent::{AgentClient, AgentError, ConversationState};
 use crate::cost::{CostLedger, Pricing};
 use crate::judge::driver::{DriverStep, next_step};
 use crate::judge::rogue_evaluator::RogueEvaluator;
@@ -12,8 +12,7 @@ use crate::judge::{
     Assessment, CONFIGURE_JUDGE, Evidence, Judge, check_assertions, goal_not_assessed,
     rubric_not_assessed,
 };
-use crate::model::LlmRole;
-use crate::model::{CheckResult, Outcome, Role, Status, TranscriptEntry, Usage, Verdict};
+use crate::model::{CheckResult, LlmRole, Outcome, Role, Status, TranscriptEntry, Usage, Verdict};
 use crate::scenario::{Conversation, Scenario};
 
 /// Transcript text kept per message; checks always see the whole reply.
@@ -58,10 +57,10 @@ pub(crate) fn source_of(scenario: &Scenario) -> String {
 /// no judge (with a judge, rubric items and LLM-driven goals are checkable). Such a scenario is
 /// not run and is reported `unassessed` with this reason.
 pub(crate) fn nothing_checkable(scenario: &Scenario, judged: bool) -> Option<String> {
-    if !scenario.assertions.is_empty() || (judged && needs_judge(scenario)) {
+    if !scenario.assertions.is_empty() || (judged && scenario.needs_judge()) {
         return None;
     }
-    if !needs_judge(scenario) {
+    if !scenario.needs_judge() {
         return Some(
             "not run: the scenario states no expectation (add expected_output or a rubric)"
                 .to_owned(),
@@ -69,15 +68,6 @@ pub(crate) fn nothing_checkable(scenario: &Scenario, judged: bool) -> Option<Str
     }
     let n = scenario.rubric.item_count().max(1);
     Some(format!("not run: {n} of {n} expectation(s) need a judge: {CONFIGURE_JUDGE}"))
-}
-
-/// Whether the LLM judge rules on `scenario`: it has rubric items, it is an LLM-driven
-/// conversation, or it comes from a Rogue file (in both, the scenario text is the policy
-/// under test).
-pub(crate) fn needs_judge(scenario: &Scenario) -> bool {
-    !scenario.rubric.is_empty()
-        || matches!(scenario.conversation, Conversation::Driven { .. })
-        || scenario.source.layout == crate::scenario::Layout::Rogue
 }
 
 /// What a worker needs besides the scenario and its agent.
@@ -150,10 +140,7 @@ pub(crate) async fn execute(
         waited: Duration::ZERO,
         ledger: CostLedger::default(),
         secrets: Arc::clone(&ctx.secrets),
-        agent_model: match &client.endpoint().kind {
-            AgentKind::OpenAiChat { model } => Some(model.clone()),
-            _ => None,
-        },
+        agent_model: client.endpoint().kind.model().map(str::to_owned),
     };
     let mut notes = Vec::new();
     let conversed = match (&scenario.conversation, &ctx.judge) {
@@ -198,7 +185,7 @@ pub(crate) async fn execute(
     let mut judge_hit = false;
     let deterministic_failed = checks.iter().any(|c| c.verdict == Verdict::Fail);
     match &ctx.judge {
-        Some(judge) if needs_judge(scenario) => {
+        Some(judge) if scenario.needs_judge() => {
             if deterministic_failed {
                 notes.push(
                     "the LLM judge was not consulted: deterministic checks already failed"
@@ -224,7 +211,7 @@ pub(crate) async fn execute(
         Some(_) => {}
         None => {
             checks.extend(rubric_not_assessed(&scenario.rubric));
-            if scenario.rubric.is_empty() && needs_judge(scenario) {
+            if scenario.rubric.is_empty() && scenario.needs_judge() {
                 checks.push(goal_not_assessed(judge_expectation(scenario)));
             }
         }

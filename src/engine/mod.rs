@@ -14,7 +14,6 @@ pub use cache::{CacheHit, CacheQuery, ResultCache};
 pub use estimate::{
     Assumptions, BudgetGuard, ScenarioEstimate, SelectionEstimate, estimate_scenario,
 };
-pub(crate) use executor::needs_judge;
 pub use exit_code::{BaselineGate, ExitDecision, ExitPolicy};
 pub use plan::{
     AGENT_PLACEHOLDER, AgentRouting, AgentTarget, DEFAULT_AGENT_NAME, HeaderOverride, Plan,

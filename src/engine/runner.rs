@@ -644,10 +644,7 @@ fn settle(budget: Option<&mut BudgetGuard>, index: usize, outcome: &Outcome) {
 impl Runner {
     /// Projected cost of `scenario` with this run's judge, driver and agent, pico-dollars.
     fn projected_pico(&self, scenario: &crate::scenario::Scenario) -> u64 {
-        let agent_model = match &self.options.agent_kind {
-            AgentKind::OpenAiChat { model } => Some(model.as_str()),
-            _ => None,
-        };
+        let agent_model = self.options.agent_kind.model();
         estimate_scenario(
             scenario,
             self.options.judge.as_ref().map(Judge::config),

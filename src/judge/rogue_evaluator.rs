@@ -15,7 +15,7 @@ use crate::agent::Auth;
 use crate::http::one_line;
 use crate::model::{JudgeRuling, Role, TranscriptEntry};
 use crate::redact::redact_url;
-use crate::scenario::{Conversation, Layout, Scenario};
+use crate::scenario::{Conversation, DescriptionRole, Scenario};
 use crate::secret::Secret;
 
 /// The longest a job is waited for (the Rogue SDK's own limit).
@@ -137,8 +137,8 @@ impl RogueEvaluator {
             }
         };
         let r = &scenario.rubric;
-        let text = match (&scenario.source.layout, &scenario.conversation) {
-            (Layout::Rogue, _) => scenario.description.clone(),
+        let text = match (scenario.description_is, &scenario.conversation) {
+            (DescriptionRole::Policy, _) => scenario.description.clone(),
             (_, Conversation::Driven { goal, .. }) => goal.clone(),
             _ => {
                 let mut text = scenario.description.clone();

@@ -32,7 +32,7 @@ mod text;
 pub(crate) mod tests;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use document::{
     AgentCheck, AgentReport, PlanInfo, RESULTS_SCHEMA_VERSION, ResultsDocument, ToolInfo,
@@ -40,7 +40,7 @@ pub use document::{
 };
 pub use error::ReportError;
 pub use events_jsonl::EventsJsonl;
-pub use formats::ReportFormats;
+pub use formats::{ReportFormat, ReportFormats};
 pub use html::{HtmlReport, render_report_html};
 pub use junit::{JunitXml, render_junit_xml};
 pub use markdown::{SummaryMarkdown, render_summary_markdown};
@@ -88,31 +88,16 @@ impl<T: FinalDocument> Reporter for T {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportPaths {
     pub dir: PathBuf,
-    pub events_jsonl: PathBuf,
-    pub results_json: PathBuf,
-    pub summary_md: PathBuf,
-    pub junit_xml: PathBuf,
-    pub report_html: PathBuf,
     /// `$GITHUB_STEP_SUMMARY`, when the summary should also be appended there.
     pub github_step_summary: Option<PathBuf>,
-    /// Which of the files above are written (the step summary goes with `summary.md`).
+    /// Which report files are written (the step summary goes with `summary.md`).
     pub formats: ReportFormats,
 }
 
 impl ReportPaths {
     /// The standard file names in `dir`, every format; no step summary.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        let dir = dir.into();
-        ReportPaths {
-            events_jsonl: dir.join("events.jsonl"),
-            results_json: dir.join("results.json"),
-            summary_md: dir.join("summary.md"),
-            junit_xml: dir.join("junit.xml"),
-            report_html: dir.join("report.html"),
-            github_step_summary: None,
-            formats: ReportFormats::ALL,
-            dir,
-        }
+        ReportPaths { dir: dir.into(), github_step_summary: None, formats: ReportFormats::ALL }
     }
 
     /// Write only these files.
@@ -122,20 +107,15 @@ impl ReportPaths {
         self
     }
 
+    /// Where the file of `format` is (written or not).
+    pub fn path(&self, format: ReportFormat) -> PathBuf {
+        self.dir.join(format.file_name())
+    }
+
     /// The files a run writes, most useful to a person first: `report.html`, `summary.md`,
     /// `junit.xml`, `results.json`, `events.jsonl` (those chosen by `formats`).
-    pub fn files(&self) -> Vec<&Path> {
-        let f = &self.formats;
-        [
-            (f.html, &self.report_html),
-            (f.markdown, &self.summary_md),
-            (f.junit, &self.junit_xml),
-            (f.json, &self.results_json),
-            (f.jsonl, &self.events_jsonl),
-        ]
-        .into_iter()
-        .filter_map(|(on, path)| on.then_some(path.as_path()))
-        .collect()
+    pub fn files(&self) -> Vec<PathBuf> {
+        formats::files_in(&self.dir, self.formats)
     }
 
     /// Also append the summary to `$GITHUB_STEP_SUMMARY` when that variable is set.
@@ -185,25 +165,9 @@ impl ReportSet {
     /// `results.json`, `summary.md` (and the step summary if `paths` names one), `junit.xml`,
     /// `report.html`; then `progress`, always.
     pub fn standard(paths: &ReportPaths, progress: Progress) -> Self {
-        let f = paths.formats;
         let mut set = ReportSet::new();
-        if f.jsonl {
-            set.push(EventsJsonl::new(&paths.events_jsonl));
-        }
-        if f.json {
-            set.push(ResultsJson::new(&paths.results_json));
-        }
-        if f.markdown {
-            set.push(
-                SummaryMarkdown::new(&paths.summary_md)
-                    .append_to(paths.github_step_summary.clone()),
-            );
-        }
-        if f.junit {
-            set.push(JunitXml::new(&paths.junit_xml));
-        }
-        if f.html {
-            set.push(HtmlReport::new(&paths.report_html));
+        for spec in paths.formats.specs() {
+            set.push_boxed((spec.reporter)(paths));
         }
         set.with(progress)
     }
@@ -223,7 +187,11 @@ impl ReportSet {
     }
 
     pub fn push(&mut self, reporter: impl Reporter + 'static) {
-        self.reporters.push(Slot { reporter: Box::new(reporter), failed: false });
+        self.push_boxed(Box::new(reporter));
+    }
+
+    fn push_boxed(&mut self, reporter: Box<dyn Reporter>) {
+        self.reporters.push(Slot { reporter, failed: false });
     }
 
     /// Hands `event` to every reporter still working. Never fails: see [`ReportSet::errors`].

@@ -176,7 +176,7 @@ impl Progress {
     /// The report files the recap points to (those `paths.formats` chooses).
     #[must_use]
     pub fn with_reports(mut self, paths: &ReportPaths) -> Self {
-        self.reports = paths.files().into_iter().map(PathBuf::from).collect();
+        self.reports = paths.files();
         self
     }
 

@@ -298,7 +298,7 @@ fn the_summary_is_appended_to_the_github_step_summary() {
         set.on_event(event);
     }
     assert!(set.errors().is_empty(), "{:?}", set.errors());
-    let summary = fs_err::read_to_string(&paths.summary_md).unwrap();
+    let summary = fs_err::read_to_string(paths.path(ReportFormat::Markdown)).unwrap();
     assert_eq!(fs_err::read_to_string(&step).unwrap(), format!("earlier step\n{summary}"));
 }
 
@@ -829,7 +829,7 @@ fn report_html_has_filters_and_one_row_per_scenario() {
 fn formats_choose_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let paths = ReportPaths::new(dir.path()).with_formats("html,junit".parse().unwrap());
-    assert_eq!(paths.files(), [paths.report_html.as_path(), paths.junit_xml.as_path()]);
+    assert_eq!(paths.files(), [dir.path().join("report.html"), dir.path().join("junit.xml")]);
     let mut set = ReportSet::standard(&paths, Progress::quiet());
     for event in fixture_events() {
         set.on_event(&event);

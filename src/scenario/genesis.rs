@@ -5,15 +5,139 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::agent_alias;
+use super::dialect::{FileDialect, nested_lists};
 use super::expectation::Expectations;
 use super::fields::{
     cost_usd, key_pos, optional_text, optional_u64, required_map, required_text, text_list,
 };
 use super::file_context::FileContext;
-use super::node::{Node, Typed};
+use super::node::{Node, Pos, Typed};
 use super::{
-    AgentRef, AgentSource, Conversation, Layout, Limits, Priority, Rubric, Scenario, SourceLocation,
+    AgentRef, AgentSource, Conversation, DescriptionRole, Dialect, Layout, Limits, Placement,
+    Priority, Rubric, Scenario, SourceLocation,
 };
+
+/// The [`FileDialect`] of Genesis files: a header mapping naming the agent, and one
+/// `scenarios` list at the top level or inside the header. It claims every mapping no other
+/// dialect did, so that a file with no list, or two, is told what is wrong.
+#[derive(Debug)]
+pub(crate) struct Genesis;
+
+/// Keys of a Genesis file that are not the header.
+const TAIL_SECTIONS: &[&str] = &["judge_llm", "cost_tracking", "reporting"];
+
+impl FileDialect for Genesis {
+    fn detect(&self, root: &Node) -> bool {
+        root.as_map().is_some()
+    }
+
+    fn normalize(&self, ctx: &mut FileContext<'_>, root: &Node) -> (Option<Layout>, Vec<Scenario>) {
+        let entries = root.as_map().unwrap_or_default();
+        let nested = nested_lists(root);
+        if let Some(list) = root.get("scenarios") {
+            if let Some((key, header)) = nested.first() {
+                ctx.error(
+                    header.get("scenarios").map_or(header.pos, |n| n.pos),
+                    format!("`scenarios` appears both at the top level and inside `{key}`"),
+                )
+                .hint("keep one scenario list per file");
+                return (None, Vec::new());
+            }
+            let Some(items) = list.as_seq() else {
+                ctx.error(
+                    list.pos,
+                    format!("`scenarios` must be a list, found {}", list.describe()),
+                );
+                return (None, Vec::new());
+            };
+            let header = entries.iter().find(|(k, v)| {
+                let key = k.as_scalar_text().unwrap_or_default();
+                key != "scenarios" && !TAIL_SECTIONS.contains(&key) && v.as_map().is_some()
+            });
+            let header_key = header.and_then(|(k, _)| k.as_scalar_text());
+            let header = header.map(|(_, v)| v);
+            let mut defaults = header_defaults(ctx, header_key, header);
+            tail_sections(root, &mut defaults);
+            let layout = Layout::new(list_dialect(items), Placement::TopLevel);
+            let scenarios = normalize_items(ctx, items, layout, &defaults);
+            check_header(ctx, header, &scenarios, items.len());
+            return (Some(layout), scenarios);
+        }
+        match nested.as_slice() {
+            [(key, header)] => {
+                let Some(items) = header.get("scenarios").and_then(Node::as_seq) else {
+                    let pos = header.get("scenarios").map_or(header.pos, |n| n.pos);
+                    ctx.error(pos, format!("`{key}.scenarios` must be a list"));
+                    return (None, Vec::new());
+                };
+                let mut defaults = header_defaults(ctx, Some(key), Some(header));
+                tail_sections(root, &mut defaults);
+                let layout = Layout::new(list_dialect(items), Placement::Nested);
+                let scenarios = normalize_items(ctx, items, layout, &defaults);
+                check_header(ctx, Some(header), &scenarios, items.len());
+                (Some(layout), scenarios)
+            }
+            [] => {
+                let guess = entries.iter().find(|(_, v)| {
+                    v.as_seq().is_some_and(|items| items.iter().any(|i| i.get("id").is_some()))
+                });
+                let recorded = ctx.error(root.pos, "no `scenarios` list found");
+                match guess {
+                    Some((k, _)) => recorded.hint(format!(
+                        "`{}` holds scenarios: did you mean `scenarios`?",
+                        k.as_scalar_text().unwrap_or_default()
+                    )),
+                    None => recorded
+                        .hint("add a `scenarios:` list at the top level or inside the header"),
+                }
+                (None, Vec::new())
+            }
+            [(first, _), (second, header), ..] => {
+                ctx.error(
+                    header.pos,
+                    format!("both `{first}` and `{second}` hold a `scenarios` list"),
+                )
+                .hint("keep one scenario list per file");
+                (None, Vec::new())
+            }
+        }
+    }
+}
+
+/// The dialect of a whole list: its first item's.
+fn list_dialect(items: &[Node]) -> Dialect {
+    items.first().map_or(Dialect::GenesisA, dialect_of)
+}
+
+/// The Genesis dialect an item is written in.
+pub(crate) fn dialect_of(item: &Node) -> Dialect {
+    if is_shape_b(item) { Dialect::GenesisB } else { Dialect::GenesisA }
+}
+
+/// Every item of a list, with a warning when some agents are only inferred from ids.
+fn normalize_items(
+    ctx: &mut FileContext<'_>,
+    items: &[Node],
+    layout: Layout,
+    defaults: &FileDefaults,
+) -> Vec<Scenario> {
+    let scenarios: Vec<Scenario> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| normalize(ctx, item, i, layout, defaults))
+        .collect();
+    let inferred =
+        scenarios.iter().filter(|s| s.agent.resolved_from == AgentSource::IdPrefix).count();
+    if inferred > 0 {
+        let pos = items.first().map_or(Pos { line: 1, col: 1, offset: 0 }, |n| n.pos);
+        ctx.warning(
+            pos,
+            format!("the agent of {inferred} scenario(s) is inferred from their id prefix"),
+        )
+        .hint("name the agent in the file header, or pass --agent NAME=URL, to be explicit");
+    }
+    scenarios
+}
 
 /// What the file header and tail sections give every scenario of a file.
 #[derive(Debug, Clone, Default)]
@@ -198,6 +322,7 @@ pub(crate) fn normalize(
         tags,
         title,
         description: description?,
+        description_is: DescriptionRole::Context,
         agent: agent?,
         conversation: Conversation::Scripted { messages: vec![message] },
         payload,

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::dialect;
 use super::file_context::FileContext;
-use super::genesis::{self, FileDefaults};
-use super::node::{self, Node, NodeKind, ParseLimits, Pos};
+use super::node::{self, ParseLimits, Pos};
 use super::source_file::{self, DEFAULT_MAX_FILE_BYTES};
-use super::{Diagnostic, Layout, Scenario, native, rogue};
+use super::{Diagnostic, Layout, Scenario};
 
 /// Limits for untrusted input.
 #[derive(Debug, Clone, Copy)]
@@ -381,7 +381,7 @@ pub fn load_text(
             return (None, Vec::new(), ctx.diagnostics);
         }
     };
-    let (layout, scenarios) = normalize_root(&mut ctx, &root);
+    let (layout, scenarios) = dialect::normalize_root(&mut ctx, &root);
     (layout, scenarios, ctx.diagnostics)
 }
 
@@ -409,168 +409,6 @@ fn tab_in_indentation(text: &str, max_line: usize) -> Option<Pos> {
         offset += line.len();
     }
     None
-}
-
-/// Keys of a Genesis file that are not the header.
-const TAIL_SECTIONS: &[&str] = &["judge_llm", "cost_tracking", "reporting"];
-
-fn normalize_root(ctx: &mut FileContext<'_>, root: &Node) -> (Option<Layout>, Vec<Scenario>) {
-    match &root.kind {
-        NodeKind::Seq(items) => {
-            ctx.warning(root.pos, "the file is a bare list of scenarios with no header")
-                .hint("wrap it as `scenarios:` under a header naming the agent");
-            let defaults = FileDefaults::default();
-            let stem = file_stem(ctx.display);
-            let scenarios = items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, item)| {
-                    if item.get("scenario").is_some() {
-                        rogue::normalize(ctx, item, i, &stem, None)
-                    } else {
-                        genesis::normalize(ctx, item, i, Layout::Headerless, &defaults)
-                    }
-                })
-                .collect();
-            (Some(Layout::Headerless), scenarios)
-        }
-        NodeKind::Scalar { .. } => {
-            ctx.error(
-                root.pos,
-                format!("expected a mapping with a `scenarios:` list, found {}", root.describe()),
-            )
-            .hint("see `rogue-runner schema` for the format");
-            (None, Vec::new())
-        }
-        NodeKind::Map(entries) => {
-            if native::is_native(root) {
-                return (Some(Layout::Native), native::normalize(ctx, root));
-            }
-            let nested: Vec<(&str, &Node)> = entries
-                .iter()
-                .filter(|(_, v)| v.get("scenarios").is_some())
-                .map(|(k, v)| (k.as_scalar_text().unwrap_or_default(), v))
-                .collect();
-            if let Some(list) = root.get("scenarios") {
-                if let Some((key, header)) = nested.first() {
-                    ctx.error(
-                        header.get("scenarios").map_or(header.pos, |n| n.pos),
-                        format!("`scenarios` appears both at the top level and inside `{key}`"),
-                    )
-                    .hint("keep one scenario list per file");
-                    return (None, Vec::new());
-                }
-                let Some(items) = list.as_seq() else {
-                    ctx.error(
-                        list.pos,
-                        format!("`scenarios` must be a list, found {}", list.describe()),
-                    );
-                    return (None, Vec::new());
-                };
-                let rogue_style = items.first().is_some_and(|i| i.get("scenario").is_some());
-                if rogue_style {
-                    let bc = root.get("business_context").and_then(Node::as_str);
-                    let stem = file_stem(ctx.display);
-                    let scenarios = items
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, item)| rogue::normalize(ctx, item, i, &stem, bc))
-                        .collect();
-                    for (k, _) in entries {
-                        let key = k.as_scalar_text().unwrap_or_default();
-                        if key != "scenarios" && key != "business_context" {
-                            ctx.warning(
-                                k.pos,
-                                format!("unknown top-level key `{key}` in a Rogue file is ignored"),
-                            );
-                        }
-                    }
-                    return (Some(Layout::Rogue), scenarios);
-                }
-                let header = entries.iter().find(|(k, v)| {
-                    let key = k.as_scalar_text().unwrap_or_default();
-                    key != "scenarios" && !TAIL_SECTIONS.contains(&key) && v.as_map().is_some()
-                });
-                let header_key = header.and_then(|(k, _)| k.as_scalar_text());
-                let header = header.map(|(_, v)| v);
-                let mut defaults = genesis::header_defaults(ctx, header_key, header);
-                genesis::tail_sections(root, &mut defaults);
-                let shape_b = items.first().is_some_and(genesis::is_shape_b);
-                let layout = if shape_b { Layout::GenesisBTop } else { Layout::GenesisATop };
-                let scenarios = genesis_items(ctx, items, layout, &defaults);
-                genesis::check_header(ctx, header, &scenarios, items.len());
-                return (Some(layout), scenarios);
-            }
-            match nested.as_slice() {
-                [(key, header)] => {
-                    let Some(items) = header.get("scenarios").and_then(Node::as_seq) else {
-                        let pos = header.get("scenarios").map_or(header.pos, |n| n.pos);
-                        ctx.error(pos, format!("`{key}.scenarios` must be a list"));
-                        return (None, Vec::new());
-                    };
-                    let mut defaults = genesis::header_defaults(ctx, Some(key), Some(header));
-                    genesis::tail_sections(root, &mut defaults);
-                    let shape_b = items.first().is_some_and(genesis::is_shape_b);
-                    let layout =
-                        if shape_b { Layout::GenesisBNested } else { Layout::GenesisANested };
-                    let scenarios = genesis_items(ctx, items, layout, &defaults);
-                    genesis::check_header(ctx, Some(header), &scenarios, items.len());
-                    (Some(layout), scenarios)
-                }
-                [] => {
-                    let guess = entries.iter().find(|(_, v)| {
-                        v.as_seq().is_some_and(|items| items.iter().any(|i| i.get("id").is_some()))
-                    });
-                    let recorded = ctx.error(root.pos, "no `scenarios` list found");
-                    match guess {
-                        Some((k, _)) => recorded.hint(format!(
-                            "`{}` holds scenarios: did you mean `scenarios`?",
-                            k.as_scalar_text().unwrap_or_default()
-                        )),
-                        None => recorded
-                            .hint("add a `scenarios:` list at the top level or inside the header"),
-                    }
-                    (None, Vec::new())
-                }
-                [(first, _), (second, header), ..] => {
-                    ctx.error(
-                        header.pos,
-                        format!("both `{first}` and `{second}` hold a `scenarios` list"),
-                    )
-                    .hint("keep one scenario list per file");
-                    (None, Vec::new())
-                }
-            }
-        }
-    }
-}
-
-fn genesis_items(
-    ctx: &mut FileContext<'_>,
-    items: &[Node],
-    layout: Layout,
-    defaults: &FileDefaults,
-) -> Vec<Scenario> {
-    let scenarios: Vec<Scenario> = items
-        .iter()
-        .enumerate()
-        .filter_map(|(i, item)| genesis::normalize(ctx, item, i, layout, defaults))
-        .collect();
-    let inferred =
-        scenarios.iter().filter(|s| s.agent.resolved_from == super::AgentSource::IdPrefix).count();
-    if inferred > 0 {
-        let pos = items.first().map_or(Pos { line: 1, col: 1, offset: 0 }, |n| n.pos);
-        ctx.warning(
-            pos,
-            format!("the agent of {inferred} scenario(s) is inferred from their id prefix"),
-        )
-        .hint("name the agent in the file header, or pass --agent NAME=URL, to be explicit");
-    }
-    scenarios
-}
-
-fn file_stem(path: &Path) -> String {
-    path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenarios").to_owned()
 }
 
 fn reject_duplicate_ids(report: &mut LoadReport) {

@@ -4,11 +4,13 @@ mod agent_alias;
 mod assertion;
 pub mod comparator;
 mod diagnostic;
+mod dialect;
 pub mod escape;
 mod expectation;
 mod fields;
 mod file_context;
 mod genesis;
+mod headerless;
 mod loader;
 mod model;
 pub mod native;
@@ -25,7 +27,8 @@ pub use loader::{
     load_text,
 };
 pub use model::{
-    AgentRef, AgentSource, Conversation, Layout, Limits, Rubric, Scenario, SourceLocation,
+    AgentRef, AgentSource, Conversation, DescriptionRole, Dialect, Layout, Limits, Placement,
+    Rubric, Scenario, SourceLocation,
 };
 pub use partition::{InvalidPartition, Partition, ShardInfo, selection_digest};
 pub use priority::{InvalidPriority, Priority};

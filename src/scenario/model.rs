@@ -1,14 +1,16 @@
 //! The one normalized scenario model every input dialect maps into (design §3).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Assertion, Priority};
 
-/// One test scenario, whatever file format it came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One test scenario, whatever file format it came from. Serialized for `list --json` and the
+/// cache key; never read back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
     /// Unique across the whole run. Rogue files have no ids: `<file-stem>#<index>`.
     pub id: String,
@@ -20,6 +22,11 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     pub description: String,
+    /// What `description` is to the judges: background, or the policy under test (Rogue).
+    /// Not serialized: it was the file's layout until it became a field, and neither
+    /// `list --json` nor the cache key held that.
+    #[serde(skip)]
+    pub description_is: DescriptionRole,
     pub agent: AgentRef,
     pub conversation: Conversation,
     /// The structured input as written (`input` minus what became the message), for agents
@@ -37,6 +44,28 @@ pub struct Scenario {
     /// Everything else from the file, kept verbatim (header fields, unknown keys, tail sections).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+impl Scenario {
+    /// Whether the LLM judge rules on this scenario: it has rubric items, it is an LLM-driven
+    /// conversation, or its description is the policy under test.
+    pub fn needs_judge(&self) -> bool {
+        !self.rubric.is_empty()
+            || matches!(self.conversation, Conversation::Driven { .. })
+            || self.description_is == DescriptionRole::Policy
+    }
+}
+
+/// What a scenario's `description` is to the judges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum DescriptionRole {
+    /// Background: the rubric and the conversation say what is checked, and Rogue's evaluator
+    /// is given a scenario text built from the description, the rubric and the messages.
+    #[default]
+    Context,
+    /// The policy under test, as Rogue writes scenarios: a judge rules on the scenario even
+    /// when its rubric is empty, and Rogue's evaluator receives the description verbatim.
+    Policy,
 }
 
 /// Which agent a scenario talks to, and how we decided that.
@@ -147,7 +176,7 @@ pub struct Limits {
 }
 
 /// Where a scenario was written: file, 1-based line and column, and the file's layout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceLocation {
     pub file: PathBuf,
     pub line: u32,
@@ -157,36 +186,69 @@ pub struct SourceLocation {
     pub index: usize,
 }
 
-/// The shape of the file a scenario came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layout {
-    /// Genesis dialect A (`policy_checks`), `scenarios` at the top level.
-    GenesisATop,
-    /// Genesis dialect A, `scenarios` nested in the header mapping.
-    GenesisANested,
-    /// Genesis dialect B (`judge`, `performance`), `scenarios` at the top level.
-    GenesisBTop,
-    /// Genesis dialect B, `scenarios` nested in the header mapping.
-    GenesisBNested,
+/// The shape of the file a scenario came from: which dialect it is written in, and where the
+/// file keeps its scenario list. Shown as one label (`genesis-b-nested`, `rogue`, …) in
+/// `validate --json` and `list --json`; nothing decides behaviour by it (what a dialect means
+/// for a run is normalized into the scenario, e.g. [`Scenario::description_is`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Layout {
+    pub dialect: Dialect,
+    pub placement: Placement,
+}
+
+/// The input format a scenario is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dialect {
+    /// Genesis dialect A (`policy_checks`).
+    GenesisA,
+    /// Genesis dialect B (`judge`, `performance`).
+    GenesisB,
     /// Rogue's `{"scenarios": [{"scenario": …}]}`.
     Rogue,
     /// rogue-runner's own format (`version: 1`).
     Native,
-    /// A bare top-level list of scenarios.
-    Headerless,
+}
+
+/// Where a file keeps its scenario list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Placement {
+    /// `scenarios:` at the top level.
+    TopLevel,
+    /// `scenarios:` inside the header mapping (`qa_agent: {scenarios: …}`).
+    Nested,
+    /// The file is a bare list of scenarios with no header.
+    Bare,
 }
 
 impl Layout {
+    pub const fn new(dialect: Dialect, placement: Placement) -> Self {
+        Layout { dialect, placement }
+    }
+
+    /// The label shown for the layout. A bare list is `headerless` whatever its items are
+    /// written in; Rogue and native files have only one placement, so their label is the
+    /// dialect's.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Layout::GenesisATop => "genesis-a-top",
-            Layout::GenesisANested => "genesis-a-nested",
-            Layout::GenesisBTop => "genesis-b-top",
-            Layout::GenesisBNested => "genesis-b-nested",
-            Layout::Rogue => "rogue",
-            Layout::Native => "native",
-            Layout::Headerless => "headerless",
+        match (self.dialect, self.placement) {
+            (_, Placement::Bare) => "headerless",
+            (Dialect::GenesisA, Placement::TopLevel) => "genesis-a-top",
+            (Dialect::GenesisA, Placement::Nested) => "genesis-a-nested",
+            (Dialect::GenesisB, Placement::TopLevel) => "genesis-b-top",
+            (Dialect::GenesisB, Placement::Nested) => "genesis-b-nested",
+            (Dialect::Rogue, _) => "rogue",
+            (Dialect::Native, _) => "native",
         }
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Layout {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }

@@ -7,11 +7,13 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::dialect::FileDialect;
 use super::expectation::Expectations;
 use super::file_context::FileContext;
 use super::node::{Node, Pos};
 use super::{
-    AgentRef, AgentSource, Conversation, Layout, Limits, Priority, Rubric, Scenario, SourceLocation,
+    AgentRef, AgentSource, Conversation, DescriptionRole, Dialect, Layout, Limits, Placement,
+    Priority, Rubric, Scenario, SourceLocation,
 };
 
 /// The file format version this build reads.
@@ -152,9 +154,18 @@ pub fn json_schema() -> String {
     serde_json::to_string_pretty(&schema).unwrap_or_default()
 }
 
-/// Whether a root mapping is a native file.
-pub(crate) fn is_native(root: &Node) -> bool {
-    root.get("version").is_some() && root.get("scenarios").is_some()
+/// The [`FileDialect`] of native files: a mapping with `version` and `scenarios`.
+#[derive(Debug)]
+pub(crate) struct Native;
+
+impl FileDialect for Native {
+    fn detect(&self, root: &Node) -> bool {
+        root.get("version").is_some() && root.get("scenarios").is_some()
+    }
+
+    fn normalize(&self, ctx: &mut FileContext<'_>, root: &Node) -> (Option<Layout>, Vec<Scenario>) {
+        (Some(Layout::new(Dialect::Native, Placement::TopLevel)), normalize(ctx, root))
+    }
 }
 
 /// Normalize a native file.
@@ -316,6 +327,7 @@ fn scenario(
     rubric_expectations.extend(native.rubric);
     Some(Scenario {
         description: native.description.unwrap_or_else(|| conversation.first_message().to_owned()),
+        description_is: DescriptionRole::Context,
         id: native.id,
         priority: native.priority,
         category: native.category,
@@ -337,7 +349,7 @@ fn scenario(
             file: ctx.path(),
             line: item.pos.line,
             col: item.pos.col,
-            layout: Layout::Native,
+            layout: Layout::new(Dialect::Native, Placement::TopLevel),
             index,
         },
         metadata,

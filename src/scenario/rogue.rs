@@ -5,12 +5,52 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::dialect::{FileDialect, file_stem, nested_lists};
 use super::fields::{key_pos, optional_text, required_text};
 use super::file_context::FileContext;
 use super::node::{Node, Typed};
 use super::{
-    AgentRef, AgentSource, Conversation, Layout, Limits, Priority, Rubric, Scenario, SourceLocation,
+    AgentRef, AgentSource, Conversation, DescriptionRole, Dialect, Layout, Limits, Placement,
+    Priority, Rubric, Scenario, SourceLocation,
 };
+
+/// The [`FileDialect`] of Rogue files: a top-level `scenarios` list whose first item has
+/// `scenario`, and no header holding a list of its own.
+#[derive(Debug)]
+pub(crate) struct Rogue;
+
+impl FileDialect for Rogue {
+    fn detect(&self, root: &Node) -> bool {
+        root.as_map().is_some()
+            && root
+                .get("scenarios")
+                .and_then(Node::as_seq)
+                .and_then(<[Node]>::first)
+                .is_some_and(|item| item.get("scenario").is_some())
+            && nested_lists(root).is_empty()
+    }
+
+    fn normalize(&self, ctx: &mut FileContext<'_>, root: &Node) -> (Option<Layout>, Vec<Scenario>) {
+        let items = root.get("scenarios").and_then(Node::as_seq).unwrap_or_default();
+        let bc = root.get("business_context").and_then(Node::as_str);
+        let stem = file_stem(ctx.display);
+        let scenarios = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| normalize(ctx, item, i, &stem, bc))
+            .collect();
+        for (k, _) in root.as_map().unwrap_or_default() {
+            let key = k.as_scalar_text().unwrap_or_default();
+            if key != "scenarios" && key != "business_context" {
+                ctx.warning(
+                    k.pos,
+                    format!("unknown top-level key `{key}` in a Rogue file is ignored"),
+                );
+            }
+        }
+        (Some(Layout::new(Dialect::Rogue, Placement::TopLevel)), scenarios)
+    }
+}
 
 const KNOWN_KEYS: &[&str] = &[
     "scenario",
@@ -113,6 +153,8 @@ pub(crate) fn normalize(
         tags: Vec::new(),
         title: None,
         description: text,
+        // Rogue's `scenario` states the policy the agent must keep.
+        description_is: DescriptionRole::Policy,
         agent: AgentRef { name: String::new(), url: None, resolved_from: AgentSource::Default },
         conversation,
         payload: Value::Null,
@@ -128,7 +170,9 @@ pub(crate) fn normalize(
             file: ctx.path(),
             line: item.pos.line,
             col: item.pos.col,
-            layout: Layout::Rogue,
+            // A Rogue list is always top-level; in a bare list its items keep the `rogue`
+            // label (the file is the one labelled `headerless`).
+            layout: Layout::new(Dialect::Rogue, Placement::TopLevel),
             index,
         },
         metadata,

@@ -52,7 +52,7 @@ pub struct KeyContext {
 impl Default for KeyContext {
     fn default() -> Self {
         KeyContext {
-            agent_protocol: "a2a".to_owned(),
+            agent_protocol: crate::agent::AgentKind::A2a.cache_identity(),
             judge_model: None,
             judge_prompt_version: crate::judge::llm::JUDGE_PROMPT_VERSION.to_owned(),
             driver_prompt_version: crate::judge::driver::DRIVER_PROMPT_VERSION.to_owned(),
@@ -349,8 +349,8 @@ mod tests {
 
     use super::*;
     use crate::scenario::{
-        AgentRef, AgentSource, Assertion, AssertionKind, Conversation, Layout, Limits, Priority,
-        Rubric, SourceLocation,
+        AgentRef, AgentSource, Assertion, AssertionKind, Conversation, DescriptionRole, Dialect,
+        Layout, Limits, Placement, Priority, Rubric, SourceLocation,
     };
 
     fn scenario() -> Scenario {
@@ -361,6 +361,7 @@ mod tests {
             tags: vec!["smoke".to_owned()],
             title: None,
             description: "Answers a basic question".to_owned(),
+            description_is: DescriptionRole::Context,
             agent: AgentRef {
                 name: "qa_agent".to_owned(),
                 url: None,
@@ -380,7 +381,7 @@ mod tests {
                 file: PathBuf::from("tests/qa.yaml"),
                 line: 12,
                 col: 5,
-                layout: Layout::GenesisATop,
+                layout: Layout::new(Dialect::GenesisA, Placement::TopLevel),
                 index: 0,
             },
             metadata: std::collections::BTreeMap::default(),
@@ -554,5 +555,25 @@ mod identity_tests {
         let back: KeyParts = serde_json::from_str(key.parts_json().unwrap()).unwrap();
         assert_eq!(back, parts);
         assert_eq!(back.key(), key);
+    }
+
+    #[test]
+    fn each_protocol_says_its_model_and_keeps_the_cache_identity_keys_were_made_with() {
+        use crate::agent::AgentKind;
+        let http = AgentKind::HttpJson {
+            request_template: r#"{"q":"{{message}}"}"#.to_owned(),
+            reply_pointer: "/answer".to_owned(),
+        };
+        let openai = AgentKind::OpenAiChat { model: "gpt-4.1-mini".to_owned() };
+        // These texts are hashed into every stored key: changing one makes every cached
+        // result of that protocol miss.
+        assert_eq!(AgentKind::A2a.cache_identity(), "a2a");
+        assert_eq!(http.cache_identity(), r#"http-json {"q":"{{message}}"} /answer"#);
+        assert_eq!(openai.cache_identity(), "openai gpt-4.1-mini");
+        assert_eq!(KeyContext::default().agent_protocol, "a2a");
+        // Only a protocol that names a model has its own tokens priced.
+        assert_eq!(AgentKind::A2a.model(), None);
+        assert_eq!(http.model(), None);
+        assert_eq!(openai.model(), Some("gpt-4.1-mini"));
     }
 }

@@ -115,7 +115,8 @@ fn cut(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::scenario::{
-        AgentRef, AgentSource, Layout, Limits, Priority, Rubric, SourceLocation,
+        AgentRef, AgentSource, DescriptionRole, Dialect, Layout, Limits, Placement, Priority,
+        Rubric, SourceLocation,
     };
 
     pub(crate) fn scenario() -> Scenario {
@@ -126,6 +127,7 @@ mod tests {
             tags: vec![],
             title: None,
             description: "Refuse refunds after 30 days".into(),
+            description_is: DescriptionRole::Context,
             agent: AgentRef { name: "shop".into(), url: None, resolved_from: AgentSource::Default },
             conversation: Conversation::Driven {
                 goal: "get a refund for an old order".into(),
@@ -145,7 +147,7 @@ mod tests {
                 file: "x.yaml".into(),
                 line: 1,
                 col: 1,
-                layout: Layout::Native,
+                layout: Layout::new(Dialect::Native, Placement::TopLevel),
                 index: 0,
             },
             metadata: std::collections::BTreeMap::default(),
