@@ -17,3 +17,4 @@ pub mod report;
 pub mod scenario;
 pub mod secret;
 pub mod store;
+pub mod text;

@@ -15,6 +15,7 @@ use crate::store::{
     Change, Comparison, DEFAULT_FLAKY_WINDOW, KeyContext, Recorder, RunCache, RunInfo, RunRecord,
     RunResults, ScenarioRecord, Store, StoreError, StoredEntry, key_parts, within_ttl,
 };
+use crate::text::{self, ByteStyle, LargestUnit};
 
 /// Changes listed per category before "… and N more".
 const LISTED: usize = 20;
@@ -122,7 +123,7 @@ pub(super) fn cache(
                 "Store:    {} (schema {}, {})",
                 stats.path,
                 stats.schema_version,
-                fmt_bytes(stats.size_bytes)
+                text::bytes(stats.size_bytes, ByteStyle::Size)
             )?;
             writeln!(
                 out,
@@ -414,7 +415,7 @@ fn history_row(run: &RunRecord) -> Vec<String> {
         run.cached.to_string(),
         c.pass_rate().map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}%", r * 100.0)),
         match run.duration_ms {
-            Some(ms) if run.is_finished() => fmt_ms(ms),
+            Some(ms) if run.is_finished() => text::duration_ms_up_to(ms, LargestUnit::Minutes),
             _ => "unfinished".to_owned(),
         },
         format!("${:.4}", run.cost_usd),
@@ -521,7 +522,12 @@ pub(super) fn write_comparison(
         cost_change.abs()
     )?;
     if let Some(d) = c.duration_ms {
-        writeln!(out, "Duration:  {} → {}", fmt_ms(d.before), fmt_ms(d.after))?;
+        writeln!(
+            out,
+            "Duration:  {} → {}",
+            text::duration_ms_up_to(d.before, LargestUnit::Minutes),
+            text::duration_ms_up_to(d.after, LargestUnit::Minutes)
+        )?;
     }
     let opt = |v: Option<u64>| v.map_or_else(|| "n/a".to_owned(), |ms| format!("{ms} ms"));
     writeln!(
@@ -579,30 +585,10 @@ fn write_changes(
     more(out, changes.len(), listed)
 }
 
-/// Rows with their columns aligned; the last column is not padded.
+/// Rows with their columns aligned ([`text::table`]); the last column is not padded.
 fn aligned(out: &mut dyn Write, rows: &[Vec<String>]) -> std::io::Result<()> {
-    let mut widths: Vec<usize> = Vec::new();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            let width = cell.chars().count();
-            match widths.get_mut(i) {
-                Some(w) => *w = (*w).max(width),
-                None => widths.push(width),
-            }
-        }
-    }
-    for row in rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                let pad = widths[i] - cell.chars().count();
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
+    for line in text::table(rows, usize::MAX) {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }
@@ -900,23 +886,4 @@ fn fmt_time(rfc3339: &str) -> String {
     rfc3339
         .parse::<jiff::Timestamp>()
         .map_or_else(|_| rfc3339.to_owned(), |t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
-}
-
-fn fmt_ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else {
-        let secs = ms / 1000;
-        format!("{}m{:02}s", secs / 60, secs % 60)
-    }
-}
-
-fn fmt_bytes(bytes: u64) -> String {
-    if bytes < 1024 * 1024 {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    } else {
-        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-    }
 }

@@ -260,7 +260,7 @@ impl Runner {
             probes.spawn(async move {
                 let t = Instant::now();
                 let result = client.probe().await.map(|info| info.card).map_err(|e| e.to_string());
-                (i, result, millis(t.elapsed()))
+                (i, result, crate::text::millis(t.elapsed()))
             });
         }
         let mut agent_down: Vec<Option<String>> = vec![None; clients.len()];
@@ -544,7 +544,7 @@ impl Runner {
             run_id,
             started_at,
             jiff::Timestamp::now().to_string(),
-            millis(started.elapsed()),
+            crate::text::millis(started.elapsed()),
             outcomes.iter().map(AsRef::as_ref),
             cancelled,
             &self.options.exit_policy,
@@ -664,8 +664,4 @@ impl Runner {
         )
         .pico()
     }
-}
-
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
