@@ -229,6 +229,9 @@ struct Setup {
     /// Cancel the run after this much simulated time, naming this signal (`None`: Ctrl-C
     /// without a recorded signal).
     cancel_after: Option<(u64, Option<StopSignal>)>,
+    /// Cancel the run (Ctrl-C) from inside the first report of a finished scenario: a signal
+    /// that lands while the dispatcher reports scenarios that need no worker.
+    cancel_in_first_finish: bool,
 }
 
 impl Setup {
@@ -238,6 +241,7 @@ impl Setup {
             down: BTreeSet::new(),
             cache: None,
             cancel_after: None,
+            cancel_in_first_finish: false,
         }
     }
 }
@@ -271,7 +275,14 @@ async fn run(plan: Plan, script: &[(&str, Step)], setup: Setup) -> Run {
     };
     let mut events = Vec::new();
     let started = Instant::now();
-    let summary = runner.run_with(plan, &mut |e| events.push(e.clone()), cancel, backend).await;
+    let interrupt = setup.cancel_in_first_finish.then(|| cancel.clone());
+    let mut sink = |e: &RunEvent| {
+        events.push(e.clone());
+        if let (Some(interrupt), RunEvent::ScenarioFinished { .. }) = (&interrupt, e) {
+            interrupt.cancel();
+        }
+    };
+    let summary = runner.run_with(plan, &mut sink, cancel, backend).await;
     let took = started.elapsed();
     // The last event carries the same summary, exit code included: decided before any
     // reporter saw it.
@@ -520,4 +531,20 @@ async fn an_unreachable_agent_errors_its_scenarios_without_a_conversation() {
     assert!(run.calls.is_empty(), "{:?}", run.calls);
     assert_eq!(run.outcome("s0").reasons, ["agent shop_agent is unreachable: connection refused"]);
     assert_eq!(run.exit().0, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_while_cache_hits_are_reported_is_still_an_interruption() {
+    let mut setup = Setup::parallel(2);
+    setup.cache = Some(FakeCache { hits: BTreeSet::from(["s0", "s1", "s2"]), saved_usd: 0.0 });
+    setup.cancel_in_first_finish = true;
+    let run = run(plan_of(&many(4, "P1")), &[], setup).await;
+    assert!(run.calls.is_empty(), "{:?}", run.calls);
+    assert_eq!(
+        run.cancelled(),
+        [(CancelReason::Interrupted, "interrupted: no new scenarios were started".to_owned())]
+    );
+    assert_eq!(run.outcome("s1").reasons, ["not run: interrupted"]);
+    // Before the fix this run said "1 passed; 3 not run" and exited 0.
+    assert_eq!(run.exit(), (130, "interrupted; 3 scenarios not run"));
 }

@@ -377,7 +377,13 @@ impl Runner {
                 break;
             }
             state.finish_without_conversation(sink);
-            if state.stop.is_cancelled() || (!state.can_start() && workers.set.is_empty()) {
+            if state.stop.is_cancelled() {
+                // Back to the top, which says why: a signal that came while the scenarios
+                // above were reported (a long run of cache hits) is an interruption, not a
+                // run that merely stopped.
+                continue;
+            }
+            if !state.can_start() && workers.set.is_empty() {
                 break;
             }
             tokio::select! {
