@@ -148,6 +148,7 @@ impl RunConfig {
                     allow_unassessed: args.allow_unassessed,
                     baseline: None,
                     fail_on_regressions_only: args.fail_on_regressions_only,
+                    ..ExitPolicy::default()
                 },
             },
             output_dir: args.output_dir.clone(),

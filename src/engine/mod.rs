@@ -8,6 +8,7 @@ mod outcome;
 mod plan;
 mod policy;
 mod runner;
+mod seam;
 mod summary;
 
 pub(crate) use cache::lookup_hits;
@@ -16,7 +17,7 @@ pub use event::{AgentPlan, CancelReason, RunEvent};
 pub(crate) use executor::needs_judge;
 pub use exit_code::{
     BaselineComparison, BaselineGate, ExitCode, ExitDecision, ExitPolicy, FlakyScenario,
-    ScenarioChange,
+    ScenarioChange, StopSignal,
 };
 pub use outcome::{
     CacheKind, CheckResult, JudgeRuling, Outcome, Role, Status, TranscriptEntry, Usage, Verdict,
@@ -26,5 +27,6 @@ pub use plan::{
     PlannedScenario, UnknownAgents, UnroutedScenarios,
 };
 pub use policy::{FailFast, MaxFail};
-pub use runner::{RunOptions, Runner, StopSignal, StopSignalCell, http_client};
+pub use runner::{RunOptions, Runner, StopSignalCell, http_client};
+pub use seam::{AgentProbe, Backend, ScenarioExecutor};
 pub use summary::{CacheStats, RunSummary, StatusCounts};
