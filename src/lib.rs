@@ -3,7 +3,8 @@
 //!
 //! The binary is a thin layer over these modules; data flows one way:
 //! `scenario` (load, normalize, select) → `engine` (schedule, converse through `agent`,
-//! check through `judge`) → typed events → `report` consumers.
+//! check through `judge`) → typed events → `report` consumers. `session` is the one entry
+//! point of a run (one HTTP pool, judge, budget and store per run), just below `cli`.
 #![forbid(unsafe_code)]
 
 pub mod agent;
@@ -16,5 +17,6 @@ pub mod redact;
 pub mod report;
 pub mod scenario;
 pub mod secret;
+pub mod session;
 pub mod store;
 pub mod text;

@@ -136,6 +136,12 @@ pub fn http_client(parallel: usize) -> reqwest::Client {
 impl Runner {
     pub fn new(options: RunOptions) -> Self {
         let http = http_client(options.parallel);
+        Runner::with_http(options, http)
+    }
+
+    /// A runner whose agents share `http`, a pool the caller built once for the whole run
+    /// (the judge and a Rogue evaluator use it too), instead of one of its own.
+    pub fn with_http(options: RunOptions, http: reqwest::Client) -> Self {
         Runner { options, http, cache: None, stop_signal: StopSignalCell::default() }
     }
 
