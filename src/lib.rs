@@ -4,10 +4,11 @@
 //! The modules form a strict stack of layers, bottom to top (docs/architecture.md; enforced by
 //! `tests/layering.rs`, so there is no module cycle):
 //! `redact` → `secret` → `text` → `digest` → `scenario` → `model` → `cost` → `http` → `agent`
-//! → `judge` → `engine` → `report` → `store` → `demo` → `cli`. A module uses only modules
-//! below it. Data flows one way: `scenario` (load, normalize, select) → `engine` (schedule,
-//! converse through `agent`, check through `judge`, price through `cost`) → typed `model`
-//! events → `report` consumers and the `store`. The binary is a thin layer over `cli`.
+//! → `judge` → `engine` → `report` → `store` → `demo` → `session` → `cli`. A module uses only
+//! modules below it. Data flows one way: `scenario` (load, normalize, select) → `engine`
+//! (schedule, converse through `agent`, check through `judge`, price through `cost`) → typed
+//! `model` events → `report` consumers and the `store`. `session` is the one entry point of a
+//! run (one HTTP pool, judge, budget and store per run); the binary is a thin layer over `cli`.
 #![forbid(unsafe_code)]
 
 pub mod agent;
@@ -23,4 +24,6 @@ pub mod redact;
 pub mod report;
 pub mod scenario;
 pub mod secret;
+pub mod session;
 pub mod store;
+pub mod text;

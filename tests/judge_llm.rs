@@ -448,6 +448,41 @@ fn estimate_prints_cost_per_run_and_month_with_its_assumptions() {
     assert!(out.stdout.contains("Not priced: my-local-llama"), "{}", out.stdout);
 }
 
+/// `estimate` with `ROGUE_MAX_COST` set to `value` (never a real run: nothing is sent).
+fn estimate_with_budget_env(value: &str) -> common::Output {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args(["estimate", "--scenarios-dir", "tests/fixtures/estimate"])
+        .current_dir(common::root())
+        .env("NO_COLOR", "1")
+        .env("ROGUE_MAX_COST", value)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("ROGUE_JUDGE_BASE_URL")
+        .env_remove("ROGUE_RUNNER_CONFIG")
+        .output()
+        .unwrap();
+    common::Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_budget_from_the_environment_is_used_refused_when_invalid_and_unset_when_empty() {
+    let out = estimate_with_budget_env("0.01");
+    assert_eq!(out.code, 0, "{}", out.combined());
+    assert!(out.stdout.contains("Budget:    $0.0100 (--max-cost)"), "{}", out.stdout);
+    // Once silently ignored: the run then had no budget at all.
+    let out = estimate_with_budget_env("2,50");
+    assert_eq!(out.code, 2, "{}", out.combined());
+    assert!(out.stderr.contains("--max-cost"), "{}", out.stderr);
+    // CI systems set variables that have no value: an empty one is no budget, not an error.
+    let out = estimate_with_budget_env("");
+    assert_eq!(out.code, 0, "{}", out.combined());
+    assert!(!out.stdout.contains("Budget:"), "{}", out.stdout);
+}
+
 #[test]
 fn the_budget_stops_the_run_before_it_could_be_exceeded_exit_4() {
     let servers = Servers::start(FakeJudgeOptions::default());

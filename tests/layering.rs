@@ -15,17 +15,31 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-/// Bottom → top. A module may use only the modules before it. `text` is a bottom utility that
-/// may not exist yet; a listed module that does not exist is allowed, an existing one that is
-/// not listed is not.
+/// Bottom → top. A module may use only the modules before it. A listed module that does not
+/// exist is allowed, an existing one that is not listed is not.
+#[rustfmt::skip]
 const LAYERS: &[&str] = &[
     // Bottom utilities: the redaction policy, secrets, text formatting, content digests.
-    "redact", "secret", "text", "digest",
+    "redact",
+    "secret",
+    "text",
+    "digest",
     // What a scenario is: loading, dialects, selection.
     "scenario",
     // The run's vocabulary: outcomes, events, summary, exit codes, cost as data.
-    "model", // Behaviour, each layer over the ones above it in this list.
-    "cost", "http", "agent", "judge", "engine", "report", "store", "demo", "cli",
+    "model",
+    // Behaviour, each layer over the ones before it.
+    "cost",
+    "http",
+    "agent",
+    "judge",
+    "engine",
+    "report",
+    "store",
+    "demo",
+    // One run as one library call: the pool, judge, budget and store built once.
+    "session",
+    "cli",
 ];
 
 /// One import against the order.

@@ -1,4 +1,4 @@
-//! Raw command-line arguments (clap). `RunConfig::from_args` turns them into a validated
+//! Raw command-line arguments (clap). `config::run_config` turns them into a validated
 //! configuration in one step.
 
 use std::path::PathBuf;
@@ -284,6 +284,11 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub judge: super::judge_args::JudgeArgs,
+
+    /// Where clap found each value (flag, environment, default): filled in after parsing,
+    /// for the config-file layer and the record of where each setting came from.
+    #[arg(skip)]
+    pub sources: super::config::ArgSources,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use super::CliError;
 use super::args::{DemoArgs, MockAgentArgs, MockDialectArg, ProgressChoice};
-use super::run::run_with_reports;
 use crate::cost::Pricing;
 use crate::demo::{
     FakeJudge, FakeJudgeOptions, MockAgent, MockAgentOptions, MockDialect, bundled_scenarios,
@@ -17,6 +16,7 @@ use crate::judge::{Judge, JudgeConfig};
 use crate::model::ExitCode;
 use crate::report::{ProgressMode, ReportPaths};
 use crate::scenario::{LoadOptions, Priority, Scenario, load_text};
+use crate::session::run_with_reports;
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::collections::BTreeSet;
 
 use super::args::RunArgs;
-use super::run::{RunConfig, load_selection};
+use super::select::load_selection;
 use super::{CliError, output};
 use crate::agent::{AgentClient, AgentEndpoint};
 use crate::cost::monthly;
@@ -21,7 +21,7 @@ pub(super) fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let config = RunConfig::from_args(args)?;
+    let config = super::config::run_config(args)?;
     let scenarios = match load_selection(&config, stderr)? {
         Ok(s) => s.scenarios,
         Err(code) => return Ok(code),
@@ -58,7 +58,7 @@ pub(super) fn run(
 
 fn render(
     e: &SelectionEstimate,
-    setup: &super::judge_args::JudgeSetup,
+    setup: &crate::session::JudgeSetup,
     judge: &crate::judge::JudgeConfig,
     agent_model: Option<&str>,
     a: &Assumptions,
@@ -185,7 +185,7 @@ struct CachePreview {
 /// The hits a run with `--use-cache` would get, computed as the run does: each agent URL's
 /// card is read once (the keys depend on it), then the store is asked. No scenario is sent.
 fn cache_preview(
-    config: &RunConfig,
+    config: &crate::session::RunConfig,
     scenarios: &[Scenario],
     stderr: &mut dyn Write,
 ) -> Result<CachePreview, CliError> {
@@ -270,7 +270,8 @@ fn cache_preview(
         config.store.pinning.clone(),
         config.store.cache_ttl,
     );
-    let judged = options.judge.is_some() || options.rogue.is_some();
+    let judged =
+        config.judge.evaluator == crate::session::Evaluator::Rogue || config.judge.judge.is_some();
     let (hits, misses) = lookup_hits(&cache, &plan, &agent_down, &cards, judged);
     if let Some(error) = cache.take_error() {
         writeln!(stderr, "warning: the cache lookup failed: {error}")?;

@@ -2,6 +2,7 @@
 //! outcome into an exit code. Everything here is glue over the library modules.
 
 mod args;
+mod config;
 mod demo;
 mod error;
 mod estimate;
@@ -10,12 +11,13 @@ mod list;
 mod merge;
 mod output;
 mod run;
+mod select;
 mod store;
 mod validate;
 
 use std::io::Write;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 pub use args::{Cli, Command};
 pub use error::CliError;
@@ -27,7 +29,7 @@ use crate::scenario::Selection;
 
 /// Run the command line and return the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -50,6 +52,39 @@ pub fn main() -> i32 {
             ExitCode::Usage.code()
         }
     }
+}
+
+/// Parses the command line (flags and, through clap, the environment) and notes where each
+/// value of a run's arguments came from, for [`config::run_config`].
+fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+fn parse_from<I, T>(argv: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = config::without_blank_env(Cli::command()).try_get_matches_from(argv)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let run_matches = match (&mut cli.command, matches.subcommand()) {
+        (None, _) => Some((&mut cli.run, &matches)),
+        (Some(Command::Run(args)), Some((_, sub))) => Some((args, sub)),
+        (Some(Command::Estimate(args)), Some((_, sub))) => Some((&mut **args, sub)),
+        (Some(Command::Cache(args)), Some((_, sub))) => {
+            match (&mut args.action, sub.subcommand()) {
+                (args::CacheAction::Why(why), Some((_, why_matches))) => {
+                    Some((&mut why.run, why_matches))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    if let Some((args, matches)) = run_matches {
+        args.sources = config::ArgSources::of(matches);
+    }
+    Ok(cli)
 }
 
 fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, CliError> {
@@ -105,4 +140,45 @@ fn selection_from(filters: &args::FilterArgs) -> Result<Selection, CliError> {
         CliError::usage(e.to_string(), "use shell-style globs such as `qa_*` or `*_p0_*`")
     })?;
     Ok(selection.with_partition(partition))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::Source;
+
+    /// The settings of a run parsed from `argv`, by flag.
+    fn settings(argv: &[&str]) -> Vec<crate::session::Setting> {
+        let cli = parse_from(argv.iter().copied()).unwrap();
+        let args = match cli.command {
+            None => cli.run,
+            Some(Command::Run(args)) => args,
+            Some(Command::Estimate(args)) => *args,
+            Some(Command::Cache(args)) => match args.action {
+                args::CacheAction::Why(why) => why.run,
+                other => panic!("not a run's arguments: {other:?}"),
+            },
+            Some(other) => panic!("not a run's arguments: {other:?}"),
+        };
+        config::run_config(&args).unwrap().settings
+    }
+
+    fn source(settings: &[crate::session::Setting], flag: &str) -> Option<Source> {
+        settings.iter().find(|s| s.flag == flag).map(|s| s.source.clone())
+    }
+
+    #[test]
+    fn every_form_of_a_run_records_where_its_settings_came_from() {
+        let flags = ["--scenarios-dir", "x", "--judge-model", "m", "--max-cost", "2.5"];
+        let forms: [&[&str]; 4] = [&[], &["run"], &["estimate"], &["cache", "why", "some_id"]];
+        for form in forms {
+            let argv: Vec<&str> =
+                std::iter::once("rogue-runner").chain(form.iter().copied()).chain(flags).collect();
+            let settings = settings(&argv);
+            assert_eq!(source(&settings, "--judge-model"), Some(Source::Flag), "{argv:?}");
+            assert_eq!(source(&settings, "--max-cost"), Some(Source::Flag), "{argv:?}");
+            let judge = settings.iter().find(|s| s.flag == "--judge-model").unwrap();
+            assert_eq!(judge.value, "\"m\"");
+        }
+    }
 }

@@ -95,44 +95,19 @@ pub fn sanitize(text: &str) -> String {
     text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()
 }
 
-/// A simple left-aligned text table; the last column is not padded.
+/// A text table under a header row ([`crate::text::table`]): columns from `right_align_from`
+/// on are right-aligned; the last column is not padded.
 pub(super) fn table(
     out: &mut dyn Write,
     header: &[&str],
     rows: &[Vec<String>],
     right_align_from: usize,
 ) -> std::io::Result<()> {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut text = String::new();
-        let last = cells.len().saturating_sub(1);
-        for (i, cell) in cells.iter().enumerate() {
-            let pad = widths[i].saturating_sub(cell.chars().count());
-            if i >= right_align_from {
-                text.push_str(&" ".repeat(pad));
-                text.push_str(cell);
-            } else {
-                text.push_str(cell);
-                if i != last {
-                    text.push_str(&" ".repeat(pad));
-                }
-            }
-            if i != last {
-                text.push_str("  ");
-            }
-        }
-        text.trim_end().to_owned()
-    };
-    writeln!(out, "{}", line(header.to_vec()))?;
-    for row in rows {
-        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    let mut all = Vec::with_capacity(rows.len() + 1);
+    all.push(header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
+    all.extend_from_slice(rows);
+    for line in crate::text::table(&all, right_align_from) {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }

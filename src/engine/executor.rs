@@ -114,7 +114,7 @@ pub(crate) async fn execute_bounded(
                 humantime::format_duration(ctx.scenario_timeout)
             );
             let mut outcome = outcome_without_run(scenario, agent, Status::Error, reason);
-            outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            outcome.duration_ms = crate::text::millis(started.elapsed());
             outcome
         }
     }
@@ -177,7 +177,7 @@ pub(crate) async fn execute(
     }
     let all = run.replies.join("\n");
     let last = run.replies.last().map_or("", String::as_str);
-    let latency_ms = millis(run.waited);
+    let latency_ms = crate::text::millis(run.waited);
     let evidence = Evidence { all_replies: &all, last_reply: last, latency_ms, usage: run.usage };
     let mut checks = check_assertions(&scenario.assertions, &evidence);
     let mut ruling = None;
@@ -273,8 +273,8 @@ impl Conversing {
     /// Moves the transcript, timings, usage and LLM costs into `outcome`.
     fn fill(self, outcome: &mut Outcome, started: Instant) {
         outcome.transcript = self.transcript;
-        outcome.latency_ms = Some(millis(self.waited));
-        outcome.duration_ms = millis(started.elapsed());
+        outcome.latency_ms = Some(crate::text::millis(self.waited));
+        outcome.duration_ms = crate::text::millis(started.elapsed());
         outcome.attempts = self.state.attempts.max(1);
         outcome.usage = self.usage;
         outcome.cost_usd = self.ledger.total_pico().map(crate::model::usd);
@@ -335,7 +335,7 @@ async fn delegate(
                 .map(|t| t.text.as_str())
                 .collect();
             let all = replies.join("\n");
-            let latency_ms = millis(started.elapsed());
+            let latency_ms = crate::text::millis(started.elapsed());
             let evidence = Evidence {
                 all_replies: &all,
                 last_reply: replies.last().copied().unwrap_or(""),
@@ -367,7 +367,7 @@ async fn delegate(
             outcome
         }
     };
-    outcome.duration_ms = millis(started.elapsed());
+    outcome.duration_ms = crate::text::millis(started.elapsed());
     outcome
 }
 
@@ -419,8 +419,4 @@ fn clip(text: &str) -> String {
         end -= 1;
     }
     format!("{}… [{} more bytes not kept]", &text[..end], text.len() - end)
-}
-
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -24,6 +24,46 @@ pub trait BaselineGate: Send + Sync + fmt::Debug {
     fn compare(&self, outcomes: &[&Outcome]) -> Result<BaselineComparison, String>;
 }
 
+/// What stopped a run from outside: the signal behind the cancellation token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// Ctrl-C (SIGINT): exit 130.
+    Interrupt,
+    /// SIGTERM (CI systems, Kubernetes, `timeout`): exit 143.
+    Terminate,
+    /// SIGHUP (the terminal went away): exit 129.
+    Hangup,
+}
+
+impl StopSignal {
+    /// The exit code of a run this signal stopped.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            StopSignal::Interrupt => ExitCode::Interrupted,
+            StopSignal::Terminate => ExitCode::Terminated,
+            StopSignal::Hangup => ExitCode::HungUp,
+        }
+    }
+
+    /// How the exit reason names the signal.
+    fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "interrupted",
+            StopSignal::Terminate => "terminated (SIGTERM)",
+            StopSignal::Hangup => "hung up (SIGHUP)",
+        }
+    }
+
+    /// The message of the `RunCancelled` event this signal causes.
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "interrupted: no new scenarios were started",
+            StopSignal::Terminate => "terminated (SIGTERM): no new scenarios were started",
+            StopSignal::Hangup => "hung up (SIGHUP): no new scenarios were started",
+        }
+    }
+}
+
 /// Everything that decides a run's exit code besides its outcomes.
 #[derive(Debug, Clone, Default)]
 pub struct ExitPolicy {
@@ -35,10 +75,15 @@ pub struct ExitPolicy {
     /// `--fail-on-regressions-only`: failed and errored scenarios that were already failing
     /// in the baseline do not fail the run.
     pub fail_on_regressions_only: bool,
+    /// Which signal stopped an interrupted run (`None` reads as Ctrl-C). The runner sets it
+    /// from what it observed, so that the code (130, 143, 129) and the reason naming the
+    /// signal are decided here with everything else, before any reporter sees them.
+    pub stop_signal: Option<StopSignal>,
 }
 
 impl ExitPolicy {
-    /// The exit code and its reason. Precedence: interrupt, budget (4), fail-fast tripped by
+    /// The exit code and its reason. Precedence: interrupt (130, or 143/129 for the
+    /// [`StopSignal`] that stopped the run), budget (4), fail-fast tripped by
     /// failed verdicts (3), failed (1), errored (5), unassessed (6), success. Fail-fast tripped
     /// by errors alone gives 5. Under `--fail-on-regressions-only`, failed and errored
     /// scenarios count only when they newly fail against the baseline.
@@ -57,7 +102,8 @@ impl ExitPolicy {
         };
         match cancelled {
             Some(CancelReason::Interrupted) => {
-                return decision(ExitCode::Interrupted, format!("interrupted{not_run}"));
+                let signal = self.stop_signal.unwrap_or(StopSignal::Interrupt);
+                return decision(signal.exit_code(), format!("{}{not_run}", signal.name()));
             }
             Some(CancelReason::Budget) => {
                 return decision(
@@ -197,6 +243,32 @@ mod tests {
         assert_eq!(code(CancelReason::Interrupted), ExitCode::Interrupted);
         assert_eq!(code(CancelReason::MaxFail), ExitCode::Failures);
         assert_eq!(ExitCode::Interrupted.code(), 130);
+    }
+
+    #[test]
+    fn an_interrupted_run_exits_with_the_code_of_the_signal_that_stopped_it() {
+        let c = counts(1, 0, 0, 3);
+        let stopped_by = |signal| {
+            let policy = ExitPolicy { stop_signal: signal, ..ExitPolicy::default() };
+            let d = policy.decide(&c, 0, Some(CancelReason::Interrupted), None);
+            (d.code.code(), d.reason)
+        };
+        assert_eq!(stopped_by(None), (130, "interrupted; 3 scenarios not run".to_owned()));
+        assert_eq!(
+            stopped_by(Some(StopSignal::Interrupt)),
+            (130, "interrupted; 3 scenarios not run".to_owned())
+        );
+        assert_eq!(
+            stopped_by(Some(StopSignal::Terminate)),
+            (143, "terminated (SIGTERM); 3 scenarios not run".to_owned())
+        );
+        assert_eq!(
+            stopped_by(Some(StopSignal::Hangup)),
+            (129, "hung up (SIGHUP); 3 scenarios not run".to_owned())
+        );
+        // A signal that arrives after fail-fast stopped the run does not change its code.
+        let late = ExitPolicy { stop_signal: Some(StopSignal::Terminate), ..ExitPolicy::default() };
+        assert_eq!(late.decide(&c, 1, Some(CancelReason::FailFast), None).code, ExitCode::FailFast);
     }
 
     #[test]

@@ -1,28 +1,50 @@
-//! The scheduler: bounded concurrency, P0 first, fail-fast, `--max-fail`, Ctrl-C.
+//! The scheduler: bounded concurrency, P0 first, fail-fast, `--max-fail`, the budget, Ctrl-C.
 //!
 //! One loop owns all decisions and emits every event, in order; workers only converse with
 //! agents and return outcomes (the nextest shape: one linearizing dispatcher).
+//!
+//! A run is six steps, each a function or method below, and one piece of state, `RunState`,
+//! that only the dispatching steps change:
+//!
+//! 1. **probe** (`check_agents`): every agent URL is checked once, all at once, before
+//!    anything is scheduled; an unreachable agent's scenarios error without a conversation.
+//! 2. **cache** (`Runner::look_up_cache`): one lookup for the whole plan (`--use-cache`);
+//!    hits are reported as outcomes without a worker.
+//! 3. **dispatch** (`Runner::dispatch`): in plan order (P0 first), scenarios that need no
+//!    conversation finish at once, the others start as slots free, and each result is
+//!    recorded before the next start, so fail-fast, `--max-fail` and the budget see it.
+//! 4. **drain** (`drain`): once done or stopped, what finished in flight is recorded; what the
+//!    stop cancelled is not.
+//! 5. **fill skipped** (`RunState::fill_skipped`): everything without an outcome is reported
+//!    as not run, with the reason the run stopped.
+//! 6. **summarize** (`Runner::summarize`): totals, cost, cache, and the exit code, decided
+//!    once by the [`super::ExitPolicy`] (the stop signal is one of its inputs) before the last
+//!    event reaches any reporter.
+//!
+//! The agents' check and the execution of one scenario are behind [`AgentProbe`] and
+//! [`ScenarioExecutor`] ([`Backend`]), so that `tests/runner_steps.rs` drives this scheduler
+//! in-process with fakes under paused tokio time.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use futures_util::FutureExt;
 
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::cache::{ResultCache, lookup_hits};
-use super::executor::{ExecContext, execute_bounded, nothing_checkable, outcome_without_run};
+use super::cache::{CacheHit, ResultCache, lookup_hits};
+use super::executor::{ExecContext, nothing_checkable, outcome_without_run};
 use super::plan::Plan;
 use super::policy::{FailFast, MaxFail};
+use super::seam::{AgentProbe, Backend, LiveAgents, ScenarioExecutor};
+use super::{Assumptions, BudgetGuard, ExitPolicy, StopSignal, estimate_scenario};
 use crate::agent::{AgentClient, AgentEndpoint, AgentKind, Auth, ClientOptions};
 use crate::cost::Pricing;
-use crate::engine::{Assumptions, BudgetGuard, estimate_scenario};
 use crate::judge::Judge;
-use crate::model::{
-    AgentPlan, CacheStats, CancelReason, ExitCode, Outcome, RunEvent, RunSummary, Status,
-};
+use crate::model::{AgentPlan, CacheStats, CancelReason, Outcome, RunEvent, RunSummary, Status};
 use crate::redact::Secrets;
 use crate::scenario::Priority;
 use crate::secret::Secret;
@@ -83,45 +105,6 @@ impl Default for RunOptions {
     }
 }
 
-/// What stopped a run from outside: the signal behind the cancellation token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopSignal {
-    /// Ctrl-C (SIGINT): exit 130.
-    Interrupt,
-    /// SIGTERM (CI systems, Kubernetes, `timeout`): exit 143.
-    Terminate,
-    /// SIGHUP (the terminal went away): exit 129.
-    Hangup,
-}
-
-impl StopSignal {
-    /// The exit code of a run this signal stopped.
-    pub fn exit_code(self) -> ExitCode {
-        match self {
-            StopSignal::Interrupt => ExitCode::Interrupted,
-            StopSignal::Terminate => ExitCode::Terminated,
-            StopSignal::Hangup => ExitCode::HungUp,
-        }
-    }
-
-    /// How the exit reason names the signal.
-    fn name(self) -> &'static str {
-        match self {
-            StopSignal::Interrupt => "interrupted",
-            StopSignal::Terminate => "terminated (SIGTERM)",
-            StopSignal::Hangup => "hung up (SIGHUP)",
-        }
-    }
-
-    fn message(self) -> &'static str {
-        match self {
-            StopSignal::Interrupt => "interrupted: no new scenarios were started",
-            StopSignal::Terminate => "terminated (SIGTERM): no new scenarios were started",
-            StopSignal::Hangup => "hung up (SIGHUP): no new scenarios were started",
-        }
-    }
-}
-
 /// Set by whoever cancels the run's token on a signal, before cancelling it: which signal it
 /// was (Ctrl-C when unset).
 pub type StopSignalCell = Arc<OnceLock<StopSignal>>;
@@ -138,6 +121,12 @@ pub struct Runner {
 impl Runner {
     pub fn new(options: RunOptions) -> Self {
         let http = crate::http::client(options.parallel);
+        Runner::with_http(options, http)
+    }
+
+    /// A runner whose agents share `http`, a pool the caller built once for the whole run
+    /// (the judge and a Rogue evaluator use it too), instead of one of its own.
+    pub fn with_http(options: RunOptions, http: reqwest::Client) -> Self {
         Runner { options, http, cache: None, stop_signal: StopSignalCell::default() }
     }
 
@@ -186,35 +175,116 @@ impl Runner {
         self
     }
 
-    /// Run every scenario of `plan`. `cancel` is the user's interrupt (Ctrl-C).
+    /// Run every scenario of `plan` against the real agents. `cancel` is the user's
+    /// interrupt (Ctrl-C, or the signal named by [`Runner::with_stop_signal`]).
     pub async fn run(
         &self,
         plan: Plan,
         sink: &mut dyn FnMut(&RunEvent),
         cancel: CancellationToken,
     ) -> RunSummary {
-        let started = Instant::now();
-        let started_at = jiff::Timestamp::now().to_string();
-        let run_id = uuid::Uuid::new_v4().simple().to_string();
-        let total = plan.scenarios.len();
-        let per_agent = plan.per_agent();
-        sink(&RunEvent::RunStarted {
-            run_id: run_id.clone(),
-            started_at: started_at.clone(),
-            total,
-            parallel: self.options.parallel,
-            agents: plan
+        let secrets = Arc::new(self.secrets(&plan));
+        // Long waits inside running scenarios (a judge's Retry-After), for the progress line.
+        let (waits_tx, waits_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+        let live = Arc::new(LiveAgents {
+            clients: self.clients(&plan),
+            ctx: Arc::new(ExecContext {
+                judge: self.options.judge.clone(),
+                pricing: Arc::clone(&self.options.pricing),
+                rogue: self.options.rogue.clone(),
+                secrets: Arc::clone(&secrets),
+                scenario_timeout: self.options.scenario_timeout,
+                waits: waits_tx,
+            }),
+        });
+        let backend = Backend {
+            probe: Arc::clone(&live) as Arc<dyn AgentProbe>,
+            executor: live,
+            waits: Some(waits_rx),
+        };
+        self.drive(plan, sink, cancel, backend, secrets).await
+    }
+
+    /// [`Runner::run`] with another outside world: the agents' check and the execution of
+    /// each scenario go to `backend`. Everything the runner decides is the same.
+    pub async fn run_with(
+        &self,
+        plan: Plan,
+        sink: &mut dyn FnMut(&RunEvent),
+        cancel: CancellationToken,
+        backend: Backend,
+    ) -> RunSummary {
+        let secrets = Arc::new(self.secrets(&plan));
+        self.drive(plan, sink, cancel, backend, secrets).await
+    }
+
+    /// The run, step by step (see the module documentation).
+    async fn drive(
+        &self,
+        plan: Plan,
+        sink: &mut dyn FnMut(&RunEvent),
+        cancel: CancellationToken,
+        backend: Backend,
+        secrets: Arc<Secrets>,
+    ) -> RunSummary {
+        let clock = RunClock::start();
+        let plan = Arc::new(plan);
+        sink(&self.run_started(&plan, &clock));
+        let checks = check_agents(&plan, backend.probe.as_ref(), &cancel, &secrets, sink).await;
+        let (hits, cache_stats) = self.look_up_cache(&plan, &checks, &cancel);
+        let mut state = RunState {
+            fail_fast: self.options.fail_fast.map(|t| {
+                FailFast::new(
+                    t,
+                    plan.scenarios.iter().filter(|s| s.scenario.priority == Priority::P0).count(),
+                )
+            }),
+            max_fail: self.options.max_fail.map(MaxFail::new),
+            budget: self.options.max_cost_usd.map(BudgetGuard::new),
+            budget_exhausted: false,
+            judged: self.judged(),
+            outcomes: vec![None; plan.scenarios.len()],
+            next: 0,
+            cancelled: None,
+            signal: None,
+            agent_urls: plan.agents.iter().map(|a| crate::redact::redact_url(&a.url)).collect(),
+            agent_down: checks.down,
+            hits,
+            cache_stats,
+            stop: cancel.child_token(),
+            secrets,
+            plan: Arc::clone(&plan),
+        };
+        let mut workers = Workers {
+            set: JoinSet::new(),
+            global: Arc::new(Semaphore::new(self.options.parallel.max(1))),
+            per_agent: plan
                 .agents
                 .iter()
-                .zip(&per_agent)
-                .map(|(a, n)| AgentPlan { name: a.name.clone(), url: a.url.clone(), scenarios: *n })
+                .map(|_| {
+                    self.options.per_agent_parallel.map(|n| Arc::new(Semaphore::new(n.max(1))))
+                })
                 .collect(),
-            partition: plan.partition.clone(),
-            missing_shards: Vec::new(),
-        });
+            executor: backend.executor,
+        };
+        let mut waits = backend.waits;
+        self.dispatch(&mut state, &mut workers, &mut waits, &cancel, sink).await;
+        test_stall_after_stop(&cancel).await;
+        drain(&mut state, &mut workers, sink).await;
+        state.fill_skipped(sink);
+        let summary = self.summarize(state, &clock);
+        sink(&RunEvent::RunFinished { summary: summary.clone() });
+        summary
+    }
 
-        let secrets = Arc::new(self.secrets(&plan));
-        // One client per URL: agents of several names at one URL share its card and state.
+    /// Whether anything judges (our LLM judge or a Rogue server): without, rubric items and
+    /// LLM-driven goals cannot be assessed.
+    fn judged(&self) -> bool {
+        self.options.judge.is_some() || self.options.rogue.is_some()
+    }
+
+    /// One client per URL: agents of several names at one URL share its card and state.
+    fn clients(&self, plan: &Plan) -> Vec<AgentClient> {
         let mut clients: Vec<AgentClient> = Vec::with_capacity(plan.agents.len());
         for (i, a) in plan.agents.iter().enumerate() {
             if let Some(j) = plan.agents[..i].iter().position(|b| b.url == a.url) {
@@ -234,321 +304,138 @@ impl Runner {
                 self.http.clone(),
             ));
         }
+        clients
+    }
 
-        // What is contacted is checked, once, all at once, before anything is scheduled: one
-        // probe per URL (protocol and auth are the run's), whatever names reach it. Agents of
-        // one name at different URLs (a file header's own URL) are checked apart, so a dead
-        // URL errors only its own scenarios.
-        let mut probes: JoinSet<(usize, Result<Option<serde_json::Value>, String>, u64)> =
-            JoinSet::new();
-        let mut probed: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for (i, client) in clients.iter().enumerate() {
-            if per_agent[i] == 0 || probed.insert(plan.agents[i].url.as_str(), i).is_some() {
-                continue;
-            }
-            let client = client.clone();
-            probes.spawn(async move {
-                let t = Instant::now();
-                let result = client.probe().await.map(|info| info.card).map_err(|e| e.to_string());
-                (i, result, millis(t.elapsed()))
-            });
+    /// The first event: what is about to run, per agent.
+    fn run_started(&self, plan: &Plan, clock: &RunClock) -> RunEvent {
+        RunEvent::RunStarted {
+            run_id: clock.run_id.clone(),
+            started_at: clock.started_at.clone(),
+            total: plan.scenarios.len(),
+            parallel: self.options.parallel,
+            agents: plan
+                .agents
+                .iter()
+                .zip(plan.per_agent())
+                .map(|(a, n)| AgentPlan { name: a.name.clone(), url: a.url.clone(), scenarios: n })
+                .collect(),
+            partition: plan.partition.clone(),
+            missing_shards: Vec::new(),
         }
-        let mut agent_down: Vec<Option<String>> = vec![None; clients.len()];
-        let mut cards: Vec<Option<serde_json::Value>> = vec![None; clients.len()];
-        let mut checks = Vec::new();
-        tokio::select! {
-            () = cancel.cancelled() => {}
-            () = async { while let Some(joined) = probes.join_next().await { if let Ok(r) = joined { checks.push(r); } } } => {}
-        }
-        probes.abort_all();
-        // Every agent whose URL was probed shares that probe's result.
-        let mut shared = Vec::new();
-        for (i, result, elapsed_ms) in &checks {
-            for (j, agent) in plan.agents.iter().enumerate() {
-                if j != *i && per_agent[j] > 0 && agent.url == plan.agents[*i].url {
-                    shared.push((j, result.clone(), *elapsed_ms));
-                }
-            }
-        }
-        checks.extend(shared);
-        checks.sort_by_key(|(i, _, _)| *i);
-        for (i, result, elapsed_ms) in checks {
-            let (ok, message) = match result {
-                Ok(card) => {
-                    cards[i] = card;
-                    (true, "reachable".to_owned())
-                }
-                Err(e) => (false, secrets.scrub(&e).into_owned()),
-            };
-            sink(&RunEvent::AgentChecked {
-                agent: plan.agents[i].name.clone(),
-                url: plan.agents[i].url.clone(),
-                ok,
-                message: message.clone(),
-                elapsed_ms,
-            });
-            if !ok {
-                agent_down[i] = Some(message);
-            }
-        }
+    }
 
-        // Cache hits finish in plan order without a worker, like the outcomes below that need
-        // no conversation; one lookup covers the whole plan.
-        let (mut hits, mut cache_stats) = match &self.cache {
+    /// Step 2, the cache: earlier results of unchanged scenarios (`--use-cache`). One lookup
+    /// covers the whole plan, made once the agents are checked (a hit depends on the agent's
+    /// card) and before anything is scheduled; the hits finish in plan order without a worker.
+    fn look_up_cache(
+        &self,
+        plan: &Plan,
+        checks: &AgentChecks,
+        cancel: &CancellationToken,
+    ) -> (Vec<Option<CacheHit>>, Option<CacheStats>) {
+        match &self.cache {
             Some(cache) if !cancel.is_cancelled() => {
-                let (hits, misses) = lookup_hits(
-                    cache.as_ref(),
-                    &plan,
-                    &agent_down,
-                    &cards,
-                    self.options.judge.is_some() || self.options.rogue.is_some(),
-                );
+                let (hits, misses) =
+                    lookup_hits(cache.as_ref(), plan, &checks.down, &checks.cards, self.judged());
                 (hits, Some(CacheStats { misses, ..CacheStats::default() }))
             }
             _ => (Vec::new(), None),
-        };
+        }
+    }
 
-        let stop = cancel.child_token();
-        let mut cancelled: Option<(CancelReason, String)> = None;
-        let mut fail_fast = self.options.fail_fast.map(|t| {
-            FailFast::new(
-                t,
-                plan.scenarios.iter().filter(|s| s.scenario.priority == Priority::P0).count(),
-            )
-        });
-        let mut max_fail = self.options.max_fail.map(MaxFail::new);
-        let global = Arc::new(Semaphore::new(self.options.parallel.max(1)));
-        let agent_limits: Vec<Option<Arc<Semaphore>>> = plan
-            .agents
-            .iter()
-            .map(|_| self.options.per_agent_parallel.map(|n| Arc::new(Semaphore::new(n.max(1)))))
-            .collect();
-        // Shared with the events: the reporters keep the same outcomes, not copies.
-        let mut outcomes: Vec<Option<Arc<Outcome>>> = vec![None; total];
-        // Workers hand their permit back with the outcome: the slot frees only once the dispatcher
-        // has recorded the result, so fail-fast sees every result before the next start.
-        let mut workers: JoinSet<(usize, Option<Outcome>, OwnedSemaphorePermit)> = JoinSet::new();
-        let mut next = 0;
-        let mut budget = self.options.max_cost_usd.map(BudgetGuard::new);
-        // Once the budget refuses a start, nothing new starts; scenarios in flight finish (their
-        // cost is reserved, and cancelling them would waste what they already spent).
-        let mut budget_exhausted = false;
-        // Long waits inside running scenarios (a judge's Retry-After), for the progress line.
-        let (waits_tx, mut waits_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
-        let ctx = Arc::new(ExecContext {
-            judge: self.options.judge.clone(),
-            pricing: Arc::clone(&self.options.pricing),
-            rogue: self.options.rogue.clone(),
-            secrets: Arc::clone(&secrets),
-            scenario_timeout: self.options.scenario_timeout,
-            waits: waits_tx,
-        });
-
-        // The URL each outcome's agent was reached at, credentials hidden.
-        let agent_urls: Vec<String> =
-            plan.agents.iter().map(|a| crate::redact::redact_url(&a.url)).collect();
-        let mut finish = |index: usize,
-                          mut outcome: Outcome,
-                          outcomes: &mut Vec<Option<Arc<Outcome>>>,
-                          cancelled: &mut Option<(CancelReason, String)>,
-                          sink: &mut dyn FnMut(&RunEvent)| {
-            // Every outcome, run, cached or not run, is scrubbed before any reporter sees it.
-            scrub_outcome(&mut outcome, &secrets);
-            outcome.agent_url = Some(agent_urls[plan.scenarios[index].agent].clone());
-            let (priority, status) = (outcome.priority, outcome.status);
-            let outcome = Arc::new(outcome);
-            sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
-            outcomes[index] = Some(outcome);
-            if cancelled.is_some() {
-                return;
-            }
-            let reason = fail_fast
-                .as_mut()
-                .and_then(|ff| ff.record(priority, status))
-                .map(|m| (CancelReason::FailFast, m))
-                .or_else(|| {
-                    max_fail
-                        .as_mut()
-                        .and_then(|mf| mf.record(status))
-                        .map(|m| (CancelReason::MaxFail, m))
-                });
-            if let Some((reason, message)) = reason {
-                sink(&RunEvent::RunCancelled { reason, message: message.clone() });
-                *cancelled = Some((reason, message));
-                stop.cancel();
-            }
-        };
-
+    /// Step 3, dispatch: until the plan is done or the run is stopped, finish what needs no
+    /// conversation, fill free slots in plan order (P0 first) and record each result as it
+    /// comes. One loop owns every decision, so the events are in order and fail-fast,
+    /// `--max-fail` and the budget see every result before the next start.
+    async fn dispatch(
+        &self,
+        state: &mut RunState,
+        workers: &mut Workers,
+        waits: &mut Option<UnboundedReceiver<(String, String)>>,
+        cancel: &CancellationToken,
+        sink: &mut dyn FnMut(&RunEvent),
+    ) {
         loop {
-            if cancel.is_cancelled() && cancelled.is_none() {
-                let signal = self.stop_signal.get().copied().unwrap_or(StopSignal::Interrupt);
-                let message = signal.message().to_owned();
-                sink(&RunEvent::RunCancelled {
-                    reason: CancelReason::Interrupted,
-                    message: message.clone(),
-                });
-                cancelled = Some((CancelReason::Interrupted, message));
+            if cancel.is_cancelled() {
+                state.interrupted(self.stop_signal.get().copied(), sink);
             }
-            if stop.is_cancelled() {
+            if state.stop.is_cancelled() {
                 break;
             }
-            // Scenarios that need no conversation finish in plan order, without a worker.
-            while next < total && !budget_exhausted {
-                let planned = &plan.scenarios[next];
-                let agent = &plan.agents[planned.agent].name;
-                let immediate = if let Some(down) = &agent_down[planned.agent] {
-                    Some(outcome_without_run(
-                        &planned.scenario,
-                        agent,
-                        Status::Error,
-                        format!("agent {agent} is unreachable: {down}"),
-                    ))
-                } else if let Some(hit) = hits.get_mut(next).and_then(Option::take) {
-                    if let Some(stats) = &mut cache_stats {
-                        stats.hits += 1;
-                        stats.saved_usd += hit.saved_usd;
-                    }
-                    Some(hit.outcome)
-                } else {
-                    nothing_checkable(
-                        &planned.scenario,
-                        self.options.judge.is_some() || self.options.rogue.is_some(),
-                    )
-                    .map(|why| {
-                        outcome_without_run(&planned.scenario, agent, Status::Unassessed, why)
-                    })
-                };
-                let Some(outcome) = immediate else { break };
-                finish(next, outcome, &mut outcomes, &mut cancelled, sink);
-                next += 1;
-                if stop.is_cancelled() {
-                    break;
-                }
+            state.finish_without_conversation(sink);
+            if state.stop.is_cancelled() {
+                // Back to the top, which says why: a signal that came while the scenarios
+                // above were reported (a long run of cache hits) is an interruption, not a
+                // run that merely stopped.
+                continue;
             }
-            if stop.is_cancelled() || ((next >= total || budget_exhausted) && workers.is_empty()) {
+            if !state.can_start() && workers.set.is_empty() {
                 break;
             }
             tokio::select! {
                 biased;
-                () = stop.cancelled() => {}
+                () = state.stop.cancelled() => {}
                 // A free slot is filled before the next finished scenario is recorded. A slot
                 // frees only once its scenario is recorded (the permit travels with the
                 // outcome), so fail-fast, --max-fail and the budget still decide first; but a
                 // burst of finished scenarios no longer waits, as a whole, for the reporters
                 // (the store's transaction, events.jsonl) before any slot is refilled: at
                 // --parallel 500 that wait was ~13 ms a scenario on the critical path.
-                Ok(permit) = global.clone().acquire_owned(), if next < total && !budget_exhausted => 'start: {
-                    let index = next;
-                    if let Some(guard) = budget.as_mut() {
-                        let scenario = &plan.scenarios[index].scenario;
-                        if let Err(message) = guard.admit(index, &scenario.id, self.projected_pico(scenario)) {
-                            sink(&RunEvent::RunCancelled { reason: CancelReason::Budget, message: message.clone() });
-                            cancelled = Some((CancelReason::Budget, message));
-                            budget_exhausted = true;
-                            drop(permit);
-                            break 'start;
-                        }
-                    }
-                    next += 1;
-                    let planned = &plan.scenarios[index];
-                    let scenario = planned.scenario.clone();
-                    let client = clients[planned.agent].clone();
-                    let agent = plan.agents[planned.agent].name.clone();
-                    let limit = agent_limits[planned.agent].clone();
-                    let token = stop.clone();
-                    let ctx = Arc::clone(&ctx);
-                    sink(&RunEvent::ScenarioStarted { id: scenario.id.clone() });
-                    workers.spawn(async move {
-                        let _agent_permit = match limit {
-                            Some(limit) => limit.acquire_owned().await.ok(),
-                            None => None,
-                        };
-                        // A panic in a worker is this scenario's error, never a lost result.
-                        let work = std::panic::AssertUnwindSafe(async {
-                            test_panic(&scenario.id);
-                            execute_bounded(&scenario, &agent, &client, &ctx).await
-                        })
-                        .catch_unwind()
-                        .map(|result| {
-                            result.unwrap_or_else(|payload| {
-                                outcome_without_run(&scenario, &agent, Status::Error, panic_reason(payload.as_ref()))
-                            })
-                        });
-                        tokio::select! {
-                            () = token.cancelled() => (index, None, permit),
-                            outcome = work => (index, Some(outcome), permit),
-                        }
-                    });
-                },
-                Some((id, message)) = waits_rx.recv() => {
+                Ok(permit) = workers.global.clone().acquire_owned(), if state.can_start() => {
+                    self.start(state, workers, permit, sink);
+                }
+                Some((id, message)) = next_wait(waits) => {
                     sink(&RunEvent::ScenarioWaiting { id, message });
                 }
-                Some(joined) = workers.join_next(), if !workers.is_empty() => {
+                Some(joined) = workers.set.join_next(), if !workers.set.is_empty() => {
                     if let Ok((index, Some(outcome), permit)) = joined {
-                        settle(budget.as_mut(), index, &outcome);
-                        count_judge_hit(cache_stats.as_mut(), &outcome);
-                        finish(index, outcome, &mut outcomes, &mut cancelled, sink);
+                        state.settle(index, &outcome);
+                        state.record(index, outcome, sink);
                         drop(permit);
                     }
                 }
             }
         }
+    }
 
-        test_stall_after_stop(&cancel).await;
-        // Stopped or done: collect what finished, cancel what did not.
-        while let Some(joined) = workers.join_next().await {
-            if let Ok((index, Some(outcome), _permit)) = joined {
-                settle(budget.as_mut(), index, &outcome);
-                count_judge_hit(cache_stats.as_mut(), &outcome);
-                finish(index, outcome, &mut outcomes, &mut cancelled, sink);
+    /// Starts the next planned scenario in the slot `permit` holds, unless the budget refuses
+    /// it (then nothing new starts: see `RunState::admit`).
+    fn start(
+        &self,
+        state: &mut RunState,
+        workers: &mut Workers,
+        permit: OwnedSemaphorePermit,
+        sink: &mut dyn FnMut(&RunEvent),
+    ) {
+        let index = state.next;
+        let planned = &state.plan.scenarios[index];
+        if state.budget.is_some() {
+            let projected = self.projected_pico(&planned.scenario);
+            if !state.admit(index, projected, sink) {
+                return;
             }
         }
-        let skip_reason = cancelled.as_ref().map_or_else(
-            || "not run".to_owned(),
-            |(reason, message)| match reason {
-                CancelReason::FailFast => format!("not run: fail-fast stopped the run ({message})"),
-                CancelReason::MaxFail => format!("not run: {message}"),
-                CancelReason::Budget => format!("not run: budget exhausted ({message})"),
-                CancelReason::Interrupted => "not run: interrupted".to_owned(),
-            },
-        );
-        for (index, slot) in outcomes.iter_mut().enumerate() {
-            if slot.is_none() {
-                let planned = &plan.scenarios[index];
-                let agent = &plan.agents[planned.agent].name;
-                let mut outcome = outcome_without_run(
-                    &planned.scenario,
-                    agent,
-                    Status::Skipped,
-                    skip_reason.clone(),
-                );
-                outcome.agent_url =
-                    Some(crate::redact::redact_url(&plan.agents[planned.agent].url));
-                let outcome = Arc::new(outcome);
-                sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
-                *slot = Some(outcome);
-            }
-        }
-        let outcomes: Vec<Arc<Outcome>> = outcomes.into_iter().flatten().collect();
+        state.next += 1;
+        sink(&RunEvent::ScenarioStarted { id: state.plan.scenarios[index].scenario.id.clone() });
+        workers.spawn(Arc::clone(&state.plan), index, state.stop.clone(), permit);
+    }
+
+    /// Step 6, summarize: totals, cache and cost, and the exit code, decided once by the
+    /// policy (the stop signal included) before the last event reaches any reporter.
+    fn summarize(&self, state: RunState, clock: &RunClock) -> RunSummary {
+        let outcomes: Vec<Arc<Outcome>> = state.outcomes.into_iter().flatten().collect();
+        let policy = ExitPolicy { stop_signal: state.signal, ..self.options.exit_policy.clone() };
         let mut summary = super::summarize_with_policy(
-            run_id,
-            started_at,
+            clock.run_id.clone(),
+            clock.started_at.clone(),
             jiff::Timestamp::now().to_string(),
-            millis(started.elapsed()),
+            crate::text::millis(clock.started.elapsed()),
             outcomes.iter().map(AsRef::as_ref),
-            cancelled,
-            &self.options.exit_policy,
+            state.cancelled,
+            &policy,
         );
-        if summary.cancelled == Some(CancelReason::Interrupted)
-            && let Some(signal) = self.stop_signal.get()
-        {
-            summary.exit_code = signal.exit_code().code();
-            if *signal != StopSignal::Interrupt {
-                // The policy says "interrupted"; name the signal, as the exit code does.
-                summary.exit_reason = summary.exit_reason.replacen("interrupted", signal.name(), 1);
-            }
-        }
-        summary.cache = cache_stats;
+        summary.cache = state.cache_stats;
         // Always: a run that made no LLM call cost $0.00, which is worth saying.
         summary.cost = Some(Box::new(
             self.options
@@ -558,8 +445,365 @@ impl Runner {
         // The reporters keep their own copies; this one would only add to the peak while
         // they render the final files.
         drop(outcomes);
-        sink(&RunEvent::RunFinished { summary: summary.clone() });
         summary
+    }
+}
+
+/// When and as what a run started.
+struct RunClock {
+    started: Instant,
+    started_at: String,
+    run_id: String,
+}
+
+impl RunClock {
+    fn start() -> Self {
+        RunClock {
+            started: Instant::now(),
+            started_at: jiff::Timestamp::now().to_string(),
+            run_id: uuid::Uuid::new_v4().simple().to_string(),
+        }
+    }
+}
+
+/// What the agents' check found, one slot per planned agent.
+struct AgentChecks {
+    /// Why the agent cannot be reached; its scenarios error without a conversation.
+    down: Vec<Option<String>>,
+    /// Its agent card (A2A), part of the cache key.
+    cards: Vec<Option<serde_json::Value>>,
+}
+
+/// Step 1, probe: what is contacted is checked, once, all at once, before anything is
+/// scheduled: one probe per URL (protocol and auth are the run's), whatever names reach it.
+/// Agents of one name at different URLs (a file header's own URL) are checked apart, so a dead
+/// URL errors only its own scenarios. Ctrl-C abandons the checks still running.
+async fn check_agents(
+    plan: &Plan,
+    probe: &dyn AgentProbe,
+    cancel: &CancellationToken,
+    secrets: &Secrets,
+    sink: &mut dyn FnMut(&RunEvent),
+) -> AgentChecks {
+    let per_agent = plan.per_agent();
+    let mut probes: JoinSet<(usize, Result<Option<serde_json::Value>, String>, u64)> =
+        JoinSet::new();
+    let mut probed: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, agent) in plan.agents.iter().enumerate() {
+        if per_agent[i] == 0 || probed.insert(agent.url.as_str(), i).is_some() {
+            continue;
+        }
+        let check = probe.probe(i);
+        probes.spawn(async move {
+            let t = Instant::now();
+            let result = check.await;
+            (i, result, crate::text::millis(t.elapsed()))
+        });
+    }
+    let mut checks = Vec::new();
+    tokio::select! {
+        () = cancel.cancelled() => {}
+        () = async { while let Some(joined) = probes.join_next().await { if let Ok(r) = joined { checks.push(r); } } } => {}
+    }
+    probes.abort_all();
+    // Every agent whose URL was probed shares that probe's result.
+    let mut shared = Vec::new();
+    for (i, result, elapsed_ms) in &checks {
+        for (j, agent) in plan.agents.iter().enumerate() {
+            if j != *i && per_agent[j] > 0 && agent.url == plan.agents[*i].url {
+                shared.push((j, result.clone(), *elapsed_ms));
+            }
+        }
+    }
+    checks.extend(shared);
+    checks.sort_by_key(|(i, _, _)| *i);
+    let mut found =
+        AgentChecks { down: vec![None; plan.agents.len()], cards: vec![None; plan.agents.len()] };
+    for (i, result, elapsed_ms) in checks {
+        let (ok, message) = match result {
+            Ok(card) => {
+                found.cards[i] = card;
+                (true, "reachable".to_owned())
+            }
+            Err(e) => (false, secrets.scrub(&e).into_owned()),
+        };
+        sink(&RunEvent::AgentChecked {
+            agent: plan.agents[i].name.clone(),
+            url: plan.agents[i].url.clone(),
+            ok,
+            message: message.clone(),
+            elapsed_ms,
+        });
+        if !ok {
+            found.down[i] = Some(message);
+        }
+    }
+    found
+}
+
+/// What the dispatcher has decided so far. It has one owner, the run loop (and, after it, the
+/// drain and the fill), which is what keeps the events in order.
+struct RunState {
+    plan: Arc<Plan>,
+    secrets: Arc<Secrets>,
+    /// See `Runner::judged`.
+    judged: bool,
+    /// The URL each agent was reached at, credentials hidden, for its outcomes.
+    agent_urls: Vec<String>,
+    /// Why each agent is unreachable, if it is.
+    agent_down: Vec<Option<String>>,
+    /// One slot per planned scenario, filled as it finishes. Shared with the events: the
+    /// reporters keep the same outcomes, not copies.
+    outcomes: Vec<Option<Arc<Outcome>>>,
+    /// The next planned scenario to finish without a conversation or to start.
+    next: usize,
+    /// Why the run stopped early: the first reason wins.
+    cancelled: Option<(CancelReason, String)>,
+    /// Which signal interrupted the run, when one did: an input of the exit policy.
+    signal: Option<StopSignal>,
+    fail_fast: Option<FailFast>,
+    max_fail: Option<MaxFail>,
+    budget: Option<BudgetGuard>,
+    /// Once the budget refuses a start, nothing new starts; scenarios in flight finish (their
+    /// cost is reserved, and cancelling them would waste what they already spent).
+    budget_exhausted: bool,
+    /// Cache hits by planned index, taken as they are reported.
+    hits: Vec<Option<CacheHit>>,
+    cache_stats: Option<CacheStats>,
+    /// Cancelled by fail-fast, `--max-fail` or the user's interrupt (a child of its token):
+    /// the scenarios in flight stop, and are reported as not run.
+    stop: CancellationToken,
+}
+
+impl RunState {
+    /// Whether another planned scenario may start.
+    fn can_start(&self) -> bool {
+        self.next < self.plan.scenarios.len() && !self.budget_exhausted
+    }
+
+    /// The user interrupted the run: says so once, unless it was already stopped for another
+    /// reason. `signal` is the one that did it (Ctrl-C when unknown).
+    fn interrupted(&mut self, signal: Option<StopSignal>, sink: &mut dyn FnMut(&RunEvent)) {
+        if self.cancelled.is_some() {
+            return;
+        }
+        let signal = signal.unwrap_or(StopSignal::Interrupt);
+        let message = signal.message().to_owned();
+        sink(&RunEvent::RunCancelled {
+            reason: CancelReason::Interrupted,
+            message: message.clone(),
+        });
+        self.cancelled = Some((CancelReason::Interrupted, message));
+        self.signal = Some(signal);
+    }
+
+    /// Scenarios that need no conversation (agent down, cache hit, nothing checkable) finish
+    /// in plan order, without a worker, up to the next one that must run.
+    fn finish_without_conversation(&mut self, sink: &mut dyn FnMut(&RunEvent)) {
+        while self.can_start() {
+            let Some(outcome) = self.immediate_outcome(self.next) else { break };
+            self.record(self.next, outcome, sink);
+            self.next += 1;
+            if self.stop.is_cancelled() {
+                break;
+            }
+        }
+    }
+
+    /// The outcome of planned scenario `index` when it needs no conversation.
+    fn immediate_outcome(&mut self, index: usize) -> Option<Outcome> {
+        let planned = &self.plan.scenarios[index];
+        let agent = &self.plan.agents[planned.agent].name;
+        if let Some(down) = &self.agent_down[planned.agent] {
+            return Some(outcome_without_run(
+                &planned.scenario,
+                agent,
+                Status::Error,
+                format!("agent {agent} is unreachable: {down}"),
+            ));
+        }
+        if let Some(hit) = self.hits.get_mut(index).and_then(Option::take) {
+            if let Some(stats) = &mut self.cache_stats {
+                stats.hits += 1;
+                stats.saved_usd += hit.saved_usd;
+            }
+            return Some(hit.outcome);
+        }
+        nothing_checkable(&planned.scenario, self.judged)
+            .map(|why| outcome_without_run(&planned.scenario, agent, Status::Unassessed, why))
+    }
+
+    /// Reserves the projected cost of scenario `index`, or stops new starts with the budget
+    /// as the reason. Returns whether it may start.
+    fn admit(&mut self, index: usize, projected: u64, sink: &mut dyn FnMut(&RunEvent)) -> bool {
+        let Some(guard) = self.budget.as_mut() else { return true };
+        let id = &self.plan.scenarios[index].scenario.id;
+        match guard.admit(index, id, projected) {
+            Ok(()) => true,
+            Err(message) => {
+                sink(&RunEvent::RunCancelled {
+                    reason: CancelReason::Budget,
+                    message: message.clone(),
+                });
+                self.cancelled = Some((CancelReason::Budget, message));
+                self.budget_exhausted = true;
+                false
+            }
+        }
+    }
+
+    /// Books what a finished scenario really cost against the budget, and counts a judge
+    /// verdict that came from the judge cache.
+    fn settle(&mut self, index: usize, outcome: &Outcome) {
+        if let Some(guard) = &mut self.budget {
+            let priced: Vec<u64> = outcome.llm.iter().filter_map(|l| l.cost_pico_usd).collect();
+            let complete = priced.len() == outcome.llm.len();
+            guard.settle(index, complete.then(|| priced.iter().sum()));
+        }
+        if let Some(stats) = &mut self.cache_stats {
+            stats.judge_hits += usize::from(outcome.cache == Some(crate::model::CacheKind::Judge));
+        }
+    }
+
+    /// Records a finished scenario (run, cached or not run) and reports it; then fail-fast and
+    /// `--max-fail` decide whether the run stops.
+    fn record(&mut self, index: usize, mut outcome: Outcome, sink: &mut dyn FnMut(&RunEvent)) {
+        // Every outcome is scrubbed before any reporter sees it.
+        scrub_outcome(&mut outcome, &self.secrets);
+        outcome.agent_url = Some(self.agent_urls[self.plan.scenarios[index].agent].clone());
+        let (priority, status) = (outcome.priority, outcome.status);
+        let outcome = Arc::new(outcome);
+        sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
+        self.outcomes[index] = Some(outcome);
+        if self.cancelled.is_some() {
+            return;
+        }
+        let reason = self
+            .fail_fast
+            .as_mut()
+            .and_then(|ff| ff.record(priority, status))
+            .map(|m| (CancelReason::FailFast, m))
+            .or_else(|| {
+                self.max_fail
+                    .as_mut()
+                    .and_then(|mf| mf.record(status))
+                    .map(|m| (CancelReason::MaxFail, m))
+            });
+        if let Some((reason, message)) = reason {
+            sink(&RunEvent::RunCancelled { reason, message: message.clone() });
+            self.cancelled = Some((reason, message));
+            self.stop.cancel();
+        }
+    }
+
+    /// Step 5, fill skipped: every scenario without an outcome (never started, or stopped in
+    /// flight) is reported as not run, saying why.
+    fn fill_skipped(&mut self, sink: &mut dyn FnMut(&RunEvent)) {
+        let skip_reason = self.cancelled.as_ref().map_or_else(
+            || "not run".to_owned(),
+            |(reason, message)| match reason {
+                CancelReason::FailFast => {
+                    format!("not run: fail-fast stopped the run ({message})")
+                }
+                CancelReason::MaxFail => format!("not run: {message}"),
+                CancelReason::Budget => format!("not run: budget exhausted ({message})"),
+                CancelReason::Interrupted => "not run: interrupted".to_owned(),
+            },
+        );
+        for (index, slot) in self.outcomes.iter_mut().enumerate() {
+            if slot.is_none() {
+                let planned = &self.plan.scenarios[index];
+                let agent = &self.plan.agents[planned.agent].name;
+                let mut outcome = outcome_without_run(
+                    &planned.scenario,
+                    agent,
+                    Status::Skipped,
+                    skip_reason.clone(),
+                );
+                outcome.agent_url = Some(self.agent_urls[planned.agent].clone());
+                let outcome = Arc::new(outcome);
+                sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
+                *slot = Some(outcome);
+            }
+        }
+    }
+}
+
+/// A worker's result: the planned index, its outcome (`None` when the run stopped it) and
+/// the slot it held, freed once the dispatcher has recorded the outcome.
+type Finished = (usize, Option<Outcome>, OwnedSemaphorePermit);
+
+/// The scenarios in flight, and the slots they take.
+struct Workers {
+    set: JoinSet<Finished>,
+    /// `--parallel`.
+    global: Arc<Semaphore>,
+    /// `--per-agent-parallel`, one per planned agent.
+    per_agent: Vec<Option<Arc<Semaphore>>>,
+    executor: Arc<dyn ScenarioExecutor>,
+}
+
+impl Workers {
+    /// Runs planned scenario `index` on its own task, until it finishes or `stop` is
+    /// cancelled. Workers only execute; every decision stays with the dispatcher.
+    fn spawn(
+        &mut self,
+        plan: Arc<Plan>,
+        index: usize,
+        stop: CancellationToken,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let limit = self.per_agent[plan.scenarios[index].agent].clone();
+        let executor = Arc::clone(&self.executor);
+        self.set.spawn(async move {
+            let _agent_permit = match limit {
+                Some(limit) => limit.acquire_owned().await.ok(),
+                None => None,
+            };
+            let planned = &plan.scenarios[index];
+            let agent = &plan.agents[planned.agent].name;
+            // A panic in a worker is this scenario's error, never a lost result.
+            let work = std::panic::AssertUnwindSafe(async {
+                test_panic(&planned.scenario.id);
+                executor.execute(planned, agent).await
+            })
+            .catch_unwind()
+            .map(|result| {
+                result.unwrap_or_else(|payload| {
+                    outcome_without_run(
+                        &planned.scenario,
+                        agent,
+                        Status::Error,
+                        panic_reason(payload.as_ref()),
+                    )
+                })
+            });
+            tokio::select! {
+                () = stop.cancelled() => (index, None, permit),
+                outcome = work => (index, Some(outcome), permit),
+            }
+        });
+    }
+}
+
+/// Step 4, drain: stopped or done, collect what finished; what the stop cancelled reports no
+/// outcome and is filled as not run.
+async fn drain(state: &mut RunState, workers: &mut Workers, sink: &mut dyn FnMut(&RunEvent)) {
+    while let Some(joined) = workers.set.join_next().await {
+        if let Ok((index, Some(outcome), _permit)) = joined {
+            state.settle(index, &outcome);
+            state.record(index, outcome, sink);
+        }
+    }
+}
+
+/// The next long wait a running scenario reports; never, without a channel.
+async fn next_wait(
+    waits: &mut Option<UnboundedReceiver<(String, String)>>,
+) -> Option<(String, String)> {
+    match waits {
+        Some(waits) => waits.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -625,22 +869,6 @@ async fn test_stall_after_stop(cancel: &CancellationToken) {
 #[cfg(not(debug_assertions))]
 async fn test_stall_after_stop(_cancel: &CancellationToken) {}
 
-/// Counts an outcome whose judge verdict came from the judge cache.
-fn count_judge_hit(stats: Option<&mut CacheStats>, outcome: &Outcome) {
-    if let Some(stats) = stats {
-        stats.judge_hits += usize::from(outcome.cache == Some(crate::model::CacheKind::Judge));
-    }
-}
-
-/// Books what a finished scenario really cost against the budget.
-fn settle(budget: Option<&mut BudgetGuard>, index: usize, outcome: &Outcome) {
-    if let Some(guard) = budget {
-        let priced: Vec<u64> = outcome.llm.iter().filter_map(|l| l.cost_pico_usd).collect();
-        let complete = priced.len() == outcome.llm.len();
-        guard.settle(index, complete.then(|| priced.iter().sum()));
-    }
-}
-
 impl Runner {
     /// Projected cost of `scenario` with this run's judge, driver and agent, pico-dollars.
     fn projected_pico(&self, scenario: &crate::scenario::Scenario) -> u64 {
@@ -654,8 +882,4 @@ impl Runner {
         )
         .pico()
     }
-}
-
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -9,33 +9,12 @@ pub fn snippet(bytes: &[u8]) -> String {
     one_line(&String::from_utf8_lossy(bytes), SNIPPET_CHARS)
 }
 
-/// `text` on one line, control characters stripped, cut to `max_chars` characters.
+/// `text` on one line for an error message: [`crate::text::one_line`] keeping `max_chars`
+/// characters before the cut mark, and `(empty body)` for nothing at all, so a message never
+/// quotes an empty string.
 pub fn one_line(text: &str, max_chars: usize) -> String {
-    let mut out = String::new();
-    let mut count = 0;
-    let mut pending_space = false;
-    for c in text.chars() {
-        if c.is_control() || c.is_whitespace() {
-            pending_space = !out.is_empty();
-            continue;
-        }
-        if pending_space {
-            if count + 1 >= max_chars {
-                out.push('…');
-                return out;
-            }
-            out.push(' ');
-            count += 1;
-            pending_space = false;
-        }
-        if count >= max_chars {
-            out.push('…');
-            return out;
-        }
-        out.push(c);
-        count += 1;
-    }
-    if out.is_empty() { "(empty body)".to_owned() } else { out }
+    let line = crate::text::one_line(text, max_chars.saturating_add(1));
+    if line.is_empty() { "(empty body)".to_owned() } else { line }
 }
 
 #[cfg(test)]

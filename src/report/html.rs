@@ -24,13 +24,14 @@ use super::FinalDocument;
 use super::files::write_atomically;
 use super::markdown::{exit_sentence, verdict_words};
 use super::state::RunState;
-use super::text::{document_text, fmt_duration_ms, fmt_rate, one_line, redact_userinfo};
+use super::text::{clean_line, document_text, fmt_rate, redact_userinfo};
 use super::{ReportError, ResultsDocument};
 use crate::model::{
     BaselineComparison, CancelReason, CheckResult, Outcome, Role, ScenarioChange, Status,
     StatusCounts, Verdict,
 };
 use crate::scenario::Priority;
+use crate::text::duration_ms;
 
 /// The page template; autoescaping follows from its `.html` name.
 const TEMPLATE_NAME: &str = "report.html";
@@ -310,7 +311,7 @@ fn text(value: &str) -> String {
 
 /// Names, ids and other one-line values: no line breaks, capped.
 fn line(value: &str) -> String {
-    redact_userinfo(&one_line(value, MAX_HEADLINE_CHARS))
+    redact_userinfo(&clean_line(value, MAX_HEADLINE_CHARS))
 }
 
 impl Page {
@@ -349,7 +350,7 @@ impl Page {
             .map(|a| {
                 let (check, check_text) = match &a.check {
                     None => ("unchecked", "not checked".to_owned()),
-                    Some(c) if c.ok => ("ok", format!("ok ({})", fmt_duration_ms(c.elapsed_ms))),
+                    Some(c) if c.ok => ("ok", format!("ok ({})", duration_ms(c.elapsed_ms))),
                     Some(c) => ("down", text(&c.message)),
                 };
                 Group {
@@ -398,7 +399,7 @@ impl Page {
             verdict_class,
             run_id: line(&run.run_id),
             started_at: line(&run.started_at),
-            duration: fmt_duration_ms(run.duration_ms),
+            duration: duration_ms(run.duration_ms),
             planned: doc.plan.total,
             parallel: doc.plan.parallel,
             partial: doc.partial,
@@ -442,7 +443,7 @@ impl ScenarioRow {
         let headline = o.reasons.first().map(|r| line(r)).unwrap_or_default();
         let mut details = vec![format!("{} · {}", line(&o.category), line(&o.source))];
         if let Some(latency) = o.latency_ms {
-            details.push(format!("agent time {}", fmt_duration_ms(latency)));
+            details.push(format!("agent time {}", duration_ms(latency)));
         }
         if o.attempts > 1 {
             details.push(format!("{} attempts", o.attempts));
@@ -467,7 +468,7 @@ impl ScenarioRow {
             source: line(&o.source),
             status: o.status.as_str(),
             headline,
-            duration: fmt_duration_ms(o.duration_ms),
+            duration: duration_ms(o.duration_ms),
             details,
             reasons: o.reasons.iter().map(|r| text(r)).collect(),
             checks: o.checks.iter().map(CheckRow::of).collect(),

@@ -31,7 +31,7 @@ use super::FinalDocument;
 use super::document::AgentReport;
 use super::files::write_atomically;
 use super::state::RunState;
-use super::text::{document_text, one_line, redact_userinfo};
+use super::text::{clean_line, document_text, redact_userinfo};
 use super::{ReportError, ResultsDocument};
 use crate::model::{Outcome, Role, Status, Verdict};
 use crate::scenario::escape::escape_invisible;
@@ -159,7 +159,7 @@ fn run_properties(doc: &ResultsDocument) -> Vec<Property> {
 
 /// One line for an attribute, capped, credentials hidden.
 fn message(text: &str) -> String {
-    escape_invisible(&redact_userinfo(&one_line(text, MAX_MESSAGE_CHARS))).into_owned()
+    escape_invisible(&redact_userinfo(&clean_line(text, MAX_MESSAGE_CHARS))).into_owned()
 }
 
 fn body_text(text: &str) -> String {

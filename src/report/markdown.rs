@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use super::document::AgentReport;
 use super::files::write_atomically;
 use super::state::RunState;
-use super::text::{MAX_TEXT_CHARS, MdContext, fmt_duration_ms, fmt_rate, md_code, md_text};
+use super::text::{MAX_TEXT_CHARS, MdContext, fmt_rate, md_code, md_text};
 use super::{ReportError, Reporter, ResultsDocument};
 use crate::model::{
     BaselineComparison, CancelReason, CheckResult, Outcome, RunEvent, RunSummary, Status,
     StatusCounts, Verdict,
 };
 use crate::scenario::Priority;
+use crate::text::duration_ms;
 
 /// Errors with the same agent and message collapse into one line from this many scenarios
 /// on (always, when the agent failed its check).
@@ -250,7 +251,7 @@ fn write_executive_summary(out: &mut String, run: &RunSummary) -> std::fmt::Resu
         c.unassessed,
         c.skipped,
         fmt_rate(c.pass_rate()),
-        fmt_duration_ms(run.duration_ms),
+        duration_ms(run.duration_ms),
         per_minute
     )?;
     writeln!(
@@ -309,7 +310,7 @@ fn write_agents(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
         let url = report.map_or_else(String::new, |r| md_code(&r.url, MdContext::Table));
         let check = match report.and_then(|r| r.check.as_ref()) {
             None => "not checked".to_owned(),
-            Some(c) if c.ok => format!("✅ ok ({})", fmt_duration_ms(c.elapsed_ms)),
+            Some(c) if c.ok => format!("✅ ok ({})", duration_ms(c.elapsed_ms)),
             Some(c) => format!("❌ {}", md_text(&c.message, MAX_VALUE_CHARS)),
         };
         let counts = report.map_or_else(
@@ -463,7 +464,7 @@ fn write_failure(out: &mut String, outcome: &Outcome) -> std::fmt::Result {
         "  - agent {} · {} · {}{}",
         md_code(&outcome.agent, MdContext::Text),
         md_code(&outcome.source, MdContext::Text),
-        fmt_duration_ms(outcome.duration_ms),
+        duration_ms(outcome.duration_ms),
         if outcome.attempts > 1 {
             format!(" · {} attempts", outcome.attempts)
         } else {
@@ -513,7 +514,7 @@ fn write_slowest(out: &mut String, doc: &ResultsDocument) -> std::fmt::Result {
             outcome.priority,
             md_code(&outcome.agent, MdContext::Table),
             outcome.status,
-            fmt_duration_ms(outcome.duration_ms)
+            duration_ms(outcome.duration_ms)
         )?;
     }
     writeln!(out)

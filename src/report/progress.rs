@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 use super::text::{
-    RECAP_SLOWEST, Recap, RecapEntry, cancel_words, fmt_duration_ms, one_line, paint,
-    redact_userinfo, render_recap, status_style,
+    RECAP_SLOWEST, Recap, RecapEntry, cancel_words, clean_line, paint, redact_userinfo,
+    render_recap, status_style,
 };
 use super::{ReportError, ReportPaths, Reporter};
 use crate::model::{Outcome, RunEvent, Status};
+use crate::text::{duration_ms, duration_secs};
 
 /// Longest reason shown on one progress line, in characters.
 const MAX_LINE_REASON: usize = 200;
@@ -321,9 +322,9 @@ impl Progress {
             "{} {} {}  {}  ({})",
             paint(&format!("{label:<5}"), status_style(status), self.color),
             outcome.priority,
-            one_line(&outcome.id, 120),
-            one_line(reason, MAX_LINE_REASON),
-            fmt_duration_ms(outcome.duration_ms)
+            clean_line(&outcome.id, 120),
+            clean_line(reason, MAX_LINE_REASON),
+            duration_ms(outcome.duration_ms)
         );
         self.line(&line)
     }
@@ -362,8 +363,8 @@ impl Progress {
                 done * 100 / self.total,
                 self.total,
                 self.counters(),
-                fmt_seconds(elapsed),
-                fmt_seconds(eta(elapsed, done, self.total)),
+                duration_secs(elapsed),
+                duration_secs(eta(elapsed, done, self.total)),
             );
             self.line(&line)?;
         }
@@ -389,12 +390,6 @@ fn eta(elapsed: Duration, done: usize, total: usize) -> Duration {
     }
     let left = total.saturating_sub(done) as f64;
     Duration::from_secs_f64(elapsed.as_secs_f64() * left / done as f64)
-}
-
-/// A duration to the second: `7s`, `2m05s`, `1h02m`.
-fn fmt_seconds(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    if secs < 60 { format!("{secs}s") } else { fmt_duration_ms(secs * 1000) }
 }
 
 impl Reporter for Progress {
@@ -444,16 +439,19 @@ impl Reporter for Progress {
                 };
                 let line = format!(
                     "AGENT {} ({}) failed its check: {}{consequence}",
-                    one_line(agent, 120),
-                    one_line(&redact_userinfo(url), 200),
-                    one_line(&redact_userinfo(message), MAX_LINE_REASON),
+                    clean_line(agent, 120),
+                    clean_line(&redact_userinfo(url), 200),
+                    clean_line(&redact_userinfo(message), MAX_LINE_REASON),
                 );
                 self.line(&line)
             }
             RunEvent::AgentChecked { .. } | RunEvent::ScenarioStarted { .. } => Ok(()),
             RunEvent::ScenarioWaiting { id, message } => {
-                let line =
-                    format!("WAIT {}: {}", one_line(id, 120), one_line(message, MAX_LINE_REASON));
+                let line = format!(
+                    "WAIT {}: {}",
+                    clean_line(id, 120),
+                    clean_line(message, MAX_LINE_REASON)
+                );
                 self.line(&line)
             }
             RunEvent::ScenarioFinished { outcome } => self.on_finished_scenario(outcome),
@@ -462,7 +460,7 @@ impl Reporter for Progress {
                 let line = format!(
                     "CANCEL {}: {}; scenarios that did not run are skipped",
                     cancel_words(*reason),
-                    one_line(message, MAX_LINE_REASON)
+                    clean_line(message, MAX_LINE_REASON)
                 );
                 self.line(&line)
             }
@@ -758,8 +756,8 @@ mod tests {
 
         assert_eq!(eta(Duration::from_secs(10), 5, 20), Duration::from_secs(30));
         assert_eq!(eta(Duration::from_secs(10), 0, 20), Duration::ZERO);
-        assert_eq!(fmt_seconds(Duration::from_millis(7_900)), "7s");
-        assert_eq!(fmt_seconds(Duration::from_secs(125)), "2m05s");
+        assert_eq!(duration_secs(Duration::from_millis(7_900)), "7s");
+        assert_eq!(duration_secs(Duration::from_secs(125)), "2m05s");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use clap::builder::styling::{AnsiColor, Style};
 
 use crate::model::{CancelReason, ExitCode, Outcome, RunSummary, Status};
 use crate::scenario::Priority;
+use crate::text::duration_ms;
 
 /// The longest reason or check value a report shows, in characters.
 pub(crate) const MAX_TEXT_CHARS: usize = 240;
@@ -84,28 +85,18 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
 
-/// One line of plain text: sanitized, whitespace runs collapsed, at most `max_chars`
-/// characters (an ellipsis marks the cut).
-pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
-    let clean = sanitize_terminal_text(text);
-    let collapsed = clean.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate_chars(&collapsed, max_chars)
-}
-
-fn truncate_chars(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
+/// Untrusted text on one line: sanitized for a terminal ([`sanitize_terminal_text`]), then
+/// [`crate::text::one_line`] (whitespace runs collapsed, at most `max_chars` characters, an
+/// ellipsis marking the cut).
+pub(crate) fn clean_line(text: &str, max_chars: usize) -> String {
+    crate::text::one_line(&sanitize_terminal_text(text), max_chars)
 }
 
 /// Agent-provided text for Markdown, on one line and capped: characters that Markdown or
 /// HTML would interpret are escaped (pipes cannot split a table cell, backticks cannot open
 /// code, `<` cannot open a tag, brackets cannot form a link).
 pub(crate) fn md_text(text: &str, max_chars: usize) -> String {
-    let line = one_line(text, max_chars);
+    let line = clean_line(text, max_chars);
     let mut out = String::with_capacity(line.len() + 8);
     for c in line.chars() {
         match c {
@@ -131,7 +122,7 @@ pub(crate) enum MdContext {
 /// A Markdown code span holding `text` verbatim (one line, capped), whatever backticks it
 /// contains.
 pub(crate) fn md_code(text: &str, context: MdContext) -> String {
-    let mut line = one_line(text, MAX_TEXT_CHARS);
+    let mut line = clean_line(text, MAX_TEXT_CHARS);
     if context == MdContext::Table {
         line = line.replace('|', "\\|");
     }
@@ -166,10 +157,10 @@ impl RecapEntry {
     pub(crate) fn new(outcome: &Outcome) -> Self {
         let reason = outcome.reasons.first().map_or("no reason given", String::as_str);
         RecapEntry {
-            id: one_line(&outcome.id, 120),
+            id: clean_line(&outcome.id, 120),
             priority: outcome.priority,
             status: outcome.status,
-            reason: one_line(&redact_userinfo(reason), 200),
+            reason: clean_line(&redact_userinfo(reason), 200),
             duration_ms: outcome.duration_ms,
         }
     }
@@ -219,12 +210,12 @@ pub(crate) fn render_recap(recap: &Recap<'_>) -> String {
     line(format!(
         "{total} scenario{} in {}: {}",
         plural(total),
-        fmt_duration_ms(summary.duration_ms),
+        duration_ms(summary.duration_ms),
         counts.join(", ")
     ));
     if let Some(reason) = summary.cancelled {
         let message = summary.cancel_message.as_deref().map_or(String::new(), |m| {
-            format!(": {}", one_line(&redact_userinfo(m), MAX_TEXT_CHARS))
+            format!(": {}", clean_line(&redact_userinfo(m), MAX_TEXT_CHARS))
         });
         line(format!("stopped early by {}{message}", cancel_words(reason)));
     }
@@ -259,11 +250,11 @@ pub(crate) fn render_recap(recap: &Recap<'_>) -> String {
     if recap.slowest.len() > 1 {
         line(String::new());
         line("slowest:".to_owned());
-        let width = recap.slowest.iter().map(|e| fmt_duration_ms(e.duration_ms).len()).max();
+        let width = recap.slowest.iter().map(|e| duration_ms(e.duration_ms).len()).max();
         for entry in recap.slowest {
             line(format!(
                 "  {:>width$}  {} ({})",
-                fmt_duration_ms(entry.duration_ms),
+                duration_ms(entry.duration_ms),
                 entry.name(),
                 entry.status,
                 width = width.unwrap_or(0)
@@ -351,7 +342,7 @@ fn reason_groups(entries: &[&RecapEntry]) -> Vec<String> {
             [one] => lines.push(format!(
                 "  {}  {reason}  ({})",
                 one.name(),
-                fmt_duration_ms(one.duration_ms)
+                duration_ms(one.duration_ms)
             )),
             _ => {
                 lines.push(format!("  {}× {reason}", members.len()));
@@ -398,21 +389,6 @@ pub(crate) fn status_style(status: Status) -> Style {
 /// `text` in `style` when `color` is on; as is otherwise.
 pub(crate) fn paint(text: &str, style: Style, color: bool) -> String {
     if color { format!("{style}{text}{style:#}") } else { text.to_owned() }
-}
-
-/// A duration the way people read it: `812 ms`, `12.3s`, `2m05s`, `1h02m`.
-pub(crate) fn fmt_duration_ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else if ms < 3_600_000 {
-        let secs = ms / 1000;
-        format!("{}m{:02}s", secs / 60, secs % 60)
-    } else {
-        let mins = ms / 60_000;
-        format!("{}h{:02}m", mins / 60, mins % 60)
-    }
 }
 
 /// A rate as a percentage with one decimal, or `n/a`.
@@ -505,14 +481,6 @@ mod tests {
         assert_eq!(document_text(hostile, 1000), "ared\nb\nc\td https://***@h/x");
         assert_eq!(document_text("<b>&</b>", 1000), "<b>&</b>");
         assert_eq!(document_text("abcdef", 4), "abcd… (2 more characters not shown)");
-    }
-
-    #[test]
-    fn formats_durations() {
-        assert_eq!(fmt_duration_ms(812), "812 ms");
-        assert_eq!(fmt_duration_ms(12_345), "12.3s");
-        assert_eq!(fmt_duration_ms(125_000), "2m05s");
-        assert_eq!(fmt_duration_ms(3_720_000), "1h02m");
     }
 
     #[test]

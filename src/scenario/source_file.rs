@@ -30,7 +30,10 @@ pub fn read_source(path: &Path, display: &Path, max_bytes: u64) -> Result<String
         Diagnostic::error(
             display,
             start,
-            format!("the file is larger than the {} limit", human_bytes(max_bytes)),
+            format!(
+                "the file is larger than the {} limit",
+                crate::text::bytes(max_bytes, crate::text::ByteStyle::Limit)
+            ),
         )
         .with_hint("split it into smaller files, or raise the limit with --max-file-bytes")
     };
@@ -115,19 +118,4 @@ fn is_fifo(_: std::fs::FileType) -> bool {
 #[cfg(not(unix))]
 fn is_device(_: std::fs::FileType) -> bool {
     false
-}
-
-/// `16 MiB`, `512 KiB`, `300 B`.
-pub fn human_bytes(bytes: u64) -> String {
-    const KIB: u64 = 1024;
-    const MIB: u64 = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
-        format!("{} MiB", bytes / MIB)
-    } else if bytes >= MIB {
-        format!("{:.1} MiB", bytes as f64 / MIB as f64)
-    } else if bytes >= KIB {
-        format!("{} KiB", bytes / KIB)
-    } else {
-        format!("{bytes} B")
-    }
 }

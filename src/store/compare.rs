@@ -360,7 +360,17 @@ mod tests {
         assert_eq!(ids(&c.newly_failing), ["x", "z"]);
         assert_eq!(ids(&c.fixed), ["y"]);
         assert!(c.still_failing.is_empty());
-        assert!(!c.has_regressions() || !c.newly_failing.is_empty());
+        // w (failed → skipped) is in no list: a skip neither fixes nor breaks anything.
+        assert!(c.flaky.is_empty());
+        assert_eq!((c.only_in_a, c.only_in_b), (0, 0));
+        assert!(c.has_regressions(), "x and z newly fail");
+
+        // Only fixes (y and w pass now, z stays skipped): nothing to gate on.
+        let fixed = run("c", &[("x", P), ("y", P), ("z", S), ("w", P)]);
+        let c = compare(&a, &fixed, &[]);
+        assert!(c.newly_failing.is_empty());
+        assert_eq!(ids(&c.fixed), ["w", "y"]);
+        assert!(!c.has_regressions());
     }
 
     #[test]

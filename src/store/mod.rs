@@ -38,7 +38,7 @@ pub use compare::{Change, Comparison, DEFAULT_FLAKY_WINDOW, Flaky, compare};
 pub use db::{SCHEMA_VERSION, STORE_FILE_NAME, Store};
 pub use error::StoreError;
 pub use history::{RunRecord, RunResults, RunStart, ScenarioRecord, git_commit};
-pub use recorder::{DEFAULT_CACHE_TTL, Recorder, RunCache, RunInfo};
+pub use recorder::{DEFAULT_CACHE_TTL, Recorder, RunCache, RunInfo, SharedStore};
 
 /// A short digest of a run's configuration, for the history: runs with the same digest ran
 /// the same selection the same way.

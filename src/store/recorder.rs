@@ -37,11 +37,15 @@ pub const CACHED_BATCH: usize = 512;
 /// The default of `--cache-ttl`: how long a cached outcome or verdict is reused.
 pub const DEFAULT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
+/// One store connection shared by a run's cache and its recorder, so a run opens the SQLite
+/// file once; writes are short transactions, so the lock is never held long.
+pub type SharedStore = Arc<Mutex<Store>>;
+
 /// The result cache of one run (`--use-cache`): whole outcomes for pinned agents, and the
 /// judge's verdicts ([`VerdictCache`]) for every agent.
 #[derive(Debug)]
 pub struct RunCache {
-    store: Mutex<Store>,
+    store: SharedStore,
     context: KeyContext,
     pinning: Pinning,
     ttl: std::time::Duration,
@@ -50,6 +54,11 @@ pub struct RunCache {
 }
 
 impl RunCache {
+    /// The connection this cache reads through, for the run's [`Recorder`]: one open file.
+    pub fn shared_store(&self) -> SharedStore {
+        Arc::clone(&self.store)
+    }
+
     /// With `pinning` saying which agents' outcomes may be reused, and entries reused for
     /// `ttl` after they were stored.
     pub fn new(
@@ -59,7 +68,7 @@ impl RunCache {
         ttl: std::time::Duration,
     ) -> Self {
         RunCache {
-            store: Mutex::new(store),
+            store: Arc::new(Mutex::new(store)),
             context,
             pinning,
             ttl,
@@ -191,7 +200,7 @@ pub struct RunInfo {
 /// whatever `events.jsonl` shows finished is already in the store.
 #[derive(Debug)]
 pub struct Recorder {
-    store: Store,
+    store: SharedStore,
     info: RunInfo,
     pending: Option<Arc<PendingKeys>>,
     start: Option<RunStart>,
@@ -205,6 +214,12 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(store: Store, info: RunInfo) -> Self {
+        Recorder::on_shared(Arc::new(Mutex::new(store)), info)
+    }
+
+    /// A recorder writing through `store`, a connection the run shares (see
+    /// [`RunCache::shared_store`]).
+    pub fn on_shared(store: SharedStore, info: RunInfo) -> Self {
         Recorder {
             store,
             info,
@@ -238,7 +253,8 @@ impl Recorder {
             return;
         }
         if let Some(start) = &self.start {
-            let result = self.store.record_run_started(start);
+            let result =
+                self.store.lock().unwrap_or_else(PoisonError::into_inner).record_run_started(start);
             self.started = result.is_ok();
             self.note(result);
         }
@@ -257,7 +273,7 @@ impl Recorder {
         let key = self.pending.as_ref().and_then(|pending| {
             pending.lock().unwrap_or_else(PoisonError::into_inner).remove(&outcome.id)
         });
-        let result = self.store.record_outcome(
+        let result = self.store.lock().unwrap_or_else(PoisonError::into_inner).record_outcome(
             &run_id,
             outcome,
             // The cache keeps the outcome's actual cost, never the file's `cost_estimate`.
@@ -274,7 +290,11 @@ impl Recorder {
         }
         let Some(run_id) = self.start.as_ref().map(|s| s.run_id.clone()) else { return };
         let cached = std::mem::take(&mut self.cached);
-        let result = self.store.record_outcomes(&run_id, &cached);
+        let result = self
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record_outcomes(&run_id, &cached);
         self.note(result);
     }
 
@@ -310,7 +330,12 @@ impl Reporter for Recorder {
             RunEvent::ScenarioFinished { outcome } => self.record(outcome),
             RunEvent::RunFinished { summary } => {
                 self.flush_cached();
-                let result = self.store.finish_run(summary).map(|_| ());
+                let result = self
+                    .store
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .finish_run(summary)
+                    .map(|_| ());
                 self.note(result);
                 return self.report();
             }

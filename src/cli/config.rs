@@ -1,0 +1,433 @@
+//! The one way settings are resolved: every setting with an environment variable is a clap
+//! argument with `env = …` (clap reads flag, then variable), and this module lays the config
+//! file (`rogue-runner.toml`; path from `ROGUE_RUNNER_CONFIG`, else `./rogue-runner.toml`)
+//! and the defaults under them, in one step, recording where each value came from
+//! ([`Setting`]): flag > environment > config file > default.
+//!
+//! A variable set to an empty (or blank) value counts as unset ([`without_blank_env`]), as
+//! CI systems set variables that have no value.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::parser::ValueSource;
+use serde::Deserialize;
+
+use super::args::{AgentProtocol, ProgressChoice, RunArgs};
+use super::{CliError, selection_from};
+use crate::agent::{AgentKind, Auth, ClientOptions};
+use crate::engine::{AgentRouting, ExitPolicy, RunOptions};
+use crate::report::ProgressMode;
+use crate::secret::Secret;
+use crate::session::{JudgeSetup, RunConfig, Setting, Source, StoreOptions};
+use crate::store::KeyContext;
+
+/// The config file read when `ROGUE_RUNNER_CONFIG` names none.
+pub(crate) const CONFIG_FILE: &str = "rogue-runner.toml";
+
+/// Where clap found each argument's value (command line, environment, default), by argument
+/// id; filled in after parsing (see [`ArgSources::of`]).
+#[derive(Debug, Clone, Default)]
+pub struct ArgSources(HashMap<String, ValueSource>);
+
+impl ArgSources {
+    /// The sources of the arguments of `matches` (one command's own, not its subcommands').
+    pub(super) fn of(matches: &clap::ArgMatches) -> Self {
+        ArgSources(
+            matches
+                .ids()
+                .filter_map(|id| {
+                    matches.value_source(id.as_str()).map(|s| (id.as_str().to_owned(), s))
+                })
+                .collect(),
+        )
+    }
+
+    #[cfg(test)]
+    pub(crate) fn from_pairs(pairs: &[(&str, ValueSource)]) -> Self {
+        ArgSources(pairs.iter().map(|(id, s)| ((*id).to_owned(), *s)).collect())
+    }
+
+    fn get(&self, id: &str) -> Option<ValueSource> {
+        self.0.get(id).copied()
+    }
+}
+
+/// The layers under the command line, and the record of which one gave each setting.
+#[derive(Debug)]
+pub(super) struct Layers<'a> {
+    sources: &'a ArgSources,
+    settings: Vec<Setting>,
+}
+
+impl<'a> Layers<'a> {
+    pub(super) fn new(sources: &'a ArgSources) -> Self {
+        Layers { sources, settings: Vec::new() }
+    }
+
+    /// Where clap's value of argument `id` came from; a value with no recorded source was
+    /// set by the caller, as a flag would be.
+    fn clap_source(&self, id: &str, env: &str) -> Source {
+        match self.sources.get(id) {
+            Some(ValueSource::EnvVariable) => Source::Env(env.to_owned()),
+            Some(ValueSource::DefaultValue) => Source::Default,
+            // `ValueSource` is non-exhaustive: anything else is the command line.
+            _ => Source::Flag,
+        }
+    }
+
+    fn record(&mut self, flag: &'static str, value: String, source: Source) {
+        self.settings.push(Setting { flag, value, source });
+    }
+
+    /// A setting clap resolved alone (flag, variable, clap's default); recorded, returned.
+    pub(super) fn clap<T: std::fmt::Debug + Clone>(
+        &mut self,
+        flag: &'static str,
+        id: &str,
+        env: &str,
+        value: &T,
+    ) -> T {
+        let source = self.clap_source(id, env);
+        self.record(flag, format!("{value:?}"), source);
+        value.clone()
+    }
+
+    /// Flag or variable (clap's `value` of argument `id`), else the file's key, else `None`.
+    pub(super) fn pick<T: std::fmt::Debug + Clone>(
+        &mut self,
+        flag: &'static str,
+        (id, env): (&str, &str),
+        value: Option<&T>,
+        (key, from_file): (&str, Option<&T>),
+    ) -> Option<T> {
+        let (value, source) = match (value, from_file) {
+            (Some(v), _) => (v.clone(), self.clap_source(id, env)),
+            (None, Some(v)) => (v.clone(), Source::File(key.to_owned())),
+            (None, None) => return None,
+        };
+        self.record(flag, format!("{value:?}"), source);
+        Some(value)
+    }
+
+    /// Records a value that came from the default.
+    pub(super) fn default<T: std::fmt::Debug>(&mut self, flag: &'static str, value: &T) {
+        self.record(flag, format!("{value:?}"), Source::Default);
+    }
+
+    /// Records a value that came from another place than the argument (a second variable).
+    pub(super) fn other(&mut self, flag: &'static str, value: String, source: Source) {
+        self.record(flag, value, source);
+    }
+
+    pub(super) fn into_settings(self) -> Vec<Setting> {
+        self.settings
+    }
+}
+
+/// `command` with every `env = …` whose variable is set but blank removed, so that a blank
+/// variable counts as unset (clap would take the empty value).
+pub(super) fn without_blank_env(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            let blank = arg
+                .get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|v| v.to_str().is_some_and(|text| text.trim().is_empty()));
+            if blank { arg.env(clap::builder::Resettable::Reset) } else { arg }
+        })
+        .mut_subcommands(without_blank_env)
+}
+
+/// Raw arguments, the environment (already read by clap) and the config file → the one
+/// validated configuration of a run, with where every setting came from.
+pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
+    if !(0.0..=1.0).contains(&args.p0_threshold) {
+        return Err(CliError::usage(
+            format!("--p0-threshold {} is outside 0..1", args.p0_threshold),
+            "give a fraction such as 0.8 (80% of P0 scenarios must pass)",
+        ));
+    }
+    let mut routing =
+        AgentRouting { rogue_server: args.rogue_server.clone(), ..AgentRouting::default() };
+    if !(args.rogue_server.starts_with("http://") || args.rogue_server.starts_with("https://")) {
+        return Err(CliError::usage(
+            format!("--rogue-server `{}` is not an http:// or https:// URL", args.rogue_server),
+            "for example --rogue-server http://localhost:8000",
+        ));
+    }
+    for text in &args.agents {
+        let (name, url) = AgentRouting::parse_override(text).map_err(|e| {
+            CliError::usage(
+                e,
+                "write --agent NAME=URL, e.g. --agent qa_agent=http://localhost:9001",
+            )
+        })?;
+        routing.overrides.insert(name, url);
+    }
+    let agent_kind = match args.agent_protocol {
+        AgentProtocol::A2a => AgentKind::A2a,
+        AgentProtocol::HttpJson => AgentKind::HttpJson {
+            request_template: args.request_template.clone(),
+            reply_pointer: args.reply_pointer.clone(),
+        },
+        AgentProtocol::Openai => AgentKind::OpenAiChat { model: args.agent_model.clone() },
+    };
+    let auth = match &args.auth {
+        None => Auth::None,
+        Some(spec) => parse_auth(spec)?,
+    };
+    let file = load_file_config(&process_env)?;
+    let mut layers = Layers::new(&args.sources);
+    layers.clap("--rogue-server", "rogue_server", "ROGUE_SERVER", &args.rogue_server);
+    if !args.agent_versions.is_empty() {
+        layers.clap(
+            "--agent-version",
+            "agent_versions",
+            "ROGUE_AGENT_VERSION",
+            &args.agent_versions,
+        );
+    }
+    layers.clap(
+        "--allow-unassessed",
+        "allow_unassessed",
+        "ROGUE_ALLOW_UNASSESSED",
+        &args.allow_unassessed,
+    );
+    let judge = args.judge.resolve(&mut layers, &process_env, &file)?;
+    let store = StoreOptions {
+        cache_dir: args.cache_dir.clone(),
+        use_cache: args.use_cache,
+        baseline: args.baseline.clone(),
+        fail_on_regressions_only: args.fail_on_regressions_only,
+        key_context: KeyContext {
+            agent_protocol: agent_kind.cache_identity(),
+            judge_model: judge_key(&judge),
+            ..KeyContext::default()
+        },
+        pinning: pinning_from(args)?,
+        cache_ttl: args.cache_ttl,
+        config_digest: config_digest(args),
+    };
+    let progress = match args.progress {
+        ProgressChoice::Auto => ProgressMode::Auto,
+        ProgressChoice::Bar => ProgressMode::Bar,
+        ProgressChoice::Plain => ProgressMode::Plain,
+        ProgressChoice::Quiet => ProgressMode::Quiet,
+    };
+    Ok(RunConfig {
+        paths: args.scenarios_dir.clone(),
+        selection: selection_from(&args.filters)?,
+        load: args.input.load_options(),
+        routing,
+        options: RunOptions {
+            parallel: args.parallel as usize,
+            per_agent_parallel: args.per_agent_parallel.map(|n| n as usize),
+            fail_fast: (!args.no_fail_fast).then_some(args.p0_threshold),
+            max_fail: args.max_fail.map(|n| n as usize),
+            client: ClientOptions {
+                timeout: args.timeout,
+                retries: args.retries,
+                max_body_bytes: args.max_body_bytes,
+                allowed_origins: args.allow_card_origin.clone(),
+                ..ClientOptions::default()
+            },
+            scenario_timeout: args.scenario_timeout,
+            agent_kind,
+            auth,
+            headers: Vec::new(),
+            // The session builds the judge and the Rogue evaluator, once, on its one pool,
+            // and hands the engine the budget (`judge.max_cost`).
+            judge: None,
+            rogue: None,
+            pricing: std::sync::Arc::new(judge.pricing.clone()),
+            runs_per_day: judge.runs_per_day,
+            max_cost_usd: None,
+            // The baseline gate is added once the store is open (see `Session::run`).
+            exit_policy: ExitPolicy {
+                allow_unassessed: args.allow_unassessed,
+                baseline: None,
+                fail_on_regressions_only: args.fail_on_regressions_only,
+                ..ExitPolicy::default()
+            },
+        },
+        output_dir: args.output_dir.clone(),
+        formats: args.formats,
+        progress,
+        color: crate::report::use_color(args.color, std::io::stderr().is_terminal()),
+        verbose: args.verbose,
+        step_summary: !args.no_step_summary,
+        store,
+        judge,
+        rogue_server: args.rogue_server.clone(),
+        settings: layers.into_settings(),
+    })
+}
+
+/// What decides which scenarios a run selects and how it judges them, for the history
+/// (not --parallel, --output-dir or --progress).
+fn config_digest(args: &RunArgs) -> String {
+    let f = &args.filters;
+    crate::store::config_digest(&serde_json::json!({
+        "scenarios_dir": args.scenarios_dir,
+        "priority": f.priority, "category": f.category, "tag": f.tag, "id": f.id,
+        "rogue_server": args.rogue_server, "agents": args.agents,
+        "agent_protocol": format!("{:?}", args.agent_protocol),
+        "request_template": args.request_template, "reply_pointer": args.reply_pointer,
+        "agent_model": args.agent_model,
+        "fail_fast": (!args.no_fail_fast).then_some(args.p0_threshold),
+        "max_fail": args.max_fail, "timeout_ms": args.timeout.as_millis() as u64,
+        "retries": args.retries,
+    }))
+}
+
+/// `bearer:ENV`, `api-key:HEADER:ENV`, `basic:USER:ENV` — secrets come from the environment.
+fn parse_auth(spec: &str) -> Result<Auth, CliError> {
+    let hint = "write --auth bearer:ENV_VAR, api-key:HEADER:ENV_VAR or basic:USER:ENV_VAR";
+    let secret = |var: &str| {
+        std::env::var(var).map(Secret::new).map_err(|_| {
+            CliError::usage(
+                format!("--auth names the environment variable {var}, which is not set"),
+                format!("export {var}=… before running"),
+            )
+        })
+    };
+    let parts: Vec<&str> = spec.split(':').collect();
+    match parts.as_slice() {
+        ["bearer", var] => Ok(Auth::Bearer(secret(var)?)),
+        ["api-key", header, var] => {
+            Ok(Auth::ApiKey { header: (*header).to_owned(), key: secret(var)? })
+        }
+        ["basic", user, var] => {
+            Ok(Auth::Basic { user: (*user).to_owned(), password: secret(var)? })
+        }
+        _ => Err(CliError::usage(format!("--auth `{spec}` is not a known scheme"), hint)),
+    }
+}
+
+/// What of the judge decides outcomes, for the cache key: its models (the prompt versions
+/// are parts of their own), never the endpoint's credentials. `None` when no judge is
+/// configured.
+fn judge_key(judge: &JudgeSetup) -> Option<String> {
+    judge.judge.as_ref().map(|config| {
+        let m = &config.models;
+        let models = match &config.force_model {
+            Some(force) => format!("{force} (forced)"),
+            None => format!("P0 {} / P1 {} / P2 {}", m.p0, m.p1, m.p2),
+        };
+        match &config.driver_model {
+            Some(driver) => format!("{models}, driver {driver}"),
+            None => models,
+        }
+    })
+}
+
+/// `--agent-version [NAME=]VALUE` (repeatable) and `--trust-card-version`.
+fn pinning_from(args: &RunArgs) -> Result<crate::store::Pinning, CliError> {
+    let mut pinning = crate::store::Pinning {
+        trust_card_version: args.trust_card_version,
+        ..crate::store::Pinning::default()
+    };
+    for text in &args.agent_versions {
+        let named = text.split_once('=').filter(|(name, _)| {
+            !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        });
+        let (name, value) = match named {
+            Some((name, value)) => (Some(name), value.trim()),
+            None => (None, text.trim()),
+        };
+        if value.is_empty() {
+            return Err(CliError::usage(
+                format!("--agent-version `{text}` gives no version"),
+                "write --agent-version VALUE (e.g. a commit or an image digest) or NAME=VALUE",
+            ));
+        }
+        match name {
+            Some(name) => {
+                pinning.per_agent.insert(name.to_owned(), value.to_owned());
+            }
+            None if pinning.all.as_deref().is_some_and(|v| v != value) => {
+                return Err(CliError::usage(
+                    format!("--agent-version is given twice for every agent ({text})"),
+                    "give one --agent-version VALUE, or NAME=VALUE per agent",
+                ));
+            }
+            None => pinning.all = Some(value.to_owned()),
+        }
+    }
+    Ok(pinning)
+}
+
+/// `rogue-runner.toml`, the parts read here.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct FileConfig {
+    pub judge: FileJudge,
+    pub cost: FileCost,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileJudge {
+    pub base_url: Option<String>,
+    pub api_key_env: Option<String>,
+    pub azure_api_version: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub model: Option<String>,
+    pub models: FileModels,
+    pub driver_model: Option<String>,
+    pub requests_per_minute: Option<u32>,
+    pub timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub structured_output: Option<bool>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileModels {
+    pub p0: Option<String>,
+    pub p1: Option<String>,
+    pub p2: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileCost {
+    pub pricing: Option<PathBuf>,
+    pub runs_per_day: Option<u32>,
+    pub max_cost: Option<f64>,
+}
+
+/// Reads `rogue-runner.toml` (or `$ROGUE_RUNNER_CONFIG`); a missing default file is fine.
+pub(crate) fn load_file_config(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<FileConfig, CliError> {
+    let (path, required) = match env("ROGUE_RUNNER_CONFIG").filter(|p| !p.is_empty()) {
+        Some(p) => (PathBuf::from(p), true),
+        None => (PathBuf::from(CONFIG_FILE), false),
+    };
+    if !required && !path.exists() {
+        return Ok(FileConfig::default());
+    }
+    parse_file_config(&path)
+}
+
+fn parse_file_config(path: &Path) -> Result<FileConfig, CliError> {
+    let text = fs_err::read_to_string(path).map_err(|e| {
+        CliError::usage(e.to_string(), "check ROGUE_RUNNER_CONFIG or ./rogue-runner.toml")
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        CliError::usage(
+            format!("{} is not a valid config file: {e}", path.display()),
+            "see the [judge] and [cost] keys in `rogue-runner run --help`",
+        )
+    })
+}
+
+/// The real process environment.
+pub(crate) fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}

@@ -1,0 +1,56 @@
+//! `cache`, `history` and `compare`: one file per subcommand, and the one way they open the
+//! store (once per command) and explain its errors.
+
+mod cache;
+mod compare;
+mod history;
+mod why;
+
+use std::io::Write;
+use std::path::Path;
+
+pub(super) use cache::cache;
+pub(super) use compare::{compare, write_comparison};
+pub(super) use history::history;
+
+use super::CliError;
+use crate::store::{Store, StoreError};
+use crate::text;
+
+/// Changes listed per category before "… and N more".
+pub(super) const LISTED: usize = 20;
+
+pub(super) fn store_error(error: &StoreError) -> CliError {
+    let hint = match error {
+        StoreError::UnknownRun(_) | StoreError::AmbiguousRun { .. } => {
+            "`rogue-runner history` lists the recorded runs and their ids"
+        }
+        StoreError::NewerSchema { .. } => "upgrade rogue-runner, or choose another --cache-dir",
+        _ => "check --cache-dir; `rogue-runner cache clear` starts the cache afresh",
+    };
+    CliError::usage(error.to_string(), hint)
+}
+
+/// Opens the store in `dir` when there is one (`None`: nothing recorded yet).
+pub(super) fn open_existing(dir: &Path) -> Result<Option<Store>, CliError> {
+    Store::open_existing(dir).map_err(|e| store_error(&e))
+}
+
+pub(super) fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// `2026-11-25 15:08:03` (UTC) from RFC 3339.
+pub(super) fn fmt_time(rfc3339: &str) -> String {
+    rfc3339
+        .parse::<jiff::Timestamp>()
+        .map_or_else(|_| rfc3339.to_owned(), |t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+/// Rows with their columns aligned ([`text::table`]); the last column is not padded.
+pub(super) fn aligned(out: &mut dyn Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    for line in text::table(rows, usize::MAX) {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
