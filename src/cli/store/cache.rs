@@ -4,11 +4,11 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{fmt_time, store_error};
-use crate::text::{self, ByteStyle};
 use crate::cli::CliError;
 use crate::cli::args::{CacheAction, CacheArgs, OutputFormat};
 use crate::engine::ExitCode;
 use crate::store::{Store, StoreError};
+use crate::text::{self, ByteStyle};
 
 /// Whether `error` says the store file is not a (sound) SQLite database.
 fn is_corrupt(error: &StoreError) -> bool {

@@ -4,11 +4,11 @@
 use std::io::Write;
 
 use super::{LISTED, aligned, fmt_time, open_existing, short_id, store_error};
-use crate::text::{self, LargestUnit};
 use crate::cli::args::{CompareArgs, OutputFormat};
 use crate::cli::{CliError, output};
 use crate::engine::{ExitCode, Status};
 use crate::store::{Change, Comparison, RunRecord, Store};
+use crate::text::{self, LargestUnit};
 
 pub(in crate::cli) fn compare(
     args: &CompareArgs,

@@ -3,11 +3,11 @@
 use std::io::Write;
 
 use super::{fmt_time, open_existing, short_id, store_error};
-use crate::text::{self, LargestUnit};
 use crate::cli::args::{HistoryArgs, OutputFormat};
 use crate::cli::{CliError, output};
 use crate::engine::ExitCode;
 use crate::store::RunRecord;
+use crate::text::{self, LargestUnit};
 
 pub(in crate::cli) fn history(
     args: &HistoryArgs,
