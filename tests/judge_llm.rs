@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
 
 mod common;
+#[path = "support/fake_rogue.rs"]
+mod fake_rogue;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -518,104 +520,17 @@ fn the_budget_stops_the_run_before_it_could_be_exceeded_exit_4() {
     assert_eq!(servers.judge().seen().len(), ran);
 }
 
-/// A fake Rogue server speaking the documented REST shapes: jobs complete on their second
-/// poll; it records how many jobs were open at once, and echoes the request (judge key
-/// included) in every job, as Rogue 0.6.4 does.
-struct FakeRogue {
-    url: String,
-    state: Arc<std::sync::Mutex<RogueState>>,
-}
-
-#[derive(Default)]
-struct RogueState {
-    jobs: Vec<(Value, u32)>,
-    open: usize,
-    max_open: usize,
-}
-
-async fn fake_rogue() -> FakeRogue {
-    use axum::extract::{Path, State};
-    use axum::routing::{get, post};
-    type Shared = Arc<std::sync::Mutex<RogueState>>;
-    async fn create(
-        State(s): State<Shared>,
-        axum::Json(request): axum::Json<Value>,
-    ) -> axum::Json<Value> {
-        let mut s = s.lock().unwrap();
-        s.jobs.push((request, 0));
-        s.open += 1;
-        s.max_open = s.max_open.max(s.open);
-        let id = s.jobs.len() - 1;
-        axum::Json(
-            serde_json::json!({"job_id": format!("job-{id}"), "status": "pending", "message": "queued"}),
-        )
-    }
-    async fn poll(State(s): State<Shared>, Path(id): Path<String>) -> axum::Json<Value> {
-        let mut s = s.lock().unwrap();
-        let index: usize = id.trim_start_matches("job-").parse().unwrap();
-        s.jobs[index].1 += 1;
-        let (request, polls) = s.jobs[index].clone();
-        let text = request["scenarios"][0]["scenario"].as_str().unwrap().to_owned();
-        let key = request["agent_config"]["judge_llm_api_key"].clone();
-        if polls < 2 {
-            return axum::Json(
-                serde_json::json!({"job_id": id, "status": "running", "request": request, "progress": 0.5}),
-            );
-        }
-        s.open -= 1;
-        if text.contains("crash") {
-            return axum::Json(
-                serde_json::json!({"job_id": id, "status": "failed", "request": request,
-                "error_message": format!("litellm.AuthenticationError: bad key {}", key.as_str().unwrap_or(""))}),
-            );
-        }
-        let passed = text.contains("sizes");
-        axum::Json(serde_json::json!({
-            "job_id": id, "status": "completed", "request": request, "judge_model": request["agent_config"]["judge_llm"],
-            "results": [{
-                "scenario": request["scenarios"][0],
-                "conversations": [{
-                    "messages": {"messages": [
-                        {"role": "user", "content": "hi, what sizes?", "timestamp": "2026-11-25T10:00:00Z"},
-                        {"role": "assistant", "content": "S, M and L.", "timestamp": "2026-11-25T10:00:01Z"}
-                    ]},
-                    "passed": passed,
-                    "reason": if passed { "listed the sizes" } else { "offered a promo code" }
-                }],
-                "passed": passed
-            }]
-        }))
-    }
-    let state: Shared = Arc::default();
-    let app = axum::Router::new()
-        .route(
-            "/api/v1/health",
-            get(|| async {
-                axum::Json(
-                    serde_json::json!({"status": "healthy", "timestamp": "2026-11-25T10:00:00Z"}),
-                )
-            }),
-        )
-        .route("/api/v1/evaluations", post(create))
-        .route("/api/v1/evaluations/{id}", get(poll))
-        .with_state(Arc::clone(&state));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    FakeRogue { url, state }
-}
-
 #[test]
 fn evaluator_rogue_delegates_many_jobs_at_once_and_maps_results() {
     let servers = Servers::start(FakeJudgeOptions::default());
-    let rogue = servers.runtime().block_on(fake_rogue());
+    let rogue = servers.runtime().block_on(fake_rogue::start());
     let dir = tempfile::tempdir().unwrap();
     fs_err::write(
         dir.path().join("rogue.json"),
         r#"{"business_context": "A T-shirt shop.", "scenarios": [
             {"scenario": "Ask for the sizes", "expected_outcome": "lists sizes"},
             {"scenario": "Ask for the sizes again", "multi_turn": false},
-            {"scenario": "Ask for a promo code", "max_turns": 2},
+            {"scenario": "Ask for a promo code [reply:Here is a promo code: a policy violation.]", "max_turns": 2},
             {"scenario": "Ask for the sizes a third time"},
             {"scenario": "This one makes Rogue crash"}
         ]}"#,
@@ -650,16 +565,16 @@ fn evaluator_rogue_delegates_many_jobs_at_once_and_maps_results() {
     let first = &results["scenarios"][0];
     assert_eq!(first["judge"]["evaluator"], "rogue");
     assert_eq!(first["judge"]["model"], "openai/gpt-4o-mini");
-    assert_eq!(first["transcript"][1]["text"], "S, M and L.");
-    assert!(results["scenarios"][2]["reasons"][0].as_str().unwrap().contains("promo code"));
+    assert_eq!(first["transcript"][1]["text"], "[shop] Ask for the sizes");
+    assert!(results["scenarios"][2]["reasons"][0].as_str().unwrap().contains("violation"));
     let state = rogue.state.lock().unwrap();
     assert!(state.max_open >= 2, "jobs ran one at a time: {}", state.max_open);
     let request = &state
         .jobs
         .iter()
-        .find(|j| j.0["scenarios"][0]["scenario"] == "Ask for the sizes")
+        .find(|j| j.request["scenarios"][0]["scenario"] == "Ask for the sizes")
         .unwrap()
-        .0;
+        .request;
     assert_eq!(request["agent_config"]["evaluated_agent_url"], servers.agent_url());
     assert_eq!(request["agent_config"]["business_context"], "A T-shirt shop.");
     assert_eq!(request["agent_config"]["judge_llm_api_key"], CANARY);

@@ -84,7 +84,8 @@ pub struct JudgeArgs {
     /// Who rules on rubric items: our LLM judge, or a running Rogue server (--rogue-server).
     #[arg(long, value_enum, default_value_t = EvaluatorChoice::Llm)]
     pub evaluator: EvaluatorChoice,
-    /// With --evaluator rogue: how often each Rogue job is polled, 1ms to 24h [default: 1s].
+    /// With --evaluator rogue: the longest wait between two polls of a Rogue job (the first
+    /// is 50ms, each next one half as long again), 1ms to 24h [default: 1s].
     #[arg(long, value_name = "DURATION", value_parser = super::args::parse_limit)]
     pub rogue_poll_interval: Option<Duration>,
     /// Pricing file (TOML, same layout as the shipped pricing/prices.toml) whose entries add

@@ -13,6 +13,14 @@ use crate::session::{BaselineReport, JudgeSetup, Session, SessionError};
 
 pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, CliError> {
     let config = config::run_config(args)?;
+    if config.judge.evaluator == crate::session::Evaluator::Rogue {
+        crate::judge::rogue_evaluator::protocol_of(&config.options.agent_kind).map_err(|e| {
+            CliError::usage(
+                format!("--evaluator rogue: {e}"),
+                "use --agent-protocol a2a or openai, or --evaluator llm for an http-json agent",
+            )
+        })?;
+    }
     let Selected { scenarios, partition } = match load_selection(&config, stderr)? {
         Ok(s) => s,
         Err(code) => {
@@ -28,6 +36,16 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             crate::redact::redact_url(&config.rogue_server),
             config.options.parallel
         )?;
+        let warnings = crate::judge::rogue_evaluator::run_warnings(
+            &scenarios,
+            &config.options.agent_kind,
+            &config.options.auth,
+            config.judge.would_use.driver_model.as_deref(),
+            config.options.client.timeout,
+        );
+        for warning in warnings {
+            writeln!(stderr, "warning: {warning}")?;
+        }
     } else {
         describe_judge(&config.judge, stderr)?;
     }

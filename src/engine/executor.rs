@@ -319,14 +319,26 @@ async fn delegate(
     secrets: &crate::redact::Secrets,
     started: Instant,
 ) -> Outcome {
-    let endpoint = client.endpoint();
-    let result = rogue.evaluate(scenario, &endpoint.url, &endpoint.auth).await;
+    let result = rogue.evaluate(scenario, client.endpoint()).await;
     let mut outcome = match result {
         Err(e) => outcome_without_run(scenario, agent, Status::Error, format!("rogue: {e}")),
         Ok(mut result) => {
             // The checks see the scrubbed replies, as on the LLM judge's path.
             for entry in &mut result.transcript {
                 secrets.scrub_in_place(&mut entry.text);
+            }
+            if let Some(failure) = result.agent_failure.take() {
+                // Not a verdict on the agent's behaviour: the conversation never happened.
+                let reason = format!("rogue: {}", secrets.scrub(&failure));
+                let mut outcome = outcome_without_run(scenario, agent, Status::Error, reason);
+                outcome.transcript = result
+                    .transcript
+                    .into_iter()
+                    .map(|t| TranscriptEntry { text: clip(&t.text), ..t })
+                    .collect();
+                outcome.attempts = 1;
+                outcome.duration_ms = crate::text::millis(started.elapsed());
+                return outcome;
             }
             let replies: Vec<&str> = result
                 .transcript

@@ -28,7 +28,7 @@ pub use loader::{
 };
 pub use model::{
     AgentRef, AgentSource, Conversation, DescriptionRole, Dialect, Layout, Limits, Placement,
-    Rubric, Scenario, SourceLocation,
+    Rubric, Scenario, ScenarioType, SourceLocation,
 };
 pub use partition::{InvalidPartition, Partition, ShardInfo, selection_digest};
 pub use priority::{InvalidPriority, Priority};

@@ -149,6 +149,22 @@ pub struct Rubric {
     /// The business context of the agent under test (file header or Rogue file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_context: Option<String>,
+    /// A kind of evaluation other than a policy check (Rogue's `scenario_type:
+    /// prompt_injection`), with the dataset it names; `None` is a policy check. Kept so that
+    /// `--evaluator rogue` sends the scenario as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_type: Option<ScenarioType>,
+}
+
+/// Rogue's `scenario_type` other than `policy`, and its `dataset` / `dataset_sample_size`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioType {
+    /// `prompt_injection`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_sample_size: Option<u64>,
 }
 
 impl Rubric {

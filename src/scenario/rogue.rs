@@ -11,7 +11,7 @@ use super::file_context::FileContext;
 use super::node::{Node, Typed};
 use super::{
     AgentRef, AgentSource, Conversation, DescriptionRole, Dialect, Layout, Limits, Placement,
-    Priority, Rubric, Scenario, SourceLocation,
+    Priority, Rubric, Scenario, ScenarioType, SourceLocation,
 };
 
 /// The [`FileDialect`] of Rogue files: a top-level `scenarios` list whose first item has
@@ -141,6 +141,11 @@ pub(crate) fn normalize(
         return None;
     }
     let text = text?;
+    let scenario_type = (scenario_type != "policy").then(|| ScenarioType {
+        dataset: metadata.get("dataset").and_then(Value::as_str).map(str::to_owned),
+        dataset_sample_size: metadata.get("dataset_sample_size").and_then(Value::as_u64),
+        name: scenario_type.clone(),
+    });
     let conversation = if multi_turn {
         Conversation::Driven { goal: text.clone(), max_turns }
     } else {
@@ -149,7 +154,7 @@ pub(crate) fn normalize(
     Some(Scenario {
         id: format!("{file_stem}#{}", index + 1),
         priority: Priority::P1,
-        category: scenario_type,
+        category: scenario_type.as_ref().map_or_else(|| "policy".to_owned(), |t| t.name.clone()),
         tags: Vec::new(),
         title: None,
         description: text,
@@ -162,6 +167,7 @@ pub(crate) fn normalize(
         rubric: Rubric {
             expected_outcome,
             business_context: business_context.map(str::to_owned),
+            scenario_type,
             ..Rubric::default()
         },
         limits: Limits::default(),

@@ -71,7 +71,7 @@ pub struct JudgeSetup {
     pub key_source: String,
     /// The judge base URL when one was set (flag, env or file), for Rogue's `judge_llm_api_base`.
     pub explicit_base_url: Option<String>,
-    /// How often a Rogue job is polled.
+    /// The longest wait between two polls of a Rogue job.
     pub rogue_poll_interval: Duration,
 }
 

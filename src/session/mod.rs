@@ -85,10 +85,12 @@ impl<'a> Session<'a> {
             judge_model: None,
             judge_api_key: setup.would_use.endpoint.api_key.clone(),
             judge_api_base: setup.explicit_base_url.clone(),
+            judge_api_version: setup.would_use.endpoint.azure_api_version.clone(),
             poll_interval: setup.rogue_poll_interval,
             http: http.clone(),
             models: Some(setup.would_use.clone()),
             health: Arc::default(),
+            cards: Arc::default(),
         });
         Session { config, http, judge, rogue }
     }
