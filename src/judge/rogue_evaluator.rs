@@ -285,7 +285,7 @@ impl RogueEvaluator {
             let response = request.send().await.map_err(|e| {
                 format!(
                     "Rogue reads the agent card at {shown}, which cannot be fetched: {}",
-                    crate::agent::root_cause(&e)
+                    crate::http::root_cause(&e)
                 )
             })?;
             let status = response.status();
