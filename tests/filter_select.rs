@@ -86,7 +86,11 @@ fn list_shows_what_run_selects_with_status_from_the_previous_run() {
     // Before any run, status() has nothing to read: an error, not an empty selection.
     let out = run_in(dir, &["list", "scenarios", "-E", "status(failed)", "--cache-dir", "cache"]);
     assert_eq!(out.code, 2, "{}", out.combined());
-    assert!(out.stderr.contains("status() reads the latest run recorded in cache"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("status() reads the latest run recorded in cache"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("run once first"), "{}", out.stderr);
 
     let first = run(dir, &agent, &[]);

@@ -146,8 +146,7 @@ fn selection_from(
     .map_err(|e| {
         CliError::usage(e.to_string(), "use shell-style globs such as `qa_*` or `*_p0_*`")
     })?;
-    let set = crate::scenario::FilterSet::parse(&filters.filter_expr)
-        .map_err(|e| CliError::Filter(Box::new(e)))?;
+    let set = crate::scenario::FilterSet::parse(&filters.filter_expr).map_err(CliError::Filter)?;
     let statuses = if set.needs_status() { Some(select::status_lookup(cache_dir)?) } else { None };
     let filter = set.resolve(statuses).map_err(|e| {
         CliError::usage(e.to_string(), "run once first: every run records its results")

@@ -179,7 +179,7 @@ impl StatusLookup {
 
 impl Expr {
     /// Parses one expression; errors point at the column.
-    pub fn parse(text: &str) -> Result<Expr, FilterError> {
+    pub fn parse(text: &str) -> Result<Expr, Box<FilterError>> {
         let mut parser = Parser { text, pos: 0 };
         let expr = parser.expr()?;
         parser.skip_space();
@@ -334,7 +334,7 @@ pub struct FilterSet {
 
 impl FilterSet {
     /// Parses each `-E` text; the first error is returned with its source.
-    pub fn parse(texts: &[String]) -> Result<FilterSet, FilterError> {
+    pub fn parse(texts: &[String]) -> Result<FilterSet, Box<FilterError>> {
         let exprs = texts.iter().map(|t| Expr::parse(t)).collect::<Result<_, _>>()?;
         Ok(FilterSet { exprs })
     }
@@ -459,26 +459,26 @@ impl Parser<'_> {
         len: usize,
         message: &str,
         help: impl Into<String>,
-    ) -> FilterError {
+    ) -> Box<FilterError> {
         let label = match message.split_once(':') {
             Some((head, _)) => head.to_owned(),
             None => message.to_owned(),
         };
-        FilterError {
+        Box::new(FilterError {
             message: message.to_owned(),
             source_code: miette::NamedSource::new("-E", self.text.to_owned()),
             span: (start, len).into(),
             label,
             help: help.into(),
-        }
+        })
     }
 
-    fn error_here(&self, len: usize, message: &str, help: impl Into<String>) -> FilterError {
+    fn error_here(&self, len: usize, message: &str, help: impl Into<String>) -> Box<FilterError> {
         let len = len.min(self.text.len().saturating_sub(self.pos));
         self.error(self.pos, len, message, help)
     }
 
-    fn expr(&mut self) -> Result<Expr, FilterError> {
+    fn expr(&mut self) -> Result<Expr, Box<FilterError>> {
         let mut left = self.and()?;
         while self.eat_operator("or", &['|', '+']) {
             let right = self.and()?;
@@ -487,7 +487,7 @@ impl Parser<'_> {
         Ok(left)
     }
 
-    fn and(&mut self) -> Result<Expr, FilterError> {
+    fn and(&mut self) -> Result<Expr, Box<FilterError>> {
         let mut left = self.unary()?;
         loop {
             if self.eat_operator("and", &['&']) {
@@ -502,7 +502,7 @@ impl Parser<'_> {
         }
     }
 
-    fn unary(&mut self) -> Result<Expr, FilterError> {
+    fn unary(&mut self) -> Result<Expr, Box<FilterError>> {
         if self.eat_operator("not", &['!']) {
             return Ok(Expr::Not(Box::new(self.unary()?)));
         }
@@ -540,7 +540,7 @@ impl Parser<'_> {
         }
     }
 
-    fn predicate(&mut self) -> Result<Expr, FilterError> {
+    fn predicate(&mut self) -> Result<Expr, Box<FilterError>> {
         let start = self.pos;
         let name = self.word().to_owned();
         self.pos += name.len();
@@ -648,7 +648,7 @@ impl Parser<'_> {
 
     /// The comma-separated arguments up to the closing `)`, escapes resolved: (byte offset,
     /// text, whether it was a `/regex/`).
-    fn arguments(&mut self, open: usize) -> Result<Vec<(usize, String, bool)>, FilterError> {
+    fn arguments(&mut self, open: usize) -> Result<Vec<(usize, String, bool)>, Box<FilterError>> {
         let mut args = Vec::new();
         loop {
             while self.peek().is_some_and(char::is_whitespace) {
@@ -733,7 +733,7 @@ impl Parser<'_> {
         }
     }
 
-    fn matcher(&self, at: usize, text: &str, regex: bool) -> Result<Matcher, FilterError> {
+    fn matcher(&self, at: usize, text: &str, regex: bool) -> Result<Matcher, Box<FilterError>> {
         let len = text.len().max(1);
         if regex {
             let pattern = text.get(1..text.len().saturating_sub(1)).unwrap_or("").to_owned();

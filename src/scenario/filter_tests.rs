@@ -45,7 +45,7 @@ fn select_with(expr: &str, statuses: Option<StatusLookup>) -> Vec<String> {
     scenarios().into_iter().filter(|s| filter.matches(s)).map(|s| s.id).collect()
 }
 
-fn parse_err(expr: &str) -> FilterError {
+fn parse_err(expr: &str) -> Box<FilterError> {
     Expr::parse(expr).expect_err(expr)
 }
 
@@ -168,7 +168,7 @@ fn a_rendered_diagnostic_shows_the_expression_and_the_column() {
     let mut out = String::new();
     miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
         .with_width(100)
-        .render_report(&mut out, &e)
+        .render_report(&mut out, &*e)
         .unwrap();
     insta::assert_snapshot!(out);
 }
