@@ -140,6 +140,14 @@ fn limit_takes_p0_first_and_sample_repeats_with_its_seed() {
     assert_eq!(out.code, 0, "{}", out.combined());
     assert_eq!(ran(dir), ["shop_000", "shop_003", "shop_006"]);
 
+    // estimate and validate select the same way.
+    let out = run_in(dir, &["estimate", "--scenarios-dir", "scenarios", "--limit", "3"]);
+    assert_eq!(out.code, 0, "{}", out.combined());
+    assert!(out.stdout.contains("Cost estimate for 3 scenario(s)"), "{}", out.stdout);
+    let out = run_in(dir, &["validate", "scenarios", "-E", "priority(P0) - tag(slow)"]);
+    assert_eq!(out.code, 0, "{}", out.combined());
+    assert!(out.stdout.contains("2 scenario(s) (P0 2, P1 0, P2 0)"), "{}", out.stdout);
+
     // A sample without --seed prints the seed it drew; that seed draws it again.
     let out = run_in(dir, &["list", "scenarios", "--format", "json", "--sample", "4"]);
     assert_eq!(out.code, 0, "{}", out.combined());

@@ -250,3 +250,26 @@ proptest! {
         prop_assert_eq!(again.unwrap(), expr, "{}", text);
     }
 }
+
+#[test]
+fn a_sample_depends_on_the_seed_and_the_selection_not_on_the_file_order() {
+    use crate::scenario::Sampling;
+    let ids = |v: Vec<Scenario>| -> Vec<String> {
+        let mut ids: Vec<String> = v.into_iter().map(|s| s.id).collect();
+        ids.sort();
+        ids
+    };
+    let sample = Sampling::Sample { n: 2, seed: 42 };
+    let forward = ids(sample.apply(scenarios()));
+    let mut reversed = scenarios();
+    reversed.reverse();
+    assert_eq!(ids(sample.apply(reversed)), forward);
+    assert_eq!(forward.len(), 2);
+    // Some seed draws another pair: the seed is what varies it.
+    assert!((0..20).any(|seed| ids(Sampling::Sample { n: 2, seed }.apply(scenarios())) != forward));
+    // More than there are takes them all; --limit takes P0 first, in file order.
+    assert_eq!(Sampling::Sample { n: 9, seed: 1 }.apply(scenarios()).len(), 3);
+    let limited: Vec<String> =
+        Sampling::Limit(1).apply(scenarios()).into_iter().map(|s| s.id).collect();
+    assert_eq!(limited, ["refund_p0"]);
+}
