@@ -474,6 +474,8 @@ impl Parser<'_> {
     }
 
     fn error_here(&self, len: usize, message: &str, help: impl Into<String>) -> Box<FilterError> {
+        // A one-character span covers the whole character, however many bytes it takes.
+        let len = if len == 1 { self.peek().map_or(0, char::len_utf8) } else { len };
         let len = len.min(self.text.len().saturating_sub(self.pos));
         self.error(self.pos, len, message, help)
     }
@@ -702,7 +704,7 @@ impl Parser<'_> {
                                 _ => {
                                     return Err(self.error(
                                         escape_at,
-                                        2,
+                                        self.pos - escape_at,
                                         "unknown escape",
                                         "escape only `\\)`, `\\,`, `\\/` and `\\\\`",
                                     ));

@@ -273,3 +273,16 @@ fn a_sample_depends_on_the_seed_and_the_selection_not_on_the_file_order() {
         Sampling::Limit(1).apply(scenarios()).into_iter().map(|s| s.id).collect();
     assert_eq!(limited, ["refund_p0"]);
 }
+
+#[test]
+fn errors_at_characters_beyond_ascii_render_whole_characters() {
+    for (expr, column) in [("tag(a) é", 8), ("é", 1), (r"id(\é)", 4), ("tâg(a)", 1)] {
+        let e = parse_err(expr);
+        assert_eq!(e.column(), column, "{expr}");
+        let mut out = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .render_report(&mut out, &*e)
+            .unwrap();
+        assert!(out.contains(expr), "{out}");
+    }
+}
