@@ -97,10 +97,35 @@ pub struct FilterArgs {
     /// Only scenarios whose id matches this glob (`qa_*`, `*_p0_*`); repeatable.
     #[arg(long, value_name = "GLOB")]
     pub id: Vec<String>,
+    /// Only scenarios matching this filter expression, e.g.
+    /// 'priority(P0) and not agent(qa_*) and (tag(security) or category(edge_case))'.
+    /// Predicates: id, file, agent, category, tag (globs), priority(P0,P1), all(), none(),
+    /// status(failed|error|flaky|new|passed|unassessed|skipped) from the latest run recorded in
+    /// --cache-dir; combined with and, or, not and ( ). Repeated, a scenario matching any is
+    /// taken; with the other filters, all must match.
+    #[arg(short = 'E', long = "filter-expr", alias = "filterset", value_name = "EXPR")]
+    pub filter_expr: Vec<String>,
     /// Only shard K of N (`hash:K/N`, K from 1): stable, disjoint shards for CI matrix jobs.
     /// `hash:N` takes K from JOB_COMPLETION_INDEX + 1 (Kubernetes Indexed Jobs).
     #[arg(long, value_name = "hash:K/N")]
     pub partition: Option<String>,
+}
+
+/// Cutting a selection down for a quick smoke run (run, estimate, list).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SampleArgs {
+    /// Only the first N selected scenarios, in the order a run takes them (P0 first, then
+    /// file order).
+    #[arg(long, value_name = "N", conflicts_with = "sample")]
+    pub limit: Option<usize>,
+    /// Only N of the selected scenarios, chosen at random; the seed is printed so that the
+    /// same sample can be run again with --seed.
+    #[arg(long, value_name = "N")]
+    pub sample: Option<usize>,
+    /// The seed of --sample: the same seed and the same selection give the same sample
+    /// (default: a random seed).
+    #[arg(long, value_name = "S", requires = "sample")]
+    pub seed: Option<u64>,
 }
 
 /// Limits for reading untrusted scenario files.
@@ -138,6 +163,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub filters: FilterArgs,
+
+    #[command(flatten)]
+    pub sample: SampleArgs,
 
     /// Conversations in flight at once.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -322,6 +350,9 @@ pub struct ValidateArgs {
     /// Output: human-readable diagnostics, or one JSON document.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// The store whose latest run `-E 'status(…)'` reads.
+    #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
+    pub cache_dir: PathBuf,
     #[command(flatten)]
     pub input: InputArgs,
 }
@@ -333,6 +364,11 @@ pub struct ListArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub filters: FilterArgs,
+    #[command(flatten)]
+    pub sample: SampleArgs,
+    /// The store whose latest run `-E 'status(…)'` reads.
+    #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
+    pub cache_dir: PathBuf,
     /// Output: a table, or JSON with the counts and every normalized scenario.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,

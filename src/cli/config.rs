@@ -218,7 +218,7 @@ pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
     };
     Ok(RunConfig {
         paths: args.scenarios_dir.clone(),
-        selection: selection_from(&args.filters)?,
+        selection: selection_from(&args.filters, Some(&args.sample), &args.cache_dir)?,
         load: args.input.load_options(),
         routing,
         options: RunOptions {
@@ -269,7 +269,7 @@ pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
 /// (not --parallel, --output-dir or --progress).
 fn config_digest(args: &RunArgs) -> String {
     let f = &args.filters;
-    crate::store::config_digest(&serde_json::json!({
+    let mut config = serde_json::json!({
         "scenarios_dir": args.scenarios_dir,
         "priority": f.priority, "category": f.category, "tag": f.tag, "id": f.id,
         "rogue_server": args.rogue_server, "agents": args.agents,
@@ -279,7 +279,22 @@ fn config_digest(args: &RunArgs) -> String {
         "fail_fast": (!args.no_fail_fast).then_some(args.p0_threshold),
         "max_fail": args.max_fail, "timeout_ms": args.timeout.as_millis() as u64,
         "retries": args.retries,
-    }))
+    });
+    // Added only when used, so that the digests of runs without them stay as they were.
+    // A random --sample without --seed is a different selection every time: its seed is
+    // left out, and such runs share a digest.
+    let s = &args.sample;
+    for (key, value) in [
+        ("filter_expr", (!f.filter_expr.is_empty()).then(|| serde_json::json!(f.filter_expr))),
+        ("limit", s.limit.map(|n| serde_json::json!(n))),
+        ("sample", s.sample.map(|n| serde_json::json!(n))),
+        ("seed", s.seed.map(|n| serde_json::json!(n))),
+    ] {
+        if let (Some(value), Some(map)) = (value, config.as_object_mut()) {
+            map.insert(key.to_owned(), value);
+        }
+    }
+    crate::store::config_digest(&config)
 }
 
 /// `bearer:ENV`, `api-key:HEADER:ENV`, `basic:USER:ENV` — secrets come from the environment.

@@ -10,6 +10,10 @@ pub enum CliError {
         #[help]
         hint: Option<String>,
     },
+    /// An `-E` expression that does not parse, shown with the expression and its column.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Filter(Box<crate::scenario::FilterError>),
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot encode output as JSON: {0}")]

@@ -8,11 +8,16 @@ use super::args::{ListArgs, OutputFormat};
 use super::{CliError, output, selection_from};
 use crate::model::ExitCode;
 use crate::scenario::escape::escape_invisible;
-use crate::scenario::{Scenario, Stats, UNASSIGNED_AGENT, load_paths};
+use crate::scenario::{Sampling, Scenario, Stats, UNASSIGNED_AGENT, load_paths};
 
 #[derive(Serialize)]
 struct ListDocument<'a> {
     stats: &'a Stats,
+    /// Scenarios loaded before any filter: `stats.total` of them are selected.
+    loaded: usize,
+    /// The seed of `--sample`, to repeat it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
     files: usize,
     errors: usize,
     warnings: usize,
@@ -24,11 +29,19 @@ pub(super) fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let selection = selection_from(&args.filters)?;
+    let selection = selection_from(&args.filters, Some(&args.sample), &args.cache_dir)?;
     let report = load_paths(&args.paths, &args.input.load_options());
-    let selected: Vec<&Scenario> =
-        report.scenarios.iter().filter(|s| selection.matches(s)).collect();
+    // What a run with the same flags would select (`Selection::apply` is what it uses).
+    let selected: Vec<&Scenario> = selection.apply(report.scenarios.iter().collect());
+    let loaded = report.scenarios.len();
     let stats = Stats::of(selected.iter().copied());
+    let seed = match selection.sampling() {
+        Sampling::Sample { seed, .. } => Some(seed),
+        Sampling::All | Sampling::Limit(_) => None,
+    };
+    if let Some(seed) = seed {
+        writeln!(stderr, "{}", super::select::sample_note(selected.len(), loaded, seed))?;
+    }
     let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
     if !errors.is_empty() {
         output::render_diagnostics(stderr, &errors, output::stderr_color())?;
@@ -42,6 +55,8 @@ pub(super) fn run(
         OutputFormat::Json => {
             let doc = ListDocument {
                 stats: &stats,
+                loaded,
+                seed,
                 files: report.files.len(),
                 errors: errors.len(),
                 warnings: report.warning_count(),
@@ -77,7 +92,7 @@ pub(super) fn run(
                 )?;
                 writeln!(stdout)?;
             }
-            write_stats(stdout, &stats, report.files.len())?;
+            write_stats(stdout, &stats, loaded, report.files.len())?;
         }
     }
     Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Usage })
@@ -93,13 +108,20 @@ fn agent_label(s: &Scenario) -> String {
     if s.agent.name.is_empty() { UNASSIGNED_AGENT.to_owned() } else { cell(&s.agent.name) }
 }
 
-fn write_stats(out: &mut dyn Write, stats: &Stats, files: usize) -> std::io::Result<()> {
+fn write_stats(
+    out: &mut dyn Write,
+    stats: &Stats,
+    loaded: usize,
+    files: usize,
+) -> std::io::Result<()> {
     let p = stats.by_priority;
-    writeln!(
-        out,
-        "{} scenario(s) in {files} file(s): P0 {}, P1 {}, P2 {}",
-        stats.total, p.p0, p.p1, p.p2
-    )?;
+    // Out of how many, when the selection left some out.
+    let selected = if stats.total == loaded {
+        format!("{} scenario(s)", stats.total)
+    } else {
+        format!("{} of {loaded} scenario(s) selected", stats.total)
+    };
+    writeln!(out, "{selected} in {files} file(s): P0 {}, P1 {}, P2 {}", p.p0, p.p1, p.p2)?;
     writeln!(out)?;
     let counts = |c: &crate::scenario::PriorityCounts| {
         vec![c.p0.to_string(), c.p1.to_string(), c.p2.to_string(), c.total.to_string()]

@@ -25,7 +25,7 @@ pub use judge_args::{EvaluatorChoice, JudgeArgs};
 pub use output::sanitize;
 
 use crate::model::ExitCode;
-use crate::scenario::Selection;
+use crate::scenario::{Sampling, Selection};
 
 /// Run the command line and return the process exit code.
 pub fn main() -> i32 {
@@ -120,7 +120,14 @@ fn current_thread_runtime() -> Result<tokio::runtime::Runtime, CliError> {
     })
 }
 
-fn selection_from(filters: &args::FilterArgs) -> Result<Selection, CliError> {
+/// The validated selection: filters, `-E` expressions (their `status()` answered from the
+/// latest run in `cache_dir`), `--limit`/`--sample` when the command takes them, and the
+/// shard.
+fn selection_from(
+    filters: &args::FilterArgs,
+    sample: Option<&args::SampleArgs>,
+    cache_dir: &std::path::Path,
+) -> Result<Selection, CliError> {
     let partition = filters
         .partition
         .as_deref()
@@ -139,7 +146,25 @@ fn selection_from(filters: &args::FilterArgs) -> Result<Selection, CliError> {
     .map_err(|e| {
         CliError::usage(e.to_string(), "use shell-style globs such as `qa_*` or `*_p0_*`")
     })?;
-    Ok(selection.with_partition(partition))
+    let set = crate::scenario::FilterSet::parse(&filters.filter_expr).map_err(CliError::Filter)?;
+    let statuses = if set.needs_status() { Some(select::status_lookup(cache_dir)?) } else { None };
+    let filter = set.resolve(statuses).map_err(|e| {
+        CliError::usage(e.to_string(), "run once first: every run records its results")
+    })?;
+    let sampling = match sample {
+        None | Some(args::SampleArgs { limit: None, sample: None, .. }) => Sampling::All,
+        Some(args::SampleArgs { limit: Some(n), .. }) => Sampling::Limit(*n),
+        Some(args::SampleArgs { sample: Some(n), seed, .. }) => {
+            if partition.is_some() && seed.is_none() {
+                return Err(CliError::usage(
+                    "--sample with --partition needs --seed: every shard must draw the same sample",
+                    "pass the same --seed S to every shard",
+                ));
+            }
+            Sampling::Sample { n: *n, seed: seed.unwrap_or_else(|| fastrand::u64(..)) }
+        }
+    };
+    Ok(selection.with_filter(filter).with_sampling(sampling).with_partition(partition))
 }
 
 #[cfg(test)]

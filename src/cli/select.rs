@@ -2,12 +2,15 @@
 //! why nothing can run.
 
 use std::io::Write;
+use std::path::Path;
 
 use super::{CliError, output};
-use crate::model::ExitCode;
+use crate::model::{ExitCode, Status};
 use crate::report::ReportPaths;
-use crate::scenario::{Scenario, load_paths};
+use crate::scenario::filter::RecordedStatus;
+use crate::scenario::{Sampling, Scenario, StatusLookup, load_paths};
 use crate::session::RunConfig;
+use crate::store::{DEFAULT_FLAKY_WINDOW, Store, StoreError};
 
 /// The scenarios a run works on; with `--partition`, this shard's share and what it records
 /// of the whole selection.
@@ -43,7 +46,17 @@ pub(super) fn load_selection(
     // A shard selects from the whole selection, which it records (size and digest) so that
     // `merge` can check that the shards it is given are all of one plan.
     let partition = config.selection.partition();
+    let loaded = report.scenarios.len();
     let whole = config.selection.clone().with_partition(None).apply(report.scenarios);
+    match config.selection.sampling() {
+        Sampling::Sample { seed, .. } => {
+            writeln!(stderr, "{}", sample_note(whole.len(), loaded, seed))?;
+        }
+        Sampling::All | Sampling::Limit(_) if whole.len() < loaded && !whole.is_empty() => {
+            writeln!(stderr, "selected {} of {loaded} scenario(s)", whole.len())?;
+        }
+        Sampling::All | Sampling::Limit(_) => {}
+    }
     if whole.is_empty() {
         writeln!(stderr, "error: no scenario matches the filters; nothing was run")?;
         writeln!(stderr, "  hint: `rogue-runner list DIR` shows what is there")?;
@@ -64,6 +77,58 @@ pub(super) fn load_selection(
     let shard = crate::scenario::ShardInfo::of_selection(partition, &whole);
     let scenarios = whole.into_iter().filter(|s| partition.contains(&s.id)).collect();
     Ok(Ok(Selected { scenarios, partition: Some(shard) }))
+}
+
+/// What `--sample` chose, and the seed that chooses it again.
+pub(super) fn sample_note(selected: usize, loaded: usize, seed: u64) -> String {
+    format!(
+        "sampled {selected} of {loaded} scenario(s) with --seed {seed} (pass it again to repeat this sample)"
+    )
+}
+
+/// The latest finished run in `cache_dir`, as `-E 'status(…)'` sees it: each scenario's
+/// status, and which ones the store's flaky detection flags.
+pub(super) fn status_lookup(cache_dir: &Path) -> Result<StatusLookup, CliError> {
+    let none_recorded = || {
+        CliError::usage(
+            format!(
+                "status() reads the latest run recorded in {}, and no finished run is recorded there",
+                cache_dir.display()
+            ),
+            "run once first (every run records its results there), or point --cache-dir at the store of earlier runs",
+        )
+    };
+    let store = Store::open_existing(cache_dir)
+        .map_err(|e| super::store::store_error(&e))?
+        .ok_or_else(none_recorded)?;
+    let latest = match store.find_run("latest") {
+        Ok(run) => run,
+        Err(StoreError::UnknownRun(_)) => return Err(none_recorded()),
+        Err(e) => return Err(super::store::store_error(&e)),
+    };
+    let flaky = store
+        .compare_runs(&latest, &latest, DEFAULT_FLAKY_WINDOW)
+        .map_err(|e| super::store::store_error(&e))?
+        .flaky
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    let results = store.run_results(latest).map_err(|e| super::store::store_error(&e))?;
+    let latest = results
+        .scenarios
+        .into_iter()
+        .map(|s| {
+            let status = match s.status {
+                Status::Passed => RecordedStatus::Passed,
+                Status::Failed => RecordedStatus::Failed,
+                Status::Error => RecordedStatus::Error,
+                Status::Unassessed => RecordedStatus::Unassessed,
+                Status::Skipped => RecordedStatus::Skipped,
+            };
+            (s.id, status)
+        })
+        .collect();
+    Ok(StatusLookup { latest, flaky })
 }
 
 /// A shard that exits 2 before running (its scenario files cannot be loaded, nothing is

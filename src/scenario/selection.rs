@@ -1,9 +1,12 @@
-//! Which scenarios a command works on: priority, category, tag and id-glob filters.
-//! Values within one filter are alternatives; different filters must all match.
+//! Which scenarios a command works on: priority, category, tag and id-glob filters and
+//! `-E` expressions, then `--limit`/`--sample`, then `--partition`. Values within one filter
+//! are alternatives; different filters (and the `-E` expressions) must all match.
+
+use std::borrow::Borrow;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::{Partition, Priority, Scenario};
+use super::{Partition, Priority, ResolvedFilter, Scenario};
 
 /// A validated set of filters. The empty selection matches everything.
 #[derive(Debug, Clone, Default)]
@@ -12,7 +15,58 @@ pub struct Selection {
     categories: Vec<String>,
     tags: Vec<String>,
     ids: Option<GlobSet>,
+    /// The `-E` expressions, their `status()` already answered.
+    filter: ResolvedFilter,
+    sampling: Sampling,
     partition: Option<Partition>,
+}
+
+/// How a matching selection is cut down for a quick smoke run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sampling {
+    #[default]
+    All,
+    /// `--limit N`: the first N in the order a run takes them (P0, then P1, then P2; file
+    /// order within a priority).
+    Limit(usize),
+    /// `--sample N --seed S`: N chosen at random, the same N for the same seed and the same
+    /// matching scenarios (whatever order the files were found in).
+    Sample { n: usize, seed: u64 },
+}
+
+impl Sampling {
+    /// Keeps the chosen items, in their given order.
+    pub fn apply<T: Borrow<Scenario>>(self, items: Vec<T>) -> Vec<T> {
+        let keep: Vec<usize> = match self {
+            Sampling::All => return items,
+            Sampling::Limit(n) => {
+                let mut order: Vec<usize> = (0..items.len()).collect();
+                // Stable: within a priority, the order of the files, as `Plan::build` does.
+                order.sort_by_key(|&i| items[i].borrow().priority);
+                order.truncate(n);
+                order
+            }
+            Sampling::Sample { n, seed } => {
+                // Sampled from the id order, so that the discovery order does not matter.
+                let mut order: Vec<usize> = (0..items.len()).collect();
+                order.sort_by(|&a, &b| items[a].borrow().id.cmp(&items[b].borrow().id));
+                let mut rng = fastrand::Rng::with_seed(seed);
+                let n = n.min(order.len());
+                // A partial Fisher-Yates shuffle: the first n places are the sample.
+                for i in 0..n {
+                    let j = rng.usize(i..order.len());
+                    order.swap(i, j);
+                }
+                order.truncate(n);
+                order
+            }
+        };
+        let mut kept = vec![false; items.len()];
+        for i in keep {
+            kept[i] = true;
+        }
+        items.into_iter().zip(kept).filter_map(|(item, k)| k.then_some(item)).collect()
+    }
 }
 
 /// An `--id` pattern that is not a valid glob.
@@ -46,7 +100,33 @@ impl Selection {
                 reason: e.to_string(),
             })?)
         };
-        Ok(Selection { priorities, categories, tags, ids, partition: None })
+        Ok(Selection {
+            priorities,
+            categories,
+            tags,
+            ids,
+            filter: ResolvedFilter::default(),
+            sampling: Sampling::All,
+            partition: None,
+        })
+    }
+
+    /// Also require the `-E` expressions.
+    #[must_use]
+    pub fn with_filter(mut self, filter: ResolvedFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Cut the matching scenarios down (`--limit`, `--sample`) before sharding.
+    #[must_use]
+    pub fn with_sampling(mut self, sampling: Sampling) -> Self {
+        self.sampling = sampling;
+        self
+    }
+
+    pub fn sampling(&self) -> Sampling {
+        self.sampling
     }
 
     /// Keep only this shard's scenarios (applied after the other filters).
@@ -61,17 +141,30 @@ impl Selection {
         self.partition
     }
 
+    /// Whether the filters and expressions (and the shard, if any) take this scenario; blind
+    /// to `--limit` and `--sample`, which choose among the matching ones (see [`Self::apply`]).
     pub fn matches(&self, scenario: &Scenario) -> bool {
+        self.matches_filters(scenario) && self.partition.is_none_or(|p| p.contains(&scenario.id))
+    }
+
+    fn matches_filters(&self, scenario: &Scenario) -> bool {
         (self.priorities.is_empty() || self.priorities.contains(&scenario.priority))
             && (self.categories.is_empty() || self.categories.contains(&scenario.category))
             && (self.tags.is_empty() || self.tags.iter().any(|t| scenario.tags.contains(t)))
             && self.ids.as_ref().is_none_or(|ids| ids.is_match(&scenario.id))
-            && self.partition.is_none_or(|p| p.contains(&scenario.id))
+            && self.filter.matches(scenario)
     }
 
-    /// Keep the matching scenarios.
-    pub fn apply(&self, scenarios: Vec<Scenario>) -> Vec<Scenario> {
-        scenarios.into_iter().filter(|s| self.matches(s)).collect()
+    /// Keep what a run selects: the matching scenarios, cut down by `--limit`/`--sample`,
+    /// then this shard's share of those. Order is kept.
+    pub fn apply<T: Borrow<Scenario>>(&self, scenarios: Vec<T>) -> Vec<T> {
+        let matching: Vec<T> =
+            scenarios.into_iter().filter(|s| self.matches_filters(s.borrow())).collect();
+        let mut chosen = self.sampling.apply(matching);
+        if let Some(p) = self.partition {
+            chosen.retain(|s| p.contains(&s.borrow().id));
+        }
+        chosen
     }
 
     pub fn is_empty(&self) -> bool {
@@ -79,6 +172,8 @@ impl Selection {
             && self.categories.is_empty()
             && self.tags.is_empty()
             && self.ids.is_none()
+            && self.filter.is_empty()
+            && self.sampling == Sampling::All
             && self.partition.is_none()
     }
 }
