@@ -10,6 +10,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -295,7 +296,7 @@ fn the_actions_steps_pass_actionlint() {
     let mut workflow = String::from("on:\n  workflow_call:\n    inputs:\n");
     for (name, _) in action.get("inputs").and_then(Node::as_map).unwrap() {
         let name = name.as_scalar_text().unwrap();
-        workflow.push_str(&format!("      {name}:\n        type: string\n"));
+        write!(workflow, "      {name}:\n        type: string\n").unwrap();
     }
     workflow.push_str("jobs:\n  action:\n    runs-on: ubuntu-latest\n");
     // The steps are the end of action.yml, under `runs:` at two spaces: re-indent them one

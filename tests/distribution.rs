@@ -329,3 +329,100 @@ fn the_action_turns_its_inputs_into_flags_run_knows_and_passes_the_exit_code() {
         assert_eq!(output, format!("exit-code={code}\n"));
     }
 }
+
+/// Runs the action's install step under bash for a Linux x64 runner, with a fake `curl` that
+/// serves files from `release` and logs the URLs it was asked for.
+fn install_step(release: &std::path::Path, env: &[(&str, &str)]) -> (bool, String, String) {
+    let action = yaml("action.yml");
+    let step = action_steps(&action)
+        .into_iter()
+        .find(|s| text(s, "name") == Some("install rogue-runner"))
+        .unwrap();
+    let script = text(&step, "run").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    fs_err::create_dir_all(&bin).unwrap();
+    let curl = bin.join("curl");
+    // curl -fsSL --retry 3 -o FILE URL
+    fs_err::write(
+        &curl,
+        "#!/bin/sh\nwhile [ $# -gt 1 ]; do [ \"$1\" = -o ] && out=\"$2\"; shift; done\n\
+         echo \"$1\" >> \"$URL_LOG\"\ncp \"$RELEASE_DIR/${1##*/}\" \"$out\"\n",
+    )
+    .unwrap();
+    assert!(Command::new("chmod").arg("+x").arg(&curl).status().unwrap().success());
+    let temp = dir.path().join("runner-temp");
+    fs_err::create_dir_all(&temp).unwrap();
+    let script_file = dir.path().join("step.sh");
+    fs_err::write(&script_file, script).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut command = Command::new("bash");
+    command
+        .args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(&script_file)
+        .env("PATH", path)
+        .env("RUNNER_OS", "Linux")
+        .env("RUNNER_ARCH", "X64")
+        .env("RUNNER_TEMP", &temp)
+        .env("GITHUB_PATH", dir.path().join("github_path"))
+        .env("URL_LOG", dir.path().join("urls"))
+        .env("RELEASE_DIR", release)
+        .env("VERSION", "v1.2.3")
+        .env("REPO", "")
+        .env("ACTION_PATH", "");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().unwrap();
+    let urls = fs_err::read_to_string(dir.path().join("urls")).unwrap_or_default();
+    let github_path = fs_err::read_to_string(dir.path().join("github_path")).unwrap_or_default();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success() || github_path.is_empty(), "PATH changed by a failed install");
+    (out.status.success(), urls, stdout + &github_path)
+}
+
+#[test]
+fn the_action_installs_the_release_archive_for_the_runner_after_checking_its_sum() {
+    let release = tempfile::tempdir().unwrap();
+    let name = "rogue-runner-x86_64-unknown-linux-musl";
+    let unpacked = release.path().join(name);
+    fs_err::create_dir_all(&unpacked).unwrap();
+    fs_err::write(unpacked.join("rogue-runner"), "#!/bin/sh\necho rogue-runner 9.9.9\n").unwrap();
+    let sh = |script: &str| {
+        let ok = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(release.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{script}");
+    };
+    sh(&format!(
+        "chmod +x {name}/rogue-runner && tar -czf {name}.tar.gz {name} && rm -r {name} \
+         && sha256sum {name}.tar.gz > {name}.tar.gz.sha256"
+    ));
+
+    let (ok, urls, out) = install_step(release.path(), &[("REPO", "acme/rogue-runner")]);
+    assert!(ok, "{out}");
+    let base = "https://github.com/acme/rogue-runner/releases/download/v1.2.3";
+    assert_eq!(urls, format!("{base}/{name}.tar.gz\n{base}/{name}.tar.gz.sha256\n"));
+    assert!(out.contains("rogue-runner 9.9.9"), "the installed binary did not run: {out}");
+    assert!(out.trim_end().ends_with("rogue-runner-bin"), "not added to GITHUB_PATH: {out}");
+
+    // Without github.action_repository, the repository comes from the action's checkout path;
+    // `latest` takes the newest release.
+    let (ok, urls, out) = install_step(
+        release.path(),
+        &[("VERSION", "latest"), ("ACTION_PATH", "/home/runner/work/_actions/acme/rr/v1")],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        urls.starts_with(&format!("https://github.com/acme/rr/releases/latest/download/{name}")),
+        "{urls}"
+    );
+
+    // A tampered archive is refused.
+    sh(&format!("echo tampered >> {name}.tar.gz"));
+    let (ok, _, out) = install_step(release.path(), &[("REPO", "acme/rogue-runner")]);
+    assert!(!ok, "a checksum mismatch must fail the step: {out}");
+}
