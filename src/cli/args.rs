@@ -80,6 +80,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff) of rogue-runner, or of one subcommand.
+    Man {
+        /// The subcommand whose page to print (`run`, `list`, …); the whole command if omitted.
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
 }
 
 /// Filters shared by run, list and validate.

@@ -100,6 +100,10 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
             clap_complete::generate(shell, &mut command, "rogue-runner", out);
             Ok(ExitCode::Success)
         }
+        Some(Command::Man { subcommand }) => {
+            man_page(subcommand.as_deref(), out)?;
+            Ok(ExitCode::Success)
+        }
         Some(Command::Run(args)) => run::run(&args, err),
         Some(Command::Estimate(args)) => estimate::run(&args, out, err),
         None => run::run(&cli.run, err),
@@ -110,6 +114,38 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
         Some(Command::History(args)) => store::history(&args, out),
         Some(Command::Compare(args)) => store::compare(&args, out),
     }
+}
+
+/// `rogue-runner man [SUBCOMMAND]`: the roff page of the whole command, or of one subcommand
+/// titled `rogue-runner-NAME` as `git help` and cargo name theirs (the main page's SUBCOMMANDS
+/// section refers to them by that name).
+fn man_page(subcommand: Option<&str>, out: &mut dyn Write) -> Result<(), CliError> {
+    let mut command = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    // Built, so that the version and the generated --help/--version flags reach subcommands.
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => {
+            let Some(sub) = command.find_subcommand(name) else {
+                let known: Vec<&str> =
+                    command.get_subcommands().map(clap::Command::get_name).collect();
+                return Err(CliError::usage(
+                    format!("`man {name}`: there is no subcommand `{name}`"),
+                    format!("give one of: {}", known.join(", ")),
+                ));
+            };
+            // After build(), clap names it `rogue-runner-NAME` (display) and `rogue-runner NAME`
+            // (the synopsis).
+            sub.clone()
+        }
+    };
+    // man(7): the title in capitals; every page says which release it documents.
+    let title = page.get_display_name().unwrap_or_else(|| page.get_name()).to_uppercase();
+    clap_mangen::Man::new(page)
+        .title(title)
+        .source(format!("rogue-runner {}", env!("CARGO_PKG_VERSION")))
+        .render(out)?;
+    Ok(())
 }
 
 /// A single-threaded runtime for the commands that make a few requests (`estimate`,
