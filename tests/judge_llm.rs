@@ -809,3 +809,112 @@ fn the_demo_judges_with_its_embedded_judge_and_shows_the_cost() {
     let summary = fs_err::read_to_string(dir.path().join("demo/summary.md")).unwrap();
     assert!(summary.contains("per month"), "{summary}");
 }
+
+/// `--judge-rpm` is the whole run's budget: three shard processes of one partitioned run,
+/// started together against one judge, send at most the limit between them, and each keeps
+/// sending for the whole run (none is starved by the others).
+#[test]
+fn three_shards_share_one_judge_rpm_budget() {
+    const RPM: u32 = 600; // 10 requests a second in all; each shard one every 300 ms
+    const PER_SHARD: usize = 25; // one judge request each: about 7.5 s per shard
+    let servers = Servers::start(FakeJudgeOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    // The same number of scenarios in every shard, so that they all run for the whole window.
+    let shards: Vec<rogue_runner::scenario::Partition> = (1..=3)
+        .map(|k| rogue_runner::scenario::Partition::parse(&format!("hash:{k}/3"), None).unwrap())
+        .collect();
+    let mut ids: Vec<Vec<String>> = vec![Vec::new(); 3];
+    for i in 0.. {
+        let id = format!("s{i}");
+        let k = shards.iter().position(|p| p.contains(&id)).unwrap();
+        if ids[k].len() < PER_SHARD {
+            ids[k].push(id);
+        }
+        if ids.iter().all(|s| s.len() == PER_SHARD) {
+            break;
+        }
+    }
+    let mut text = String::from("version: 1\nagent: shop\nscenarios:\n");
+    for id in ids.iter().flatten() {
+        let _ = writeln!(
+            text,
+            "  - id: {id}\n    priority: P1\n    message: probe-{id}.\n    rubric: [answers politely]"
+        );
+    }
+    fs_err::write(dir.path().join("s.yaml"), text).unwrap();
+    let children: Vec<std::process::Child> = (1..=3)
+        .map(|k| {
+            let out = dir.path().join(format!("shard-{k}"));
+            std::process::Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+                .args(["run", "--scenarios-dir", "s.yaml", "--progress", "plain"])
+                .args(["--agent", &format!("*={}", servers.agent_url())])
+                .args(["--partition", &format!("hash:{k}/3"), "--judge-rpm", &RPM.to_string()])
+                .args(["--judge-model", "gpt-4o-mini", "--parallel", "8"])
+                .args(["--output-dir", out.to_str().unwrap()])
+                .args(["--cache-dir", dir.path().join(format!("store-{k}")).to_str().unwrap()])
+                .current_dir(dir.path())
+                .env("NO_COLOR", "1")
+                .env("OPENAI_API_KEY", CANARY)
+                .env("OPENAI_BASE_URL", servers.judge().base_url())
+                .env_remove("ROGUE_RUNNER_CONFIG")
+                .env_remove("JOB_COMPLETION_INDEX")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (k, child) in children.into_iter().enumerate() {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "shard {}: {stderr}", k + 1);
+        // The run header says what this shard may send.
+        assert!(
+            stderr.contains("; 200 requests/min (this shard's share of 600 across 3 shards)"),
+            "{stderr}"
+        );
+    }
+    // Every judge request, by shard, in order of arrival.
+    let seen = servers.judge().seen();
+    let shard_of = |prompt: &str| {
+        ids.iter().position(|shard| shard.iter().any(|id| prompt.contains(&format!("probe-{id}."))))
+    };
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); 3];
+    let t0 = seen.iter().map(|r| r.at).min().unwrap();
+    for request in &seen {
+        let prompt = request.body["messages"][1]["content"].as_str().unwrap_or_default();
+        let k = shard_of(prompt).unwrap_or_else(|| panic!("a request of no shard: {prompt}"));
+        times[k].push(request.at - t0);
+    }
+    for (k, t) in times.iter_mut().enumerate() {
+        assert_eq!(t.len(), PER_SHARD, "shard {} made {} judge requests", k + 1, t.len());
+        t.sort_unstable();
+    }
+    let interval = Duration::from_secs(60) / RPM; // between two requests of the whole run
+    // Upper bound, strictly: over the busy window (first request to last, of any shard) the
+    // n requests are n − 1 intervals apart at most 5 % faster than the limit allows. Timing
+    // noise can only make the window look shorter when the first request arrives late, and the
+    // window is long (about 7.5 s) so that 5 % of it (~370 ms) dwarfs such a delay. Without
+    // the shares the three shards would send three times the limit.
+    let n = seen.len();
+    let busy = times.iter().filter_map(|t| t.last()).max().unwrap().as_secs_f64();
+    let rate = (n - 1) as f64 / busy;
+    let limit = f64::from(RPM) / 60.0;
+    assert!(rate <= limit * 1.05, "{rate:.2} requests/s for a limit of {limit}/s: {times:?}");
+    // Lower bound and starvation, loosely: on a loaded machine a shard process can start
+    // (and so end) a second or more after the others, which says nothing about the limiter.
+    // So only the window where all three were sending is held to the rate, at 80 %, and that
+    // window must be at least half the busy window: every shard sent throughout.
+    let start = times.iter().map(|t| t[0]).max().unwrap();
+    let end = times.iter().map(|t| *t.last().unwrap()).min().unwrap();
+    assert!(
+        (end - start).as_secs_f64() >= busy / 2.0,
+        "the shards did not send together ({start:?} to {end:?} of {busy:.2}s): {times:?}"
+    );
+    let within = times.iter().flatten().filter(|t| (start..=end).contains(t)).count();
+    let expected = (end - start).as_secs_f64() / interval.as_secs_f64();
+    assert!(
+        within as f64 >= 0.8 * expected,
+        "{within} requests from {start:?} to {end:?}, expected about {expected:.0}: {times:?}"
+    );
+}

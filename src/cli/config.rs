@@ -18,6 +18,7 @@ use super::args::{AgentProtocol, ProgressChoice, RunArgs};
 use super::{CliError, selection_from};
 use crate::agent::{AgentKind, Auth, ClientOptions};
 use crate::engine::{AgentRouting, ExitPolicy, RunOptions};
+use crate::http::RateShare;
 use crate::report::ProgressMode;
 use crate::secret::Secret;
 use crate::session::{JudgeSetup, RunConfig, Setting, Source, StoreOptions};
@@ -195,7 +196,7 @@ pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
         "ROGUE_ALLOW_UNASSESSED",
         &args.allow_unassessed,
     );
-    let judge = args.judge.resolve(&mut layers, &process_env, &file)?;
+    let mut judge = args.judge.resolve(&mut layers, &process_env, &file)?;
     let store = StoreOptions {
         cache_dir: args.cache_dir.clone(),
         use_cache: args.use_cache,
@@ -216,9 +217,16 @@ pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
         ProgressChoice::Plain => ProgressMode::Plain,
         ProgressChoice::Quiet => ProgressMode::Quiet,
     };
+    let selection = selection_from(&args.filters, Some(&args.sample), &args.cache_dir)?;
+    // --judge-rpm is the whole run's budget: each shard of a partitioned run takes its share.
+    let share = selection.partition().map(|p| RateShare { shard: p.shard, of: p.total });
+    judge.would_use.endpoint.rate_share = share;
+    if let Some(j) = judge.judge.as_mut() {
+        j.endpoint.rate_share = share;
+    }
     Ok(RunConfig {
         paths: args.scenarios_dir.clone(),
-        selection: selection_from(&args.filters, Some(&args.sample), &args.cache_dir)?,
+        selection,
         load: args.input.load_options(),
         routing,
         options: RunOptions {

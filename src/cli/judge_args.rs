@@ -65,7 +65,8 @@ pub struct JudgeArgs {
     /// Model that plays the user in LLM-driven conversations [default: the judge model].
     #[arg(long, value_name = "MODEL", env = "ROGUE_DRIVER_MODEL", hide_env = true)]
     pub driver_model: Option<String>,
-    /// Client-side limit of judge and driver requests per minute [default: none].
+    /// Client-side limit of judge and driver requests per minute, for the whole run: with
+    /// --partition hash:K/N each shard takes 1/N of it [default: none].
     #[arg(long, value_name = "N", env = "ROGUE_JUDGE_RPM", hide_env = true)]
     pub judge_rpm: Option<u32>,
     /// Time limit of one judge request, 1ms to 24h [default: 120s].

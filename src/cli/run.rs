@@ -120,7 +120,10 @@ fn describe_judge(setup: &JudgeSetup, stderr: &mut dyn Write) -> Result<(), CliE
             j.models.p0,
             j.models.p1,
             j.models.p2,
-            j.endpoint.requests_per_minute.map_or(String::new(), |n| format!("; {n} requests/min")),
+            j.endpoint.requests_per_minute.map_or(String::new(), |n| format!(
+                "; {}",
+                crate::http::describe_rate(n, j.endpoint.rate_share)
+            )),
         )?,
         None => writeln!(
             stderr,

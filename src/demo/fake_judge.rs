@@ -72,6 +72,8 @@ pub struct SeenRequest {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Value,
+    /// When it arrived (for rate measurements).
+    pub at: std::time::Instant,
 }
 
 #[derive(Debug)]
@@ -146,6 +148,7 @@ async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let at = std::time::Instant::now();
     let path = uri.path().to_owned();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Ok(mut seen) = shared.seen.lock() {
@@ -156,6 +159,7 @@ async fn answer(
                 .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
                 .collect(),
             body: body.clone(),
+            at,
         });
     }
     if !path.ends_with("/chat/completions") {

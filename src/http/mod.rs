@@ -14,7 +14,7 @@ mod usage;
 
 pub use body::{ReadError, deadline_after, error_message, read_limited, root_cause};
 pub use client::client;
-pub use rate_limit::{RateLimiter, server_delay, with_jitter};
+pub use rate_limit::{RateLimiter, RateShare, describe_rate, server_delay, with_jitter};
 pub use retry::Backoff;
 pub use snippet::{SNIPPET_CHARS, one_line, snippet};
 pub use usage::usage;

@@ -12,7 +12,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::http::{Backoff, RateLimiter, server_delay, with_jitter};
+use crate::http::{Backoff, RateLimiter, RateShare, server_delay, with_jitter};
 use crate::model::Usage;
 use crate::secret::Secret;
 
@@ -48,8 +48,11 @@ pub struct LlmEndpoint {
     pub retries: u32,
     /// Retries for 429 answers (each waits what the provider says).
     pub rate_limit_retries: u32,
-    /// Client-side limit, requests per minute (`None`: no limit).
+    /// Client-side limit, requests per minute (`None`: no limit), for the whole run.
     pub requests_per_minute: Option<u32>,
+    /// With `--partition hash:K/N`: this process is shard K of N and takes its 1/N of
+    /// `requests_per_minute`, on slots of its own (see [`RateShare`]).
+    pub rate_share: Option<RateShare>,
     /// Ask for `response_format: json_schema` (answers are parsed leniently either way).
     pub structured_output: bool,
 }
@@ -66,6 +69,7 @@ impl Default for LlmEndpoint {
             retries: 3,
             rate_limit_retries: 12,
             requests_per_minute: None,
+            rate_share: None,
             structured_output: true,
         }
     }
@@ -157,7 +161,8 @@ pub struct LlmClient {
 
 impl LlmClient {
     pub fn new(endpoint: LlmEndpoint, http: reqwest::Client) -> Self {
-        let limiter = Arc::new(RateLimiter::new(endpoint.requests_per_minute));
+        let limiter =
+            Arc::new(RateLimiter::shared(endpoint.requests_per_minute, endpoint.rate_share));
         let mut secrets: Vec<Secret> = endpoint
             .api_key
             .iter()
