@@ -149,12 +149,38 @@ impl InputArgs {
     }
 }
 
+/// The scenario files a command reads: `PATH…` and `--scenarios-dir` (the prototype's
+/// flag) are the same thing, and when both are given every path of both is read. At least
+/// one is required: no command guesses where scenarios live.
+#[derive(Debug, Clone, Default, Args)]
+#[group(id = "scenario_paths", required = true, multiple = true)]
+pub struct ScenarioPaths {
+    /// Scenario files or directories, searched recursively for .yaml, .yml and .json.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// A scenario directory or file, read with the PATHs (the same as giving it as a PATH).
+    /// Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub scenarios_dir: Vec<PathBuf>,
+}
+
+impl ScenarioPaths {
+    /// Every path given, PATHs first then `--scenarios-dir`s, each once.
+    pub fn all(&self) -> Vec<PathBuf> {
+        let mut all: Vec<PathBuf> = Vec::new();
+        for path in self.paths.iter().chain(&self.scenarios_dir) {
+            if !all.contains(path) {
+                all.push(path.clone());
+            }
+        }
+        all
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Directory (or file) of scenario files, searched recursively for .yaml, .yml and .json.
-    /// Repeatable.
-    #[arg(long, value_name = "DIR", required = true)]
-    pub scenarios_dir: Vec<PathBuf>,
+    #[command(flatten)]
+    pub scenarios: ScenarioPaths,
 
     /// Where reports are written: results.json, summary.md, junit.xml, report.html,
     /// events.jsonl.
@@ -163,8 +189,14 @@ pub struct RunArgs {
 
     /// Report files to write, a comma list of json (results.json), md (summary.md and
     /// $GITHUB_STEP_SUMMARY), jsonl (events.jsonl, the crash-safe record), junit (junit.xml),
-    /// html (report.html), or all.
-    #[arg(long = "format", value_name = "LIST", default_value = "all", value_parser = parse_formats)]
+    /// html (report.html), or all. `--format` is the older spelling, still accepted.
+    #[arg(
+        long = "reports",
+        alias = "format",
+        value_name = "LIST",
+        default_value = "all",
+        value_parser = parse_formats
+    )]
     pub formats: ReportFormats,
 
     #[command(flatten)]
@@ -345,9 +377,8 @@ pub enum ProgressChoice {
 
 #[derive(Debug, Clone, Args)]
 pub struct ValidateArgs {
-    /// Scenario files or directories.
-    #[arg(value_name = "DIR", required = true)]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub scenarios: ScenarioPaths,
     #[command(flatten)]
     pub filters: FilterArgs,
     /// Print errors only, not warnings.
@@ -365,9 +396,8 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Scenario files or directories.
-    #[arg(value_name = "DIR", required = true)]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub scenarios: ScenarioPaths,
     #[command(flatten)]
     pub filters: FilterArgs,
     #[command(flatten)]
@@ -424,8 +454,15 @@ pub struct DemoArgs {
     /// Where the demo's reports are written.
     #[arg(long, value_name = "DIR", default_value = "./reports/demo")]
     pub output_dir: PathBuf,
-    /// Report files to write: json, md, jsonl, junit, html, or all (comma list).
-    #[arg(long = "format", value_name = "LIST", default_value = "all", value_parser = parse_formats)]
+    /// Report files to write: json, md, jsonl, junit, html, or all (comma list). `--format`
+    /// is the older spelling, still accepted.
+    #[arg(
+        long = "reports",
+        alias = "format",
+        value_name = "LIST",
+        default_value = "all",
+        value_parser = parse_formats
+    )]
     pub formats: ReportFormats,
     /// How progress is shown.
     #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
