@@ -73,11 +73,13 @@ pub fn load_paths(paths: &[PathBuf], options: &LoadOptions) -> LoadReport {
     let mut report = LoadReport::default();
     let mut files: Vec<PathBuf> = Vec::new();
     let mut visited = Visited::default();
+    // What every given path leads to: a symlink into one of them is read there, not warned of.
+    let given: Vec<PathBuf> = paths.iter().filter_map(|p| fs_err::canonicalize(p).ok()).collect();
     for path in paths {
         match fs_err::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 let before = files.len();
-                let walked = walk(path, &mut visited, &mut files, &mut report.diagnostics);
+                let walked = walk(path, &given, &mut visited, &mut files, &mut report.diagnostics);
                 if walked && files.len() == before {
                     report.diagnostics.push(
                         Diagnostic::error(path, start(), "no scenario files in this directory")
@@ -169,10 +171,12 @@ fn file_key(path: &Path, _meta: &std::fs::Metadata) -> Option<FileKey> {
 /// Walk `root` recursively, following symlinks, and push the scenario files found (by
 /// extension: whether each is a regular file is checked when it is read). A symlink loop is
 /// a warning, reported once where it closes; a symlink leading outside `root` is a warning
-/// and not followed; a directory or file reached again by another path is skipped. Returns
-/// false when `root` itself was already walked.
+/// and not followed (silently, when it leads into another of the `given` paths, which is read
+/// as itself); a directory or file reached again by another path is skipped. Returns false
+/// when `root` itself was already walked.
 fn walk(
     root: &Path,
+    given: &[PathBuf],
     visited: &mut Visited,
     files: &mut Vec<PathBuf>,
     diagnostics: &mut Vec<Diagnostic>,
@@ -199,20 +203,23 @@ fn walk(
             && entry.path_is_symlink()
             && (is_dir || is_scenario_file(path))
             && let Some(inside) = &inside
-            && fs_err::canonicalize(path).is_ok_and(|target| !target.starts_with(inside))
+            && let Ok(target) = fs_err::canonicalize(path)
+            && !target.starts_with(inside)
         {
-            diagnostics.push(
+            if !given.iter().any(|root| target.starts_with(root)) {
+                diagnostics.push(
                 Diagnostic::warning(
                     path,
                     start(),
                     "the symlink leads outside the scenarios directory and is not followed",
                 )
-                .with_hint(
-                    "symlink-outside",
-                    "pass its target as a path of its own if it is meant to be read",
-                )
-                .without_source(),
-            );
+                    .with_hint(
+                        "symlink-outside",
+                        "pass its target as a path of its own if it is meant to be read, or remove the symlink",
+                    )
+                    .without_source(),
+                );
+            }
             if is_dir {
                 entries.skip_current_dir();
             }

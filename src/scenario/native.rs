@@ -188,10 +188,11 @@ pub(crate) fn normalize(ctx: &mut FileContext<'_>, root: &Node) -> Vec<Scenario>
             "known keys: version, agent, agent_url, business_context, judge_model, scenarios",
         );
     }
+    // The header read above already refuses a `scenarios` that is not a list (with its own
+    // hint); this only keeps the two from disagreeing.
     let Some(items) = root.get("scenarios").and_then(Node::as_seq) else {
         let pos = root.get("scenarios").map_or(root.pos, |n| n.pos);
-        ctx.error(pos, "`scenarios` must be a list")
-            .hint("native-scenarios-not-a-list", "write `scenarios:` followed by `- id: …` items");
+        ctx.error(pos, "`scenarios` must be a list");
         return Vec::new();
     };
     let mut out = Vec::new();
