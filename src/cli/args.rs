@@ -22,12 +22,14 @@ Examples:
   rogue-runner demo
   rogue-runner --scenarios-dir tests/rogue/scenarios/ --output-dir reports/rogue/
   rogue-runner --scenarios-dir tests/rogue/scenarios/ --priority P0 --parallel 3
+  rogue-runner run tests/rogue/scenarios/ --reports junit,md
+  rogue-runner run smoke.yaml --agent 'default=http://localhost:9001/a2a/support'
   rogue-runner validate tests/rogue/scenarios/
   rogue-runner list tests/rogue/scenarios/ --priority P0 --format json";
 
 /// Run LLM-agent test scenarios in parallel against live agents.
 ///
-/// With no subcommand, runs the scenarios in --scenarios-dir (the same as `run`).
+/// With no subcommand, runs the scenarios in PATH… and --scenarios-dir (the same as `run`).
 #[derive(Debug, Parser)]
 #[command(
     name = "rogue-runner",
@@ -218,8 +220,9 @@ pub struct RunArgs {
     pub rogue_server: String,
 
     /// Send the scenarios of agent NAME to URL instead (repeatable). NAME `*` matches every
-    /// agent, including scenarios that name none (Rogue files); `{agent}` in URL becomes the
-    /// agent's name. A NAME no selected scenario uses is an error.
+    /// agent, including scenarios that name none (Rogue files, files with no agent header);
+    /// NAME `default` matches only those. `{agent}` in URL becomes the agent's name. A NAME no
+    /// selected scenario uses is an error.
     #[arg(long = "agent", value_name = "NAME=URL")]
     pub agents: Vec<String>,
 
