@@ -252,9 +252,9 @@ fn cases() -> Vec<Case> {
         ),
         Case {
             code: "two-scenario-lists",
-            broken: file(format!(
-                "qa_agent:\n  agent: qa_agent\n  scenarios: []\nsupport_agent:\n  agent: support_agent\n  scenarios: []\n"
-            )),
+            broken: file(
+                "qa_agent:\n  agent: qa_agent\n  scenarios: []\nsupport_agent:\n  agent: support_agent\n  scenarios: []\n",
+            ),
             // "keep one scenario list per file"
             fixed: files(&[
                 (
@@ -423,7 +423,7 @@ fn cases() -> Vec<Case> {
 
 /// `text` indented by two spaces (a list nested in a header).
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {l}\n")).collect()
+    text.lines().flat_map(|l| ["  ", l, "\n"]).collect()
 }
 
 #[cfg(unix)]

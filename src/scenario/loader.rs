@@ -96,12 +96,12 @@ pub fn load_paths(paths: &[PathBuf], options: &LoadOptions) -> LoadReport {
                 }
             }
             Err(_) => {
-                report
-                    .diagnostics
-                    .push(Diagnostic::error(path, start(), "no such file or directory").with_hint(
-                    "no-such-path",
-                    "check the path (a PATH or --scenarios-dir is read from the current directory)",
-                ))
+                let missing = Diagnostic::error(path, start(), "no such file or directory")
+                    .with_hint(
+                        "no-such-path",
+                        "check the path; a relative one is read from the current directory",
+                    );
+                report.diagnostics.push(missing);
             }
         }
     }
