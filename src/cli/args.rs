@@ -22,12 +22,14 @@ Examples:
   rogue-runner demo
   rogue-runner --scenarios-dir tests/rogue/scenarios/ --output-dir reports/rogue/
   rogue-runner --scenarios-dir tests/rogue/scenarios/ --priority P0 --parallel 3
+  rogue-runner run tests/rogue/scenarios/ --reports junit,md
+  rogue-runner run smoke.yaml --agent 'default=http://localhost:9001/a2a/support'
   rogue-runner validate tests/rogue/scenarios/
   rogue-runner list tests/rogue/scenarios/ --priority P0 --format json";
 
 /// Run LLM-agent test scenarios in parallel against live agents.
 ///
-/// With no subcommand, runs the scenarios in --scenarios-dir (the same as `run`).
+/// With no subcommand, runs the scenarios in PATH… and --scenarios-dir (the same as `run`).
 #[derive(Debug, Parser)]
 #[command(
     name = "rogue-runner",
@@ -149,12 +151,38 @@ impl InputArgs {
     }
 }
 
+/// The scenario files a command reads: `PATH…` and `--scenarios-dir` (the prototype's
+/// flag) are the same thing, and when both are given every path of both is read. At least
+/// one is required: no command guesses where scenarios live.
+#[derive(Debug, Clone, Default, Args)]
+#[group(id = "scenario_paths", required = true, multiple = true)]
+pub struct ScenarioPaths {
+    /// Scenario files or directories, searched recursively for .yaml, .yml and .json.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// A scenario directory or file, read with the PATHs (the same as giving it as a PATH).
+    /// Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub scenarios_dir: Vec<PathBuf>,
+}
+
+impl ScenarioPaths {
+    /// Every path given, PATHs first then `--scenarios-dir`s, each once.
+    pub fn all(&self) -> Vec<PathBuf> {
+        let mut all: Vec<PathBuf> = Vec::new();
+        for path in self.paths.iter().chain(&self.scenarios_dir) {
+            if !all.contains(path) {
+                all.push(path.clone());
+            }
+        }
+        all
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Directory (or file) of scenario files, searched recursively for .yaml, .yml and .json.
-    /// Repeatable.
-    #[arg(long, value_name = "DIR", required = true)]
-    pub scenarios_dir: Vec<PathBuf>,
+    #[command(flatten)]
+    pub scenarios: ScenarioPaths,
 
     /// Where reports are written: results.json, summary.md, junit.xml, report.html,
     /// events.jsonl.
@@ -163,8 +191,14 @@ pub struct RunArgs {
 
     /// Report files to write, a comma list of json (results.json), md (summary.md and
     /// $GITHUB_STEP_SUMMARY), jsonl (events.jsonl, the crash-safe record), junit (junit.xml),
-    /// html (report.html), or all.
-    #[arg(long = "format", value_name = "LIST", default_value = "all", value_parser = parse_formats)]
+    /// html (report.html), or all. `--format` is the older spelling, still accepted.
+    #[arg(
+        long = "reports",
+        alias = "format",
+        value_name = "LIST",
+        default_value = "all",
+        value_parser = parse_formats
+    )]
     pub formats: ReportFormats,
 
     #[command(flatten)]
@@ -186,8 +220,9 @@ pub struct RunArgs {
     pub rogue_server: String,
 
     /// Send the scenarios of agent NAME to URL instead (repeatable). NAME `*` matches every
-    /// agent, including scenarios that name none (Rogue files); `{agent}` in URL becomes the
-    /// agent's name. A NAME no selected scenario uses is an error.
+    /// agent, including scenarios that name none (Rogue files, files with no agent header);
+    /// NAME `default` matches only those. `{agent}` in URL becomes the agent's name. A NAME no
+    /// selected scenario uses is an error.
     #[arg(long = "agent", value_name = "NAME=URL")]
     pub agents: Vec<String>,
 
@@ -345,9 +380,8 @@ pub enum ProgressChoice {
 
 #[derive(Debug, Clone, Args)]
 pub struct ValidateArgs {
-    /// Scenario files or directories.
-    #[arg(value_name = "DIR", required = true)]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub scenarios: ScenarioPaths,
     #[command(flatten)]
     pub filters: FilterArgs,
     /// Print errors only, not warnings.
@@ -365,9 +399,8 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Scenario files or directories.
-    #[arg(value_name = "DIR", required = true)]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub scenarios: ScenarioPaths,
     #[command(flatten)]
     pub filters: FilterArgs,
     #[command(flatten)]
@@ -424,8 +457,15 @@ pub struct DemoArgs {
     /// Where the demo's reports are written.
     #[arg(long, value_name = "DIR", default_value = "./reports/demo")]
     pub output_dir: PathBuf,
-    /// Report files to write: json, md, jsonl, junit, html, or all (comma list).
-    #[arg(long = "format", value_name = "LIST", default_value = "all", value_parser = parse_formats)]
+    /// Report files to write: json, md, jsonl, junit, html, or all (comma list). `--format`
+    /// is the older spelling, still accepted.
+    #[arg(
+        long = "reports",
+        alias = "format",
+        value_name = "LIST",
+        default_value = "all",
+        value_parser = parse_formats
+    )]
     pub formats: ReportFormats,
     /// How progress is shown.
     #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]

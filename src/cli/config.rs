@@ -225,7 +225,7 @@ pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
         j.endpoint.rate_share = share;
     }
     Ok(RunConfig {
-        paths: args.scenarios_dir.clone(),
+        paths: args.scenarios.all(),
         selection,
         load: args.input.load_options(),
         routing,
@@ -278,7 +278,7 @@ pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
 fn config_digest(args: &RunArgs) -> String {
     let f = &args.filters;
     let mut config = serde_json::json!({
-        "scenarios_dir": args.scenarios_dir,
+        "scenarios_dir": args.scenarios.all(),
         "priority": f.priority, "category": f.category, "tag": f.tag, "id": f.id,
         "rogue_server": args.rogue_server, "agents": args.agents,
         "agent_protocol": format!("{:?}", args.agent_protocol),

@@ -206,12 +206,8 @@ fn cache_preview(
             });
         }
     };
-    let plan = Plan::build(scenarios.to_vec(), &config.routing).map_err(|e| {
-        CliError::usage(
-            e.to_string(),
-            "Rogue files name no agent: pass --agent '*=URL' to send them to one",
-        )
-    })?;
+    let plan = Plan::build(scenarios.to_vec(), &config.routing)
+        .map_err(|e| super::run::unrouted_error(&e))?;
     let runtime = super::current_thread_runtime()?;
     let options = &config.options;
     let http = crate::http::client(plan.agents.len());

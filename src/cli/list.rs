@@ -30,7 +30,7 @@ pub(super) fn run(
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     let selection = selection_from(&args.filters, Some(&args.sample), &args.cache_dir)?;
-    let report = load_paths(&args.paths, &args.input.load_options());
+    let report = load_paths(&args.scenarios.all(), &args.input.load_options());
     // What a run with the same flags would select (`Selection::apply` is what it uses).
     let selected: Vec<&Scenario> = selection.apply(report.scenarios.iter().collect());
     let loaded = report.scenarios.len();

@@ -65,7 +65,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let matches = config::without_blank_env(Cli::command()).try_get_matches_from(argv)?;
+    let command = config::without_blank_env(Cli::command());
+    let matches = command
+        .clone()
+        .try_get_matches_from(argv)
+        .map_err(|e| name_the_flags_owner(e, &command))?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     let run_matches = match (&mut cli.command, matches.subcommand()) {
         (None, _) => Some((&mut cli.run, &matches)),
@@ -106,7 +110,10 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
         }
         Some(Command::Run(args)) => run::run(&args, err),
         Some(Command::Estimate(args)) => estimate::run(&args, out, err),
-        None => run::run(&cli.run, err),
+        None => {
+            mistyped_subcommand(&cli.run.scenarios.paths)?;
+            run::run(&cli.run, err)
+        }
         Some(Command::Demo(args)) => demo::demo(&args, out, err),
         Some(Command::MockAgent(args)) => demo::mock_agent(&args, out),
         Some(Command::Merge(args)) => merge::merge(&args, out, err),
@@ -146,6 +153,88 @@ fn man_page(subcommand: Option<&str>, out: &mut dyn Write) -> Result<(), CliErro
         .source(format!("rogue-runner {}", env!("CARGO_PKG_VERSION")))
         .render(out)?;
     Ok(())
+}
+
+/// An unknown flag that another subcommand takes (`list --output-dir`): say which commands
+/// take it and that the one run does not, instead of clap's tip to pass it as a value
+/// (`-- --output-dir`), which is never what was meant.
+fn name_the_flags_owner(mut error: clap::Error, command: &clap::Command) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::UnknownArgument || error.get(ContextKind::SuggestedArg).is_some()
+    {
+        return error;
+    }
+    let Some(ContextValue::String(given)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    let Some(long) = given.strip_prefix("--").map(|f| f.split('=').next().unwrap_or(f)) else {
+        return error;
+    };
+    // The command clap was parsing, as its usage line names it (`rogue-runner list`).
+    let used = match error.get(ContextKind::Usage) {
+        Some(ContextValue::StyledStr(usage)) => usage
+            .to_string()
+            .trim_start()
+            .trim_start_matches("Usage:")
+            .split_whitespace()
+            .take_while(|w| !w.starts_with(['[', '<', '-']))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => return error,
+    };
+    // The bare command's options are `run`'s: the root itself is not listed.
+    let mut owners = Vec::new();
+    for sub in command.get_subcommands() {
+        commands_taking(sub, long, &format!("rogue-runner {}", sub.get_name()), &mut owners);
+    }
+    owners.retain(|owner| *owner != used);
+    if owners.is_empty() {
+        return error;
+    }
+    let owners: Vec<String> = owners.iter().map(|o| format!("`{o}`")).collect();
+    let tip =
+        format!("`--{long}` is an option of {}; `{used}` does not take it", owners.join(", "));
+    error.insert(ContextKind::Suggested, ContextValue::StyledStrs(vec![tip.into()]));
+    error
+}
+
+/// The commands (as `rogue-runner list`, `rogue-runner cache why`) that take `--long`.
+fn commands_taking(command: &clap::Command, long: &str, name: &str, found: &mut Vec<String>) {
+    if command.get_arguments().any(|a| a.get_long() == Some(long) && !a.is_hide_set()) {
+        found.push(name.to_owned());
+    }
+    for sub in command.get_subcommands() {
+        commands_taking(sub, long, &format!("{name} {}", sub.get_name()), found);
+    }
+}
+
+/// The bare command takes PATH… as `run` does, so a mistyped subcommand (`rogue-runner lsit
+/// x`) would be read as a missing path; name the subcommand that was probably meant instead.
+fn mistyped_subcommand(paths: &[std::path::PathBuf]) -> Result<(), CliError> {
+    let Some(first) = paths.first() else { return Ok(()) };
+    let Some(word) = first
+        .to_str()
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    else {
+        return Ok(());
+    };
+    if first.exists() {
+        return Ok(());
+    }
+    let command = Cli::command();
+    let meant = command
+        .get_subcommands()
+        .map(clap::Command::get_name)
+        .map(|name| (crate::scenario::filter::edit_distance(word, name), name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance);
+    match meant {
+        Some((_, name)) => Err(CliError::usage(
+            format!("`{word}` is neither a subcommand nor a scenario file or directory"),
+            format!("did you mean `rogue-runner {name}`? (`rogue-runner --help` lists them)"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A single-threaded runtime for the commands that make a few requests (`estimate`,

@@ -66,12 +66,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             found.scenarios
         )?;
     }
-    let mut plan = Plan::build(scenarios, &config.routing).map_err(|e| {
-        CliError::usage(
-            e.to_string(),
-            "Rogue files name no agent: pass --agent '*=URL' to send them to one",
-        )
-    })?;
+    let mut plan = Plan::build(scenarios, &config.routing).map_err(|e| unrouted_error(&e))?;
     plan.partition = partition;
     let result = session.run(plan, stderr).map_err(session_error)?;
     for error in &result.report_errors {
@@ -96,6 +91,15 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
         }
     }
     Ok(result.exit_code)
+}
+
+/// Scenarios that name no agent (Rogue files, files with no agent header) and no `--agent`
+/// that routes them: say how to route them.
+pub(super) fn unrouted_error(error: &crate::engine::UnroutedScenarios) -> CliError {
+    CliError::usage(
+        error.to_string(),
+        "send them to an agent with --agent 'default=URL' (only the scenarios that name no agent) or --agent '*=URL' (every agent)",
+    )
 }
 
 /// A run that could not start, with what to do about it.

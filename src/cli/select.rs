@@ -59,7 +59,11 @@ pub(super) fn load_selection(
     }
     if whole.is_empty() {
         writeln!(stderr, "error: no scenario matches the filters; nothing was run")?;
-        writeln!(stderr, "  hint: `rogue-runner list DIR` shows what is there")?;
+        writeln!(
+            stderr,
+            "  hint: `rogue-runner list {}` shows what is there",
+            shell_paths(&config.paths)
+        )?;
         return Ok(Err(ExitCode::Usage));
     }
     // An `--agent` that matches no agent of the selection is a typo, not a no-op. Checked on
@@ -77,6 +81,20 @@ pub(super) fn load_selection(
     let shard = crate::scenario::ShardInfo::of_selection(partition, &whole);
     let scenarios = whole.into_iter().filter(|s| partition.contains(&s.id)).collect();
     Ok(Ok(Selected { scenarios, partition: Some(shard) }))
+}
+
+/// `paths` as they would be typed after a command, for hints that name one.
+pub(super) fn shell_paths(paths: &[std::path::PathBuf]) -> String {
+    let quoted: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            let text = p.display().to_string();
+            let plain = !text.is_empty()
+                && text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c));
+            if plain { text } else { format!("'{}'", text.replace('\'', "'\\''")) }
+        })
+        .collect();
+    quoted.join(" ")
 }
 
 /// What `--sample` chose, and the seed that chooses it again.

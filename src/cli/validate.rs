@@ -26,7 +26,7 @@ pub(super) fn run(
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     let selection = selection_from(&args.filters, None, &args.cache_dir)?;
-    let report = load_paths(&args.paths, &args.input.load_options());
+    let report = load_paths(&args.scenarios.all(), &args.input.load_options());
     let selected: Vec<_> = report.scenarios.iter().filter(|s| selection.matches(s)).collect();
     let stats = Stats::of(selected.iter().copied());
     let shown: Vec<&Diagnostic> =

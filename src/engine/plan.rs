@@ -13,7 +13,8 @@ pub struct AgentRouting {
     pub overrides: BTreeMap<String, String>,
     /// Base URL of the A2A service (`--rogue-server`).
     pub rogue_server: String,
-    /// Where scenarios that name no agent go (Rogue files), unless `*` is given.
+    /// Where scenarios that name no agent go (Rogue files, files without an agent header),
+    /// unless `--agent default=URL` or `*` is given.
     pub unassigned: Option<String>,
 }
 
@@ -49,7 +50,8 @@ pub struct UnroutedScenarios {
     pub example: String,
 }
 
-/// The name given to scenarios that name no agent (Rogue files).
+/// The name of the agent of scenarios that name none (Rogue files, files without an agent
+/// header): `--agent default=URL` routes them (as `*` does, but only them).
 pub const DEFAULT_AGENT_NAME: &str = "default";
 
 /// The placeholder an `--agent` URL may contain for the agent's name.
@@ -70,7 +72,7 @@ pub struct HeaderOverride {
     "--agent names {} no selected scenario talks to: {}; known agents: {}",
     if unknown.len() == 1 { "an agent" } else { "agents" },
     unknown.join(", "),
-    if known.is_empty() { "none (the selected scenarios name no agent; use `*`)".to_owned() } else { known.join(", ") }
+    if known.is_empty() { "none (the selected scenarios name no agent; use `*` or `default`)".to_owned() } else { known.join(", ") }
 )]
 pub struct UnknownAgents {
     pub unknown: Vec<String>,
@@ -93,14 +95,17 @@ impl AgentRouting {
         Ok((name.to_owned(), url.trim_end_matches('/').to_owned()))
     }
 
-    /// `--agent` names that match no agent of `scenarios` (`*` always matches), with the names
-    /// that would have.
+    /// `--agent` names that match no agent of `scenarios` (`*` always matches, and
+    /// [`DEFAULT_AGENT_NAME`] matches the scenarios that name no agent), with the names that
+    /// would have.
     pub fn check_overrides(&self, scenarios: &[Scenario]) -> Result<(), UnknownAgents> {
-        let known: std::collections::BTreeSet<&str> = scenarios
-            .iter()
-            .map(|s| s.agent.name.as_str())
-            .filter(|name| !name.is_empty())
-            .collect();
+        let known: std::collections::BTreeSet<&str> =
+            scenarios
+                .iter()
+                .map(|s| {
+                    if s.agent.name.is_empty() { DEFAULT_AGENT_NAME } else { s.agent.name.as_str() }
+                })
+                .collect();
         let unknown: Vec<String> = self
             .overrides
             .keys()
@@ -143,7 +148,11 @@ impl AgentRouting {
     fn resolve(&self, scenario: &Scenario) -> Option<(String, String)> {
         let name = &scenario.agent.name;
         if name.is_empty() {
-            let url = self.overrides.get("*").or(self.unassigned.as_ref())?;
+            let url = self
+                .overrides
+                .get(DEFAULT_AGENT_NAME)
+                .or_else(|| self.overrides.get("*"))
+                .or(self.unassigned.as_ref())?;
             if url.contains(AGENT_PLACEHOLDER) {
                 return Some((
                     DEFAULT_AGENT_NAME.to_owned(),

@@ -43,7 +43,7 @@ pub(crate) fn normalize_root(
         root.pos,
         format!("expected a mapping with a `scenarios:` list, found {}", root.describe()),
     )
-    .hint("see `rogue-runner schema` for the format");
+    .hint("root-not-a-mapping", "see `rogue-runner schema` for the format");
     (None, Vec::new())
 }
 

@@ -42,7 +42,10 @@ impl Expectations {
                         value.pos,
                         format!("`{key}` must be a list of text, found {}", value.describe()),
                     )
-                    .hint("write it as a list, e.g. `contains: [refund, policy]`");
+                    .hint(
+                        "expect-not-a-list",
+                        "write it as a list, e.g. `contains: [refund, policy]`",
+                    );
                     return;
                 };
                 let mut seen: Vec<&str> = Vec::new();
@@ -79,7 +82,7 @@ impl Expectations {
                             value.describe()
                         ),
                     )
-                    .hint(format!("write e.g. `{key}: 100`"));
+                    .hint("expect-length-not-a-number", format!("write e.g. `{key}: 100`"));
                 }
                 return;
             }
@@ -102,7 +105,10 @@ impl Expectations {
                                     first_line(&e.to_string())
                                 ),
                             )
-                            .hint("fix the pattern; see https://docs.rs/regex for the syntax");
+                            .hint(
+                                "expect-invalid-regex",
+                                "fix the pattern; see https://docs.rs/regex for the syntax",
+                            );
                         }
                     }
                 }
@@ -165,7 +171,7 @@ impl Expectations {
                         value.pos,
                         format!("expectation `{key}` is empty; nothing to check"),
                     )
-                    .hint("give it a value, or remove the key");
+                    .hint("expect-empty", "give it a value, or remove the key");
                     self.rubric.push(format!("{key}: (empty)"));
                 }
                 Some(Typed::Str(text)) => self.add_text(ctx, key, value, text, &raw),
@@ -185,7 +191,7 @@ impl Expectations {
         let (parsed, unicode_op) = comparator::parse(text);
         if unicode_op {
             ctx.warning(value.pos, format!("`{text}` uses ≥/≤; read as >=/<="))
-                .hint("write >= or <= instead");
+                .hint("comparator-unicode", "write >= or <= instead");
         }
         match parsed {
             ComparatorParse::Parsed(Comparator::Compare { op, value: number, unit }) => {
@@ -214,10 +220,14 @@ impl Expectations {
                     value.pos,
                     format!("comparator `{text}` carries prose; it is left to the judge"),
                 )
-                .hint("use a plain comparator such as `>=2x` to check it deterministically");
+                .hint(
+                    "comparator-prose",
+                    "use a plain comparator such as `>=2x` to check it deterministically",
+                );
             }
             ComparatorParse::Invalid(message) => {
                 ctx.error(value.pos, format!("malformed comparator for `{key}`: {message}")).hint(
+                    "comparator-malformed",
                     "comparators look like `<2s`, `>=5`, `>0.85`, `<$0.01`, `>=90%` or `5-10`",
                 );
             }

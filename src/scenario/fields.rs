@@ -14,7 +14,7 @@ pub(crate) fn required_text(
     match item.get(key) {
         None => {
             ctx.error(item.pos, format!("{what} is missing required field `{key}`"))
-                .hint(format!("add `{key}:` to {what}"));
+                .hint("missing-field", format!("add `{key}:` to {what}"));
             None
         }
         Some(value) => text_value(ctx, value, key),
@@ -37,7 +37,7 @@ pub(crate) fn text_value(ctx: &mut FileContext<'_>, value: &Node, key: &str) -> 
         Some(_) => {
             let raw = value.as_scalar_text().unwrap_or_default();
             ctx.error(value.pos, format!("`{key}` must be text, found {}", value.describe()))
-                .hint(format!("quote it: `{key}: \"{raw}\"`"));
+                .hint("not-text", format!("quote it: `{key}: \"{raw}\"`"));
             None
         }
         None => {
@@ -65,7 +65,7 @@ pub(crate) fn text_list(ctx: &mut FileContext<'_>, item: &Node, key: &str) -> Ve
             .collect(),
         NodeKind::Map(_) => {
             ctx.error(value.pos, format!("`{key}` must be a list of text, found a mapping"))
-                .hint(format!("write `{key}: [first, second]`"));
+                .hint("list-is-a-mapping", format!("write `{key}: [first, second]`"));
             Vec::new()
         }
     }
@@ -96,13 +96,13 @@ pub(crate) fn required_map<'n>(
 ) -> Option<&'n Node> {
     let Some(value) = item.get(key) else {
         ctx.error(item.pos, format!("{what} is missing required field `{key}`"))
-            .hint(format!("add a `{key}:` mapping to {what}"));
+            .hint("missing-mapping", format!("add a `{key}:` mapping to {what}"));
         return None;
     };
     match value.as_map() {
         Some([]) => {
             ctx.error(value.pos, format!("`{key}` is empty"))
-                .hint(format!("give `{key}` at least one entry"));
+                .hint("empty-mapping", format!("give `{key}` at least one entry"));
             None
         }
         Some(_) => Some(value),
@@ -129,7 +129,7 @@ pub(crate) fn cost_usd(ctx: &mut FileContext<'_>, value: &Node) -> Option<f64> {
                 value.pos,
                 format!("cannot read `{raw}` as a cost in USD; it is kept as metadata"),
             )
-            .hint("write it as `0.02` or `\"$0.02\"`");
+            .hint("cost-unreadable", "write it as `0.02` or `\"$0.02\"`");
             None
         }
     }

@@ -16,8 +16,16 @@ pub(crate) struct FileContext<'a> {
 pub(crate) struct Recorded<'c>(&'c mut Diagnostic);
 
 impl Recorded<'_> {
-    pub(crate) fn hint(self, hint: impl Into<String>) {
+    /// Says what to do, under `code` (see [`Diagnostic::code`]).
+    pub(crate) fn hint(self, code: &'static str, hint: impl Into<String>) {
+        self.0.code = Some(code);
         self.0.hint = Some(hint.into());
+    }
+
+    /// A hint made elsewhere (by the YAML parser), with its code.
+    pub(crate) fn set_hint(self, hint: super::node::Hint) {
+        self.0.code = Some(hint.code);
+        self.0.hint = Some(hint.text);
     }
 }
 

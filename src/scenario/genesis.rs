@@ -40,7 +40,7 @@ impl FileDialect for Genesis {
                     header.get("scenarios").map_or(header.pos, |n| n.pos),
                     format!("`scenarios` appears both at the top level and inside `{key}`"),
                 )
-                .hint("keep one scenario list per file");
+                .hint("scenarios-twice", "keep one scenario list per file");
                 return (None, Vec::new());
             }
             let Some(items) = list.as_seq() else {
@@ -57,6 +57,13 @@ impl FileDialect for Genesis {
             let header_key = header.and_then(|(k, _)| k.as_scalar_text());
             let header = header.map(|(_, v)| v);
             let mut defaults = header_defaults(ctx, header_key, header);
+            // `agent: qa_agent` beside the list names the agent, as in the native format.
+            if defaults.agent.is_none()
+                && root.get("agent").is_some_and(|a| a.as_str().is_some())
+                && let Some(name) = optional_text(ctx, root, "agent")
+            {
+                defaults.agent = Some((name, optional_text(ctx, root, "url")));
+            }
             tail_sections(root, &mut defaults);
             let layout = Layout::new(list_dialect(items), Placement::TopLevel);
             let scenarios = normalize_items(ctx, items, layout, &defaults);
@@ -83,12 +90,17 @@ impl FileDialect for Genesis {
                 });
                 let recorded = ctx.error(root.pos, "no `scenarios` list found");
                 match guess {
-                    Some((k, _)) => recorded.hint(format!(
-                        "`{}` holds scenarios: did you mean `scenarios`?",
-                        k.as_scalar_text().unwrap_or_default()
-                    )),
-                    None => recorded
-                        .hint("add a `scenarios:` list at the top level or inside the header"),
+                    Some((k, _)) => recorded.hint(
+                        "scenarios-list-misnamed",
+                        format!(
+                            "`{}` holds scenarios: did you mean `scenarios`?",
+                            k.as_scalar_text().unwrap_or_default()
+                        ),
+                    ),
+                    None => recorded.hint(
+                        "no-scenarios-list",
+                        "add a `scenarios:` list at the top level or inside the header",
+                    ),
                 }
                 (None, Vec::new())
             }
@@ -97,7 +109,7 @@ impl FileDialect for Genesis {
                     header.pos,
                     format!("both `{first}` and `{second}` hold a `scenarios` list"),
                 )
-                .hint("keep one scenario list per file");
+                .hint("two-scenario-lists", "keep one scenario list per file");
                 (None, Vec::new())
             }
         }
@@ -134,9 +146,31 @@ fn normalize_items(
             pos,
             format!("the agent of {inferred} scenario(s) is inferred from their id prefix"),
         )
-        .hint("name the agent in the file header, or pass --agent NAME=URL, to be explicit");
+        .hint(
+            "agent-from-id-prefix",
+            "name the agent to be explicit: `agent: qa_agent` above `scenarios:`, or on each scenario",
+        );
     }
+    warn_unassigned(ctx, items, &scenarios);
     scenarios
+}
+
+/// A warning when some scenarios name no agent (and their id gives none): they load, and a
+/// run sends them where `--agent default=URL` or `--agent '*=URL'` says.
+pub(crate) fn warn_unassigned(ctx: &mut FileContext<'_>, items: &[Node], scenarios: &[Scenario]) {
+    // Rogue items (in a bare list) never name an agent: the format has no place for one.
+    let unassigned = scenarios
+        .iter()
+        .filter(|s| s.agent.name.is_empty() && s.source.layout.dialect != Dialect::Rogue)
+        .count();
+    if unassigned > 0 {
+        let pos = items.first().map_or(Pos { line: 1, col: 1, offset: 0 }, |n| n.pos);
+        ctx.warning(pos, format!("{unassigned} scenario(s) name no agent"))
+            .hint(
+                "agent-unnamed",
+                "name it (`agent: qa_agent` above `scenarios:`, or on each scenario), or run with --agent default=URL",
+            );
+    }
 }
 
 /// What the file header and tail sections give every scenario of a file.
@@ -184,12 +218,18 @@ pub(crate) fn priority(ctx: &mut FileContext<'_>, item: &Node) -> Option<Priorit
         Err(e) => {
             let value_pos = item.get("priority").map_or(item.pos, |n| n.pos);
             let upper = text.trim().to_ascii_uppercase();
-            let hint = if upper.parse::<Priority>().is_ok() {
-                format!("priorities are upper case: write `{upper}`")
+            let recorded = ctx.error(value_pos, e.to_string());
+            if upper.parse::<Priority>().is_ok() {
+                recorded.hint(
+                    "priority-lower-case",
+                    format!("priorities are upper case: write `{upper}`"),
+                );
             } else {
-                "use P0 (critical), P1 (important) or P2 (edge cases)".to_owned()
-            };
-            ctx.error(value_pos, e.to_string()).hint(hint);
+                recorded.hint(
+                    "priority-unknown",
+                    "use P0 (critical), P1 (important) or P2 (edge cases)",
+                );
+            }
             None
         }
     }
@@ -205,7 +245,7 @@ pub(crate) fn normalize(
 ) -> Option<Scenario> {
     if item.as_map().is_none() {
         ctx.error(item.pos, format!("a scenario must be a mapping, found {}", item.describe()))
-            .hint("each list item needs `id:`, `priority:`, `category:`, `description:`, `input:` and `expected_output:`");
+            .hint("scenario-not-a-mapping", "each list item needs `id:`, `priority:`, `category:`, `description:`, `input:` and `expected_output:`");
         return None;
     }
     let errors_before = ctx.error_count();
@@ -215,7 +255,8 @@ pub(crate) fn normalize(
     if let Some(id) = &id
         && id.trim().is_empty()
     {
-        ctx.error(key_pos(item, "id"), "`id` is empty").hint("give the scenario a unique id");
+        ctx.error(key_pos(item, "id"), "`id` is empty")
+            .hint("empty-id", "give the scenario a unique id");
     }
     let priority = priority(ctx, item);
     let category = required_text(ctx, item, "category", "the scenario");
@@ -297,7 +338,7 @@ pub(crate) fn normalize(
         let key = k.as_scalar_text().unwrap_or_default();
         if !KNOWN_KEYS.contains(&key) {
             ctx.warning(k.pos, format!("unknown key `{key}` is kept as metadata"))
-                .hint("check the spelling; known keys are id, name, priority, category, tags, description, input, expected_output, policy_checks, success_criteria, judge, performance, cost_estimate");
+                .hint("unknown-key", "check the spelling; known keys are id, name, priority, category, tags, description, input, expected_output, policy_checks, success_criteria, judge, performance, cost_estimate");
             metadata.insert(key.to_owned(), v.to_json());
         }
     }
@@ -402,7 +443,7 @@ fn resolve_agent(
             if hinted != *name && short != name {
                 let pos = input.and_then(|i| i.get("agent")).map_or(item.pos, |n| n.pos);
                 ctx.error(pos, format!("`input.agent: {short}` names `{hinted}`, but the file header names `{name}`"))
-                    .hint("make `input.agent` match the header's agent, or move the scenario to that agent's file");
+                    .hint("input-agent-mismatch", "make `input.agent` match the header's agent, or move the scenario to that agent's file");
                 return None;
             }
         }
@@ -412,17 +453,14 @@ fn resolve_agent(
             resolved_from: AgentSource::FileHeader,
         });
     }
-    match agent_alias::agent_for_id(id) {
-        Some(name) => Some(AgentRef { name, url: None, resolved_from: AgentSource::IdPrefix }),
-        None => {
-            ctx.error(
-                key_pos(item, "id"),
-                format!("cannot tell which agent scenario `{id}` is for"),
-            )
-            .hint("name the agent in the file header (`agent: qa_agent`) or pass --agent NAME=URL");
-            None
-        }
-    }
+    // Nothing names the agent: the scenario is unassigned, as a Rogue scenario is, and the
+    // run sends it where `--agent default=URL` (or `*=URL`) says; without either the run
+    // refuses to start and says so. An error here would make such files unrunnable.
+    let (name, resolved_from) = match agent_alias::agent_for_id(id) {
+        Some(name) => (name, AgentSource::IdPrefix),
+        None => (String::new(), AgentSource::Default),
+    };
+    Some(AgentRef { name, url: None, resolved_from })
 }
 
 /// Reads the defaults from a Genesis header mapping.
@@ -469,7 +507,8 @@ pub(crate) fn header_defaults(
             match text.parse() {
                 Ok(priority) => defaults.priority = Some(priority),
                 Err(e) => {
-                    ctx.error(p.pos, format!("header {e}")).hint("use P0, P1 or P2");
+                    ctx.error(p.pos, format!("header {e}"))
+                        .hint("header-priority", "use P0, P1 or P2");
                 }
             }
         }
@@ -523,7 +562,7 @@ pub(crate) fn check_header(
             total.pos,
             format!("the header says {declared} scenarios, the file lists {listed}"),
         )
-        .hint("update `total_scenarios`");
+        .hint("total-scenarios-mismatch", "update `total_scenarios`");
     }
     if let Some(p) = header.get("priority")
         && let Some(Typed::Str(text)) = p.typed()

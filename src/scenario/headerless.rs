@@ -18,8 +18,10 @@ impl FileDialect for Headerless {
 
     fn normalize(&self, ctx: &mut FileContext<'_>, root: &Node) -> (Option<Layout>, Vec<Scenario>) {
         let items = root.as_seq().unwrap_or_default();
-        ctx.warning(root.pos, "the file is a bare list of scenarios with no header")
-            .hint("wrap it as `scenarios:` under a header naming the agent");
+        ctx.warning(root.pos, "the file is a bare list of scenarios with no header").hint(
+            "bare-list",
+            "add a header above the list: a line `agent: qa_agent` (its agent) and a line `scenarios:`",
+        );
         let defaults = FileDefaults::default();
         let stem = file_stem(ctx.display);
         let scenarios = items
@@ -33,7 +35,8 @@ impl FileDialect for Headerless {
                     genesis::normalize(ctx, item, i, layout, &defaults)
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        genesis::warn_unassigned(ctx, items, &scenarios);
         // The items may mix dialects: the file is labelled by its first.
         let dialect = items.first().map_or(Dialect::GenesisA, |item| {
             if item.get("scenario").is_some() { Dialect::Rogue } else { genesis::dialect_of(item) }

@@ -73,15 +73,20 @@ pub fn load_paths(paths: &[PathBuf], options: &LoadOptions) -> LoadReport {
     let mut report = LoadReport::default();
     let mut files: Vec<PathBuf> = Vec::new();
     let mut visited = Visited::default();
+    // What every given path leads to: a symlink into one of them is read there, not warned of.
+    let given: Vec<PathBuf> = paths.iter().filter_map(|p| fs_err::canonicalize(p).ok()).collect();
     for path in paths {
         match fs_err::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 let before = files.len();
-                let walked = walk(path, &mut visited, &mut files, &mut report.diagnostics);
+                let walked = walk(path, &given, &mut visited, &mut files, &mut report.diagnostics);
                 if walked && files.len() == before {
                     report.diagnostics.push(
                         Diagnostic::error(path, start(), "no scenario files in this directory")
-                            .with_hint("scenario files end in .yaml, .yml or .json"),
+                            .with_hint(
+                                "no-scenario-files",
+                                "scenario files end in .yaml, .yml or .json",
+                            ),
                     );
                 }
             }
@@ -90,10 +95,14 @@ pub fn load_paths(paths: &[PathBuf], options: &LoadOptions) -> LoadReport {
                     files.push(path.clone());
                 }
             }
-            Err(_) => report.diagnostics.push(
-                Diagnostic::error(path, start(), "no such file or directory")
-                    .with_hint("check the path passed to --scenarios-dir"),
-            ),
+            Err(_) => {
+                let missing = Diagnostic::error(path, start(), "no such file or directory")
+                    .with_hint(
+                        "no-such-path",
+                        "check the path; a relative one is read from the current directory",
+                    );
+                report.diagnostics.push(missing);
+            }
         }
     }
     files.sort();
@@ -162,10 +171,12 @@ fn file_key(path: &Path, _meta: &std::fs::Metadata) -> Option<FileKey> {
 /// Walk `root` recursively, following symlinks, and push the scenario files found (by
 /// extension: whether each is a regular file is checked when it is read). A symlink loop is
 /// a warning, reported once where it closes; a symlink leading outside `root` is a warning
-/// and not followed; a directory or file reached again by another path is skipped. Returns
-/// false when `root` itself was already walked.
+/// and not followed (silently, when it leads into another of the `given` paths, which is read
+/// as itself); a directory or file reached again by another path is skipped. Returns false
+/// when `root` itself was already walked.
 fn walk(
     root: &Path,
+    given: &[PathBuf],
     visited: &mut Visited,
     files: &mut Vec<PathBuf>,
     diagnostics: &mut Vec<Diagnostic>,
@@ -192,17 +203,23 @@ fn walk(
             && entry.path_is_symlink()
             && (is_dir || is_scenario_file(path))
             && let Some(inside) = &inside
-            && fs_err::canonicalize(path).is_ok_and(|target| !target.starts_with(inside))
+            && let Ok(target) = fs_err::canonicalize(path)
+            && !target.starts_with(inside)
         {
-            diagnostics.push(
+            if !given.iter().any(|root| target.starts_with(root)) {
+                diagnostics.push(
                 Diagnostic::warning(
                     path,
                     start(),
                     "the symlink leads outside the scenarios directory and is not followed",
                 )
-                .with_hint("pass its target as a path of its own if it is meant to be read")
-                .without_source(),
-            );
+                    .with_hint(
+                        "symlink-outside",
+                        "pass its target as a path of its own if it is meant to be read, or remove the symlink",
+                    )
+                    .without_source(),
+                );
+            }
             if is_dir {
                 entries.skip_current_dir();
             }
@@ -223,7 +240,7 @@ fn walk(
                             "the directory is nested deeper than {MAX_WALK_DEPTH} levels and is not read"
                         ),
                     )
-                    .with_hint("move its scenario files closer to the scenarios directory"),
+                    .with_hint("too-deep", "move its scenario files closer to the scenarios directory"),
                 );
                 continue;
             }
@@ -265,16 +282,16 @@ fn walk_error(root: &Path, e: &walkdir::Error) -> Option<Diagnostic> {
                 ancestor.display()
             ),
         )
-        .with_hint("remove the symlink, or point it outside the scenarios directory"));
+        .with_hint("symlink-loop", "remove the symlink, or point it outside the scenarios directory"));
     }
     let reason = e.io_error().map_or_else(|| e.to_string(), ToString::to_string);
     if e.depth() == 0 || fs_err::metadata(path).is_ok_and(|m| m.is_dir()) {
         Some(Diagnostic::error(path, start(), format!("cannot list the directory: {reason}")))
     } else if is_scenario_file(path) {
-        Some(
-            Diagnostic::error(path, start(), format!("cannot read the file: {reason}"))
-                .with_hint("check that the file exists and is readable (a symlink may be broken)"),
-        )
+        Some(Diagnostic::error(path, start(), format!("cannot read the file: {reason}")).with_hint(
+            "unreadable-file",
+            "check that the file exists and is readable (a symlink may be broken)",
+        ))
     } else {
         None
     }
@@ -339,18 +356,18 @@ pub fn load_text(
         } else {
             (message, line, col, offset)
         };
-        let hint = if message.contains("trailing comma") {
-            "JSON allows no comma before `]` or `}`: remove it"
-        } else if message.contains("EOF") {
-            "the file ends early: close every `{` and `[`"
-        } else {
-            "fix the JSON syntax at this position"
-        };
-        ctx.error(
+        let recorded = ctx.error(
             Pos { line: line as u32, col: col as u32, offset },
             format!("invalid JSON: {message}"),
-        )
-        .hint(hint);
+        );
+        if message.contains("trailing comma") {
+            recorded
+                .hint("json-trailing-comma", "JSON allows no comma before `]` or `}`: remove it");
+        } else if message.contains("EOF") {
+            recorded.hint("json-ends-early", "the file ends early: close every `{` and `[`");
+        } else {
+            recorded.hint("json-syntax", "fix the JSON syntax at this position");
+        }
         return (None, Vec::new(), ctx.diagnostics);
     }
     let root = match node::parse_document(text, options.parse) {
@@ -359,9 +376,10 @@ pub fn load_text(
             let tab =
                 (!is_json).then(|| tab_in_indentation(text, e.pos.line as usize + 1)).flatten();
             match tab {
-                Some(pos) => ctx
-                    .error(pos, "a tab character is used for indentation")
-                    .hint("YAML indents with spaces only: replace the tab with spaces"),
+                Some(pos) => ctx.error(pos, "a tab character is used for indentation").hint(
+                    "tab-indent",
+                    "YAML indents with spaces only: replace the tab with spaces",
+                ),
                 None => {
                     // A `.json` file passed the JSON check above: what the YAML parser refuses
                     // in it is a JSON file's problem, named as such.
@@ -374,7 +392,7 @@ pub fn load_text(
                     };
                     let recorded = ctx.error(e.pos, message);
                     if let Some(hint) = e.hint {
-                        recorded.hint(hint);
+                        recorded.set_hint(hint);
                     }
                 }
             }
@@ -425,7 +443,7 @@ fn reject_duplicate_ids(report: &mut LoadReport) {
                     Pos { line: scenario.source.line, col: scenario.source.col, offset: 0 },
                     format!("duplicate scenario id `{}`", scenario.id),
                 )
-                .with_hint(format!(
+                .with_hint("duplicate-id", format!(
                     "it is first defined at {}:{line}:{col}; ids must be unique across all files",
                     file.display()
                 )),

@@ -177,20 +177,22 @@ pub(crate) fn normalize(ctx: &mut FileContext<'_>, root: &Node) -> Vec<Scenario>
     if header.version != NATIVE_VERSION {
         let pos = root.get("version").map_or(root.pos, |n| n.pos);
         ctx.error(pos, format!("unsupported format version {}", header.version))
-            .hint(format!("this rogue-runner reads `version: {NATIVE_VERSION}`"));
+            .hint("native-version", format!("this rogue-runner reads `version: {NATIVE_VERSION}`"));
         return Vec::new();
     }
     let _ = header.scenarios.len();
     for key in header.extra.keys() {
         let pos = super::fields::key_pos(root, key);
         ctx.warning(pos, format!("unknown key `{key}` in the file header is ignored")).hint(
+            "native-unknown-header-key",
             "known keys: version, agent, agent_url, business_context, judge_model, scenarios",
         );
     }
+    // The header read above already refuses a `scenarios` that is not a list (with its own
+    // hint); this only keeps the two from disagreeing.
     let Some(items) = root.get("scenarios").and_then(Node::as_seq) else {
         let pos = root.get("scenarios").map_or(root.pos, |n| n.pos);
-        ctx.error(pos, "`scenarios` must be a list")
-            .hint("write `scenarios:` followed by `- id: …` items");
+        ctx.error(pos, "`scenarios` must be a list");
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -216,12 +218,12 @@ fn scenario(
             super::fields::key_pos(item, &key),
             format!("unknown key `{key}` is kept as metadata"),
         )
-        .hint("put free-form data under `metadata:`");
+        .hint("native-unknown-key", "put free-form data under `metadata:`");
         metadata.insert(key, value);
     }
     if native.id.trim().is_empty() {
         ctx.error(super::fields::key_pos(item, "id"), "`id` is empty")
-            .hint("give the scenario a unique id");
+            .hint("native-empty-id", "give the scenario a unique id");
     }
     let conversation = match (native.message, native.messages.is_empty(), native.goal) {
         (Some(message), true, None) => Conversation::Scripted { messages: vec![message] },
@@ -238,7 +240,7 @@ fn scenario(
         }
         (None, true, None) => {
             ctx.error(item.pos, "the scenario says nothing to the agent")
-                .hint("add `message:`, `messages:` or `goal:`");
+                .hint("native-no-message", "add `message:`, `messages:` or `goal:`");
             return None;
         }
         _ => {
@@ -273,7 +275,10 @@ fn scenario(
                 expect_pos("regex"),
                 format!("invalid regular expression `{pattern}`: {detail}"),
             )
-            .hint("fix the pattern; see https://docs.rs/regex for the syntax");
+            .hint(
+                "native-invalid-regex",
+                "fix the pattern; see https://docs.rs/regex for the syntax",
+            );
             continue;
         }
         let kind = super::AssertionKind::Regex { pattern: pattern.clone() };
@@ -378,15 +383,18 @@ fn read<T: serde::de::DeserializeOwned>(
             let path = e.path().to_string();
             let pos = locate(node, &path);
             let inner = e.into_inner().to_string();
-            let hint = if inner.contains("unknown variant") && inner.contains("P0") {
-                "priorities are P0, P1 or P2, upper case".to_owned()
-            } else if inner.contains("missing field") {
-                "add the field; `rogue-runner schema` prints the format".to_owned()
-            } else {
-                "`rogue-runner schema` prints the format".to_owned()
-            };
             let at = if path == "." { String::new() } else { format!(" at `{path}`") };
-            ctx.error(pos, format!("{inner}{at}")).hint(hint);
+            let recorded = ctx.error(pos, format!("{inner}{at}"));
+            if inner.contains("unknown variant") && inner.contains("P0") {
+                recorded.hint("native-priority", "priorities are P0, P1 or P2, upper case");
+            } else if inner.contains("missing field") {
+                recorded.hint(
+                    "native-missing-field",
+                    "add the field; `rogue-runner schema` prints the format",
+                );
+            } else {
+                recorded.hint("native-wrong-type", "`rogue-runner schema` prints the format");
+            }
             None
         }
     }

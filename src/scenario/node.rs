@@ -76,7 +76,20 @@ impl Default for ParseLimits {
 pub struct ParseError {
     pub pos: Pos,
     pub message: String,
-    pub hint: Option<String>,
+    pub hint: Option<Hint>,
+}
+
+/// What to do about a [`ParseError`], under a code (see `Diagnostic::code`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    pub code: &'static str,
+    pub text: String,
+}
+
+impl Hint {
+    pub(crate) fn new(code: &'static str, text: impl Into<String>) -> Self {
+        Hint { code, text: text.into() }
+    }
 }
 
 impl Node {
@@ -301,7 +314,10 @@ pub fn parse_document(text: &str, limits: ParseLimits) -> Result<Node, ParseErro
                     return Err(ParseError {
                         pos,
                         message: "a second YAML document starts here".to_owned(),
-                        hint: Some("put one document per file (remove the `---` line)".to_owned()),
+                        hint: Some(Hint::new(
+                            "yaml-second-document",
+                            "put one document per file (remove the `---` line)",
+                        )),
                     });
                 }
                 continue;
@@ -319,7 +335,10 @@ pub fn parse_document(text: &str, limits: ParseLimits) -> Result<Node, ParseErro
                         return Err(ParseError {
                             pos,
                             message: format!("custom YAML tag `{tag}` is not supported"),
-                            hint: Some("remove the tag; scenario files use plain YAML".to_owned()),
+                            hint: Some(Hint::new(
+                                "yaml-custom-tag",
+                                "remove the tag; scenario files use plain YAML",
+                            )),
                         });
                     }
                     _ => style,
@@ -390,7 +409,7 @@ pub fn parse_document(text: &str, limits: ParseLimits) -> Result<Node, ParseErro
     root.ok_or_else(|| ParseError {
         pos: Pos { line: 1, col: 1, offset: 0 },
         message: "the file is empty".to_owned(),
-        hint: Some("add a `scenarios:` list, or remove the file".to_owned()),
+        hint: Some(Hint::new("empty-file", "add a `scenarios:` list, or remove the file")),
     })
 }
 
@@ -406,9 +425,9 @@ fn too_many_nodes(pos: Pos, limits: ParseLimits, alias: bool) -> ParseError {
             format!("the document has more than {} nodes", limits.max_nodes)
         },
         hint: Some(if alias {
-            "write the repeated data out, or use fewer aliases".to_owned()
+            Hint::new("yaml-alias-bomb", "write the repeated data out, or use fewer aliases")
         } else {
-            "split the file into smaller files".to_owned()
+            Hint::new("yaml-too-many-nodes", "split the file into smaller files")
         }),
     }
 }
@@ -428,7 +447,7 @@ fn nesting_error(pos: Pos, limits: ParseLimits) -> ParseError {
     ParseError {
         pos,
         message: format!("nesting is deeper than {} levels", limits.max_depth),
-        hint: Some("flatten the structure".to_owned()),
+        hint: Some(Hint::new("nesting-too-deep", "flatten the structure")),
     }
 }
 
@@ -461,9 +480,12 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node) -> Result<()
                     return Err(ParseError {
                         pos: node.pos,
                         message: format!("duplicate key `{text}`"),
-                        hint: Some(format!(
-                            "the first `{text}` is at line {}; remove or rename one of them",
-                            first.pos.line
+                        hint: Some(Hint::new(
+                            "yaml-duplicate-key",
+                            format!(
+                                "the first `{text}` is at line {}; remove or rename one of them",
+                                first.pos.line
+                            ),
                         )),
                     });
                 }
@@ -526,7 +548,7 @@ mod tests {
         let e = err("id: a\nname: x\nid: b\n");
         assert_eq!((e.pos.line, e.pos.col), (3, 1));
         assert!(e.message.contains("duplicate key `id`"));
-        assert!(e.hint.unwrap().contains("line 1"));
+        assert!(e.hint.unwrap().text.contains("line 1"));
     }
 
     #[test]

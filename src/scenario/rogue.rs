@@ -77,7 +77,7 @@ pub(crate) fn normalize(
             item.pos,
             format!("a Rogue scenario must be an object, found {}", item.describe()),
         )
-        .hint("each item needs at least `\"scenario\": \"…\"`");
+        .hint("rogue-not-an-object", "each item needs at least `\"scenario\": \"…\"`");
         return None;
     }
     let errors_before = ctx.error_count();
@@ -89,7 +89,7 @@ pub(crate) fn normalize(
             key_pos(item, "scenario_type"),
             format!("unknown scenario_type `{scenario_type}`"),
         )
-        .hint("Rogue knows `policy` and `prompt_injection`");
+        .hint("rogue-unknown-type", "Rogue knows `policy` and `prompt_injection`");
     }
     let expected_outcome =
         optional_text(ctx, item, "expected_outcome").map(|s| s.trim().to_owned());

@@ -24,7 +24,7 @@ pub fn read_source(path: &Path, display: &Path, max_bytes: u64) -> Result<String
     let start = Pos { line: 1, col: 1, offset: 0 };
     let cannot_read = |e: std::io::Error| {
         Diagnostic::error(display, start, format!("cannot read the file: {e}"))
-            .with_hint("check that the file exists and is readable")
+            .with_hint("cannot-read-file", "check that the file exists and is readable")
     };
     let too_large = || {
         Diagnostic::error(
@@ -35,7 +35,10 @@ pub fn read_source(path: &Path, display: &Path, max_bytes: u64) -> Result<String
                 crate::text::bytes(max_bytes, crate::text::ByteStyle::Limit)
             ),
         )
-        .with_hint("split it into smaller files, or raise the limit with --max-file-bytes")
+        .with_hint(
+            "file-too-large",
+            "split it into smaller files, or raise the limit with --max-file-bytes",
+        )
     };
     // Checked before `open`: opening a FIFO blocks until someone writes to it.
     let meta = fs_err::metadata(path).map_err(cannot_read)?;
@@ -71,7 +74,7 @@ pub fn read_source(path: &Path, display: &Path, max_bytes: u64) -> Result<String
                 Pos { line: line as u32, col: col as u32, offset: prefix.len() },
                 format!("the file is not valid UTF-8: byte 0x{byte:02X} cannot start a character"),
             )
-            .with_hint("save the file as UTF-8"))
+            .with_hint("not-utf8", "save the file as UTF-8"))
         }
     }
 }
@@ -95,6 +98,7 @@ fn not_a_regular_file(display: &Path, meta: &std::fs::Metadata) -> Diagnostic {
     };
     let message = format!("not a regular file ({kind}): only regular files are read");
     Diagnostic::error(display, Pos { line: 1, col: 1, offset: 0 }, message).with_hint(
+        "not-a-regular-file",
         "remove it from the scenarios directory, or point the symlink at a scenario file",
     )
 }

@@ -20,16 +20,15 @@ pub(super) fn why(
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    let plan = crate::engine::Plan::build(scenarios.scenarios, &config.routing).map_err(|e| {
-        CliError::usage(
-            e.to_string(),
-            "Rogue files name no agent: pass --agent '*=URL' to send them to one",
-        )
-    })?;
+    let plan = crate::engine::Plan::build(scenarios.scenarios, &config.routing)
+        .map_err(|e| crate::cli::run::unrouted_error(&e))?;
     let Some(planned) = plan.scenarios.iter().find(|p| p.scenario.id == args.scenario) else {
         return Err(CliError::usage(
             format!("no scenario `{}` in the selected scenarios", args.scenario),
-            "`rogue-runner list --scenarios-dir DIR` shows the ids",
+            format!(
+                "`rogue-runner list {}` shows the ids",
+                crate::cli::select::shell_paths(&config.paths)
+            ),
         ));
     };
     let agent = &plan.agents[planned.agent];
