@@ -162,7 +162,8 @@ impl<'a> Session<'a> {
             .map_err(SessionError::Runtime)?;
         let progress = Progress::stderr(config.progress)
             .with_color(config.color)
-            .with_verbosity(config.verbose);
+            .with_verbosity(config.verbose)
+            .with_quiet(config.quiet);
         let recorder = store.recorder.take();
         let (summary, report_errors) =
             runtime.block_on(run_with_store(runner, plan, &paths, progress, recorder));
