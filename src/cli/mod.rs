@@ -308,4 +308,38 @@ mod tests {
             assert_eq!(judge.value, "\"m\"");
         }
     }
+
+    #[test]
+    fn global_flags_work_before_and_after_the_subcommand() {
+        for argv in [
+            &["rogue-runner", "-vv", "run", "--scenarios-dir", "x"][..],
+            &["rogue-runner", "run", "-vv", "--scenarios-dir", "x"],
+            &["rogue-runner", "-v", "run", "--scenarios-dir", "x", "-v"],
+            &[
+                "rogue-runner",
+                "--verbose",
+                "--log-file",
+                "run",
+                "run",
+                "--scenarios-dir",
+                "x",
+                "-v",
+            ],
+            &["rogue-runner", "--scenarios-dir", "x", "-vv"],
+        ] {
+            let cli = parse_from(argv.iter().copied()).unwrap();
+            assert_eq!(cli.log.verbose, 2, "{argv:?}");
+            let run = cli.command.map_or(cli.run, |c| match c {
+                Command::Run(args) => args,
+                other => panic!("{other:?}"),
+            });
+            assert_eq!(run.verbose, 2, "{argv:?}");
+        }
+        let cli = parse_from(["rogue-runner", "-q", "--log-file=l", "validate", "d"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Validate(ref v)) if v.quiet), "{cli:?}");
+        assert_eq!(cli.log.log_file.as_deref(), Some(std::path::Path::new("l")));
+        // Only flags are moved: a run's flag before a subcommand stays the error it was.
+        let error = parse_from(["rogue-runner", "-v", "--scenarios-dir", "x", "list", "d"]);
+        assert!(error.is_err());
+    }
 }

@@ -894,4 +894,45 @@ mod tests {
         assert_eq!(exit_meaning(1), "at least one scenario failed (a quality verdict)");
         assert_eq!(exit_meaning(42), "not an exit code rogue-runner uses");
     }
+
+    #[test]
+    fn v_gives_every_scenario_one_line_with_its_timings() {
+        let mut judged = outcome("qa_p0_ok_001", Priority::P0, Status::Passed, "", 1_234);
+        (judged.latency_ms, judged.judge_ms, judged.cost_usd) =
+            (Some(812), Some(340), Some(0.00022));
+        judged.cache = Some(crate::model::CacheKind::Judge);
+        assert_eq!(
+            verbose_line(&judged, false),
+            "PASS  P0 qa_p0_ok_001  agent=qa_agent latency=812ms judge=340ms cost=$0.000220 \
+             cached=judge total=1.2s"
+        );
+        // Ids, agent names and reasons come from files and agents: no escape gets through.
+        let mut hostile =
+            outcome("id\x1b[2J", Priority::P1, Status::Failed, "said \x1b]0;pwned\x07 no", 5);
+        hostile.agent = "agent\x1b[31m".to_owned();
+        assert_eq!(
+            verbose_line(&hostile, false),
+            "FAIL  P1 id  agent=agent latency=- judge=- cost=- cached=no total=5ms  said no"
+        );
+
+        let captured = Captured::default();
+        let mut progress =
+            Progress::to_writer(ProgressMode::Plain, captured.clone()).with_verbosity(1);
+        let outcomes = mixed_outcomes();
+        drive(&mut progress, &run_events(&outcomes));
+        let lines = captured.text().lines().filter(|l| l.contains(" total=")).count();
+        assert_eq!(lines, outcomes.len(), "{}", captured.text());
+    }
+
+    #[test]
+    fn q_prints_the_one_line_result_only() {
+        let captured = Captured::default();
+        let mut progress =
+            Progress::to_writer(ProgressMode::Plain, captured.clone()).with_quiet(true);
+        drive(&mut progress, &run_events(&mixed_outcomes()));
+        assert_eq!(
+            captured.text(),
+            "42 scenarios in 1m05s: 3 passed, 19 failed, 9 error, 0 unassessed, 11 skipped\n"
+        );
+    }
 }
