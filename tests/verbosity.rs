@@ -122,13 +122,13 @@ fn q_prints_only_the_one_line_result_and_errors() {
     scenarios(dir.path());
     let base = agent.base_url();
     let run = ["run", "--scenarios-dir", "scenarios.yaml", "--rogue-server", &base];
+    let result = Regex::new(
+        r"^3 scenarios in [0-9.]+ ?m?s: 1 passed, 1 failed, 0 error, 1 unassessed, 0 skipped\n$",
+    )
+    .unwrap();
     for argv in [[&["-q"][..], &run[..]].concat(), [&run[..], &["--quiet"][..]].concat()] {
         let out = rogue(dir.path(), &argv, &[]);
         assert_eq!(out.code, 1, "{}", out.combined());
-        let result = Regex::new(
-            r"^3 scenarios in [0-9.]+ ?m?s: 1 passed, 1 failed, 0 error, 1 unassessed, 0 skipped\n$",
-        )
-        .unwrap();
         assert!(result.is_match(&out.stderr), "{argv:?}: {:?}", out.stderr);
         assert_eq!(out.stdout, "");
     }

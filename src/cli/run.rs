@@ -83,7 +83,7 @@ fn write_notes(
             config.options.parallel
         )?;
         let warnings = crate::judge::rogue_evaluator::run_warnings(
-            &scenarios,
+            scenarios,
             &config.options.agent_kind,
             &config.options.auth,
             config.judge.would_use.driver_model.as_deref(),
@@ -95,7 +95,7 @@ fn write_notes(
     } else {
         describe_judge(&config.judge, stderr)?;
     }
-    let unpriced = session.unpriced_models(&scenarios);
+    let unpriced = session.unpriced_models(scenarios);
     if !unpriced.is_empty() {
         writeln!(
             stderr,
@@ -103,7 +103,7 @@ fn write_notes(
             unpriced.join(", ")
         )?;
     }
-    for found in config.routing.header_overrides(&scenarios) {
+    for found in config.routing.header_overrides(scenarios) {
         writeln!(
             stderr,
             "warning: {} names its agent URL {}, which overrides --rogue-server for its {} scenario(s); pass --agent NAME=URL to choose",
