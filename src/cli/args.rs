@@ -459,6 +459,12 @@ pub struct DemoArgs {
     /// How progress is shown.
     #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
     pub progress: ProgressChoice,
+    /// The global `-v` count ([`LogArgs`]), copied here after parsing.
+    #[arg(skip)]
+    pub verbose: u8,
+    /// The global `-q` ([`LogArgs`]), copied here after parsing.
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -145,6 +145,10 @@ fn share_verbosity(cli: &mut Cli) {
             args.quiet = quiet;
             None
         }
+        Some(Command::Demo(args)) => {
+            (args.verbose, args.quiet) = (verbose, quiet);
+            None
+        }
         Some(_) => None,
     };
     if let Some(run) = run {
