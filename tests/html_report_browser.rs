@@ -227,6 +227,7 @@ fn hostile_events() -> Vec<RunEvent> {
         cost_usd: None,
         cached: false,
         cache: None,
+        judge_ms: None,
         attempts: 1,
         judge: None,
         llm: Vec::new(),

@@ -88,6 +88,7 @@ fn outcome(planned: &PlannedScenario, agent: &str, step: Step) -> Outcome {
         cost_usd: step.cost_pico.map(|p| p as f64 / 1e12),
         cached: false,
         cache: None,
+        judge_ms: None,
         attempts: 1,
         judge: None,
         llm: step

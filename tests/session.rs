@@ -48,6 +48,7 @@ fn config(dir: &std::path::Path, agent_url: String) -> RunConfig {
         progress: ProgressMode::Quiet,
         color: false,
         verbose: 0,
+        quiet: false,
         step_summary: false,
         store: StoreOptions {
             cache_dir: dir.join("store"),

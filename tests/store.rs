@@ -258,6 +258,7 @@ fn outcome(id: &str, priority: Priority, status: Status, latency_ms: u64, cost: 
         cost_usd: Some(cost),
         cached: false,
         cache: None,
+        judge_ms: None,
         attempts: 1,
         judge: None,
         llm: Vec::new(),

@@ -12,7 +12,8 @@ use tokio::time::Instant;
 
 use super::{AgentEndpoint, AgentError, Auth, ClientOptions};
 use crate::http::{
-    Backoff, ReadError, deadline_after, error_message, one_line, read_limited, root_cause, snippet,
+    Backoff, Peer, ReadError, deadline_after, error_message, one_line, read_limited, root_cause,
+    snippet,
 };
 use crate::redact::redact_url;
 use crate::secret::Secret;
@@ -293,11 +294,14 @@ impl Transport {
                 builder =
                     builder.header(header::CONTENT_TYPE, "application/json").body(body.to_owned());
             }
-            let response = match tokio::time::timeout_at(deadline, builder.send()).await {
-                Err(_elapsed) => return Err(self.timeout_error(request.url)),
-                Ok(Err(err)) => return Err(self.send_error(&url, &err)),
-                Ok(Ok(response)) => response,
-            };
+            let response =
+                match tokio::time::timeout_at(deadline, crate::http::send(builder, Peer::Agent))
+                    .await
+                {
+                    Err(_elapsed) => return Err(self.timeout_error(request.url)),
+                    Ok(Err(err)) => return Err(self.send_error(&url, &err)),
+                    Ok(Ok(response)) => response,
+                };
             let Some(next) = redirect_target(&response, &target) else { break response };
             if accept == Accept::AnyStatus {
                 // A probe: any answer shows the server is there.

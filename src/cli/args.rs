@@ -25,7 +25,8 @@ Examples:
   rogue-runner run tests/rogue/scenarios/ --reports junit,md
   rogue-runner run smoke.yaml --agent 'default=http://localhost:9001/a2a/support'
   rogue-runner validate tests/rogue/scenarios/
-  rogue-runner list tests/rogue/scenarios/ --priority P0 --format json";
+  rogue-runner list tests/rogue/scenarios/ --priority P0 --format json
+  rogue-runner -vv --log-file run.log --scenarios-dir tests/rogue/scenarios/";
 
 /// Run LLM-agent test scenarios in parallel against live agents.
 ///
@@ -47,7 +48,32 @@ pub struct Cli {
     pub command: Option<Command>,
 
     #[command(flatten)]
+    pub log: LogArgs,
+
+    #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// How much is said, and where the log goes: global flags, accepted before or after the
+/// subcommand (`rogue-runner -v run …` and `rogue-runner run -v …`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct LogArgs {
+    /// Say more: -v adds a line for every scenario as it finishes (outcome, agent, latency,
+    /// judge time, cost, cache); -vv also logs every HTTP request and answer to agents, judge
+    /// and Rogue server (method, URL, status, sizes, latency; credentials masked). RUST_LOG
+    /// (e.g. `rogue_runner::http=debug`) overrides the log filter.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Say only what must be seen: errors, and the one-line result of a run. No progress,
+    /// recap, warnings or notes (validate: errors only, no warnings).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Also write the log to PATH (appended, no colours): every request and answer as at
+    /// -vv plus every scenario's line, or what RUST_LOG selects, whatever -v/-q show.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -338,10 +364,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = clap::ColorChoice::Auto)]
     pub color: clap::ColorChoice,
 
-    /// Say more while running: -v prints a line for every scenario that does not pass as it
-    /// finishes (by default only the first 20; the recap at the end lists them all).
-    #[arg(short, long, action = clap::ArgAction::Count)]
+    /// The global `-v` count ([`LogArgs`]), copied here after parsing.
+    #[arg(skip)]
     pub verbose: u8,
+
+    /// The global `-q` ([`LogArgs`]), copied here after parsing.
+    #[arg(skip)]
+    pub quiet: bool,
 
     /// Do not append summary.md to $GITHUB_STEP_SUMMARY (for CI shards whose merge job
     /// writes the one step summary).
@@ -384,8 +413,8 @@ pub struct ValidateArgs {
     pub scenarios: ScenarioPaths,
     #[command(flatten)]
     pub filters: FilterArgs,
-    /// Print errors only, not warnings.
-    #[arg(long, short)]
+    /// The global `-q` ([`LogArgs`]), copied here after parsing: errors only, no warnings.
+    #[arg(skip)]
     pub quiet: bool,
     /// Output: human-readable diagnostics, or one JSON document.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -470,6 +499,12 @@ pub struct DemoArgs {
     /// How progress is shown.
     #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
     pub progress: ProgressChoice,
+    /// The global `-v` count ([`LogArgs`]), copied here after parsing.
+    #[arg(skip)]
+    pub verbose: u8,
+    /// The global `-q` ([`LogArgs`]), copied here after parsing.
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -265,6 +265,7 @@ pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
         progress,
         color: crate::report::use_color(args.color, std::io::stderr().is_terminal()),
         verbose: args.verbose,
+        quiet: args.quiet,
         step_summary: !args.no_step_summary,
         store,
         judge,

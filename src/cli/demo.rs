@@ -14,7 +14,7 @@ use crate::engine::{AgentRouting, Plan, RunOptions};
 use crate::judge::llm::LlmEndpoint;
 use crate::judge::{Judge, JudgeConfig};
 use crate::model::ExitCode;
-use crate::report::{ProgressMode, ReportPaths};
+use crate::report::{Progress, ProgressMode, ReportPaths};
 use crate::scenario::{LoadOptions, Priority, Scenario, load_text};
 use crate::session::run_with_reports;
 
@@ -52,7 +52,9 @@ pub(super) fn demo(
     paths
         .create_dir()
         .map_err(|e| CliError::usage(e.to_string(), "choose another --output-dir"))?;
-    let progress = progress_mode(args.progress);
+    let progress = Progress::stderr(progress_mode(args.progress))
+        .with_verbosity(args.verbose)
+        .with_quiet(args.quiet);
     let runtime = runtime()?;
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;

@@ -8,6 +8,7 @@ mod error;
 mod estimate;
 mod judge_args;
 mod list;
+mod logging;
 mod merge;
 mod output;
 mod run;
@@ -15,6 +16,7 @@ mod select;
 mod store;
 mod validate;
 
+use std::ffi::OsString;
 use std::io::Write;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -40,7 +42,8 @@ pub fn main() -> i32 {
     // held here for the whole command would block them.
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
-    match dispatch(cli, &mut out, &mut err) {
+    let result = logging::init(&cli.log).and_then(|()| dispatch(cli, &mut out, &mut err));
+    match result {
         Ok(code) => code.code(),
         // The reader went away (`| head`): not an error worth a message.
         Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -63,9 +66,10 @@ fn parse() -> Result<Cli, clap::Error> {
 fn parse_from<I, T>(argv: I) -> Result<Cli, clap::Error>
 where
     I: IntoIterator<Item = T>,
-    T: Into<std::ffi::OsString> + Clone,
+    T: Into<OsString> + Clone,
 {
     let command = config::without_blank_env(Cli::command());
+    let argv = hoist_global_flags(&command, argv.into_iter().map(Into::into).collect());
     let matches = command
         .clone()
         .try_get_matches_from(argv)
@@ -88,7 +92,72 @@ where
     if let Some((args, matches)) = run_matches {
         args.sources = config::ArgSources::of(matches);
     }
+    share_verbosity(&mut cli);
     Ok(cli)
+}
+
+/// `-v`, `-q` and `--log-file` given before the subcommand, moved after its name: they are
+/// global and clap reads them there, but the top level's `args_conflicts_with_subcommands`
+/// (which keeps `rogue-runner --scenarios-dir X list` an error) would refuse them before it.
+/// Only when nothing else comes before the subcommand; otherwise clap's error stands.
+fn hoist_global_flags(command: &clap::Command, argv: Vec<OsString>) -> Vec<OsString> {
+    let is_subcommand = |arg: &OsString| {
+        arg.to_str().is_some_and(|name| {
+            command.get_subcommands().any(|sub| {
+                sub.get_name() == name || sub.get_all_aliases().any(|alias| alias == name)
+            })
+        })
+    };
+    let mut index = 1;
+    while let Some(arg) = argv.get(index) {
+        let Some(text) = arg.to_str() else { return argv };
+        if text == "--log-file" {
+            index += 2;
+        } else if text.starts_with("--log-file=")
+            || text == "--verbose"
+            || text == "--quiet"
+            || (text.len() > 1
+                && text.starts_with('-')
+                && text[1..].chars().all(|c| c == 'v' || c == 'q'))
+        {
+            index += 1;
+        } else if index > 1 && is_subcommand(arg) {
+            let mut moved = argv;
+            moved[1..=index].rotate_right(1);
+            return moved;
+        } else {
+            return argv;
+        }
+    }
+    argv
+}
+
+/// Hands the global `-v`/`-q` (given before or after the subcommand) to the commands that
+/// print according to them.
+fn share_verbosity(cli: &mut Cli) {
+    let (verbose, quiet) = (cli.log.verbose, cli.log.quiet);
+    let run = match &mut cli.command {
+        None => Some(&mut cli.run),
+        Some(Command::Run(args)) => Some(args),
+        Some(Command::Estimate(args)) => Some(&mut **args),
+        Some(Command::Cache(args)) => match &mut args.action {
+            args::CacheAction::Why(why) => Some(&mut why.run),
+            _ => None,
+        },
+        Some(Command::Validate(args)) => {
+            args.quiet = quiet;
+            None
+        }
+        Some(Command::Demo(args)) => {
+            (args.verbose, args.quiet) = (verbose, quiet);
+            None
+        }
+        Some(_) => None,
+    };
+    if let Some(run) = run {
+        run.verbose = verbose;
+        run.quiet = quiet;
+    }
 }
 
 fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, CliError> {
@@ -330,5 +399,39 @@ mod tests {
             let judge = settings.iter().find(|s| s.flag == "--judge-model").unwrap();
             assert_eq!(judge.value, "\"m\"");
         }
+    }
+
+    #[test]
+    fn global_flags_work_before_and_after_the_subcommand() {
+        for argv in [
+            &["rogue-runner", "-vv", "run", "--scenarios-dir", "x"][..],
+            &["rogue-runner", "run", "-vv", "--scenarios-dir", "x"],
+            &["rogue-runner", "-v", "run", "--scenarios-dir", "x", "-v"],
+            &[
+                "rogue-runner",
+                "--verbose",
+                "--log-file",
+                "run",
+                "run",
+                "--scenarios-dir",
+                "x",
+                "-v",
+            ],
+            &["rogue-runner", "--scenarios-dir", "x", "-vv"],
+        ] {
+            let cli = parse_from(argv.iter().copied()).unwrap();
+            assert_eq!(cli.log.verbose, 2, "{argv:?}");
+            let run = cli.command.map_or(cli.run, |c| match c {
+                Command::Run(args) => args,
+                other => panic!("{other:?}"),
+            });
+            assert_eq!(run.verbose, 2, "{argv:?}");
+        }
+        let cli = parse_from(["rogue-runner", "-q", "--log-file=l", "validate", "d"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Validate(ref v)) if v.quiet), "{cli:?}");
+        assert_eq!(cli.log.log_file.as_deref(), Some(std::path::Path::new("l")));
+        // Only flags are moved: a run's flag before a subcommand stays the error it was.
+        let error = parse_from(["rogue-runner", "-v", "--scenarios-dir", "x", "list", "d"]);
+        assert!(error.is_err());
     }
 }

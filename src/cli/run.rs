@@ -29,6 +29,47 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
         }
     };
     let session = Session::new(&config);
+    // `-q`: notes and warnings go nowhere; errors are returned, and the progress prints the
+    // one-line result.
+    let mut sink = std::io::sink();
+    let notes: &mut dyn Write = if config.quiet { &mut sink } else { &mut *stderr };
+    write_notes(&config, &session, &scenarios, notes)?;
+    let mut plan = Plan::build(scenarios, &config.routing).map_err(|e| unrouted_error(&e))?;
+    plan.partition = partition;
+    let result = session.run(plan, notes).map_err(session_error)?;
+    for error in &result.report_errors {
+        writeln!(stderr, "warning: {error}")?;
+    }
+    let notes: &mut dyn Write = if config.quiet { &mut sink } else { &mut *stderr };
+    if config.progress == ProgressMode::Quiet {
+        // Otherwise the recap names every report file.
+        writeln!(notes, "reports: {}", result.reports_dir.display())?;
+    }
+    if let Some(error) = &result.cache_error {
+        writeln!(notes, "warning: the cache could not be read, every scenario ran: {error}")?;
+    }
+    match &result.baseline {
+        None => {}
+        Some(BaselineReport::Compared(comparison)) => {
+            writeln!(notes)?;
+            store::write_comparison(notes, comparison, 10)?;
+        }
+        Some(BaselineReport::NoBaseline { newly_failing }) => {
+            writeln!(notes)?;
+            writeln!(notes, "{newly_failing} newly failing (no baseline)")?;
+        }
+    }
+    Ok(result.exit_code)
+}
+
+/// What the run is about to do, and what might surprise: the judge or evaluator, models
+/// without a price, file headers that override --rogue-server.
+fn write_notes(
+    config: &crate::session::RunConfig,
+    session: &Session<'_>,
+    scenarios: &[crate::scenario::Scenario],
+    stderr: &mut dyn Write,
+) -> Result<(), CliError> {
     if session.uses_rogue() {
         writeln!(
             stderr,
@@ -37,7 +78,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             config.options.parallel
         )?;
         let warnings = crate::judge::rogue_evaluator::run_warnings(
-            &scenarios,
+            scenarios,
             &config.options.agent_kind,
             &config.options.auth,
             config.judge.would_use.driver_model.as_deref(),
@@ -49,7 +90,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
     } else {
         describe_judge(&config.judge, stderr)?;
     }
-    let unpriced = session.unpriced_models(&scenarios);
+    let unpriced = session.unpriced_models(scenarios);
     if !unpriced.is_empty() {
         writeln!(
             stderr,
@@ -57,7 +98,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             unpriced.join(", ")
         )?;
     }
-    for found in config.routing.header_overrides(&scenarios) {
+    for found in config.routing.header_overrides(scenarios) {
         writeln!(
             stderr,
             "warning: {} names its agent URL {}, which overrides --rogue-server for its {} scenario(s); pass --agent NAME=URL to choose",
@@ -66,31 +107,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             found.scenarios
         )?;
     }
-    let mut plan = Plan::build(scenarios, &config.routing).map_err(|e| unrouted_error(&e))?;
-    plan.partition = partition;
-    let result = session.run(plan, stderr).map_err(session_error)?;
-    for error in &result.report_errors {
-        writeln!(stderr, "warning: {error}")?;
-    }
-    if config.progress == ProgressMode::Quiet {
-        // Otherwise the recap names every report file.
-        writeln!(stderr, "reports: {}", result.reports_dir.display())?;
-    }
-    if let Some(error) = &result.cache_error {
-        writeln!(stderr, "warning: the cache could not be read, every scenario ran: {error}")?;
-    }
-    match &result.baseline {
-        None => {}
-        Some(BaselineReport::Compared(comparison)) => {
-            writeln!(stderr)?;
-            store::write_comparison(stderr, comparison, 10)?;
-        }
-        Some(BaselineReport::NoBaseline { newly_failing }) => {
-            writeln!(stderr)?;
-            writeln!(stderr, "{newly_failing} newly failing (no baseline)")?;
-        }
-    }
-    Ok(result.exit_code)
+    Ok(())
 }
 
 /// Scenarios that name no agent (Rogue files, files with no agent header) and no `--agent`

@@ -37,7 +37,7 @@ pub(super) fn load_selection(
         )?;
         return Ok(Err(ExitCode::Usage));
     }
-    if warnings > 0 {
+    if warnings > 0 && !config.quiet {
         writeln!(
             stderr,
             "note: {warnings} warning(s) in scenario files; `rogue-runner validate` shows them"
@@ -49,6 +49,7 @@ pub(super) fn load_selection(
     let loaded = report.scenarios.len();
     let whole = config.selection.clone().with_partition(None).apply(report.scenarios);
     match config.selection.sampling() {
+        _ if config.quiet => {}
         Sampling::Sample { seed, .. } => {
             writeln!(stderr, "{}", sample_note(whole.len(), loaded, seed))?;
         }

@@ -112,6 +112,7 @@ mod tests {
             cost_usd: None,
             cached: false,
             cache: None,
+            judge_ms: None,
             attempts: 1,
             judge: None,
             llm,

@@ -42,6 +42,7 @@ pub(crate) fn outcome_without_run(
         cost_usd: None,
         cached: false,
         cache: None,
+        judge_ms: None,
         attempts: 0,
         judge: None,
         llm: Vec::new(),
@@ -183,6 +184,7 @@ pub(crate) async fn execute(
     let mut ruling = None;
     let mut judge_error = None;
     let mut judge_hit = false;
+    let mut judge_ms = None;
     let deterministic_failed = checks.iter().any(|c| c.verdict == Verdict::Fail);
     match &ctx.judge {
         Some(judge) if scenario.needs_judge() => {
@@ -192,7 +194,10 @@ pub(crate) async fn execute(
                         .to_owned(),
                 );
             } else {
-                match judge.rule_cached(scenario, &run.transcript, &mut run.ledger).await {
+                let asked = Instant::now();
+                let ruled = judge.rule_cached(scenario, &run.transcript, &mut run.ledger).await;
+                judge_ms = Some(crate::text::millis(asked.elapsed()));
+                match ruled {
                     Ok((r, from_cache)) => {
                         judge_hit = from_cache;
                         checks.push(CheckResult {
@@ -226,6 +231,7 @@ pub(crate) async fn execute(
     outcome.reasons = reasons;
     outcome.checks = checks;
     outcome.judge = ruling;
+    outcome.judge_ms = judge_ms;
     if judge_hit {
         outcome.cache = Some(crate::model::CacheKind::Judge);
     }

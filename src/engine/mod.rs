@@ -21,6 +21,6 @@ pub use plan::{
     PlannedScenario, UnknownAgents, UnroutedScenarios,
 };
 pub use policy::{FailFast, MaxFail};
-pub use runner::{RunOptions, Runner, StopSignalCell};
+pub use runner::{RunOptions, Runner, SCENARIO_LOG_TARGET, StopSignalCell};
 pub use seam::{AgentProbe, Backend, ScenarioExecutor};
 pub use summary::{summarize, summarize_with_policy};

@@ -673,6 +673,7 @@ impl RunState {
         outcome.agent_url = Some(self.agent_urls[self.plan.scenarios[index].agent].clone());
         let (priority, status) = (outcome.priority, outcome.status);
         let outcome = Arc::new(outcome);
+        log_finished(&outcome);
         sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
         self.outcomes[index] = Some(outcome);
         if self.cancelled.is_some() {
@@ -722,11 +723,38 @@ impl RunState {
                 );
                 outcome.agent_url = Some(self.agent_urls[planned.agent].clone());
                 let outcome = Arc::new(outcome);
+                log_finished(&outcome);
                 sink(&RunEvent::ScenarioFinished { outcome: Arc::clone(&outcome) });
                 *slot = Some(outcome);
             }
         }
     }
+}
+
+/// The `tracing` target of the per-scenario log line (`--log-file`,
+/// `RUST_LOG=rogue_runner::scenario=info`).
+pub const SCENARIO_LOG_TARGET: &str = "rogue_runner::scenario";
+
+/// One log event per finished scenario, with its timings; the terminal's `-v` line is the
+/// reporter's (see `report::progress`), this one is for the log file. Ids and names come
+/// from scenario files: put on one line, control characters removed.
+fn log_finished(outcome: &Outcome) {
+    let ms = |ms: Option<u64>| ms.map_or_else(|| "-".to_owned(), |ms| ms.to_string());
+    tracing::info!(
+        target: SCENARIO_LOG_TARGET,
+        id = %crate::text::one_line(&outcome.id, 200),
+        agent = %crate::text::one_line(&outcome.agent, 200),
+        outcome = %outcome.status.as_str(),
+        latency_ms = %ms(outcome.latency_ms),
+        judge_ms = %ms(outcome.judge_ms),
+        total_ms = outcome.duration_ms,
+        cost_usd = %outcome.cost_usd.map_or_else(|| "-".to_owned(), |c| format!("{c:.6}")),
+        cached = %outcome.cache.map_or("no", |c| match c {
+            crate::model::CacheKind::Outcome => "outcome",
+            crate::model::CacheKind::Judge => "judge",
+        }),
+        "scenario finished"
+    );
 }
 
 /// A worker's result: the planned index, its outcome (`None` when the run stopped it) and

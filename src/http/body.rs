@@ -54,7 +54,18 @@ pub async fn read_limited(
             Ok(Err(err)) => {
                 return Err(ReadError::Broken { read: body.len(), cause: root_cause(&err) });
             }
-            Ok(Ok(None)) => return Ok(body),
+            Ok(Ok(None)) => {
+                if response.content_length().is_none() {
+                    // The answer's line said "streamed": its size is known only now.
+                    tracing::debug!(
+                        target: super::log::TARGET,
+                        "<- {} bytes from {}",
+                        body.len(),
+                        super::log::shown_url(response.url().as_str())
+                    );
+                }
+                return Ok(body);
+            }
             Ok(Ok(Some(chunk))) => {
                 if body.len() + chunk.len() > limit {
                     let room = limit - body.len();

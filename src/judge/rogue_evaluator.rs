@@ -21,7 +21,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::agent::{AgentEndpoint, AgentKind, Auth};
-use crate::http::one_line;
+use crate::http::{Peer, one_line};
 use crate::model::{JudgeRuling, Role, TranscriptEntry};
 use crate::redact::redact_url;
 use crate::scenario::{Conversation, DescriptionRole, Scenario};
@@ -282,7 +282,7 @@ impl RogueEvaluator {
             if let Some((name, value)) = auth_header(&agent.auth) {
                 request = request.header(name, value);
             }
-            let response = request.send().await.map_err(|e| {
+            let response = crate::http::send(request, Peer::Agent).await.map_err(|e| {
                 format!(
                     "Rogue reads the agent card at {shown}, which cannot be fetched: {}",
                     crate::http::root_cause(&e)
@@ -468,7 +468,9 @@ impl RogueEvaluator {
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, String> {
         let server = redact_url(&self.server);
         let deadline = crate::http::deadline_after(REQUEST_TIMEOUT);
-        let mut response = request.timeout(REQUEST_TIMEOUT).send().await.map_err(|e| {
+        let mut response = crate::http::send(request.timeout(REQUEST_TIMEOUT), Peer::Rogue)
+            .await
+            .map_err(|e| {
             format!("cannot reach the Rogue server at {server}: {}", crate::http::root_cause(&e))
         })?;
         let status = response.status();

@@ -152,6 +152,12 @@ pub struct Outcome {
     /// judge's verdict was reused). Absent when nothing came from the cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheKind>,
+    /// Wall-clock time the judge took to rule on this run's conversation, for the `-v` line
+    /// and the log. Not part of any report or the store: it says how this run went, not what
+    /// the scenario's outcome is, and a cached outcome had no judge call.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub judge_ms: Option<u64>,
     /// HTTP attempts made (1 when nothing was retried).
     pub attempts: u32,
     /// The LLM judge's ruling, when one ruled.

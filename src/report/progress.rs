@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
 use super::text::{
     RECAP_SLOWEST, Recap, RecapEntry, cancel_words, clean_line, paint, redact_userinfo,
-    render_recap, status_style,
+    render_recap, result_line, status_style,
 };
 use super::{ReportError, ReportPaths, Reporter};
 use crate::model::{Outcome, RunEvent, Status};
@@ -120,8 +120,10 @@ pub struct Progress {
     cancelled: bool,
     /// ANSI colours on outcome words.
     color: bool,
-    /// `-v` count: at 1 and above every scenario that did not pass gets a line.
+    /// `-v` count: at 1 and above every scenario gets a line with its timings.
     verbose: u8,
+    /// `-q`: nothing but the one-line result at the end (and an interruption).
+    quiet: bool,
     /// Per-scenario lines shown so far, and whether the cap on them was announced.
     live_lines: usize,
     live_capped: bool,
@@ -166,11 +168,28 @@ impl Progress {
         self
     }
 
-    /// The `-v` count: at 1 and above, a line for every scenario that does not pass, however
-    /// many; below, only the first [`LIVE_LINES`].
+    /// The `-v` count: at 1 and above, a line for every scenario as it finishes, with its
+    /// timings ([`verbose_line`]); below, a line only for the first [`LIVE_LINES`] that do not
+    /// pass. From 2 on the log writes request lines to stderr as well, which a live bar
+    /// would draw over: plain lines are shown instead.
     #[must_use]
     pub fn with_verbosity(mut self, verbose: u8) -> Self {
         self.verbose = verbose;
+        if verbose >= 2 && self.mode == ProgressMode::Bar {
+            self.finish_bar();
+            self.mode = ProgressMode::Plain;
+        }
+        self
+    }
+
+    /// `-q`: no start line, bar, per-scenario lines or recap; only the one-line result
+    /// (`12 scenarios in 3.1s: 10 passed, 2 failed, …`) and, on Ctrl-C, the interruption.
+    #[must_use]
+    pub fn with_quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        if quiet {
+            self.finish_bar();
+        }
         self
     }
 
@@ -224,6 +243,7 @@ impl Progress {
             cancelled: false,
             color: false,
             verbose: 0,
+            quiet: false,
             live_lines: 0,
             live_capped: false,
             problems: Vec::new(),
@@ -274,6 +294,14 @@ impl Progress {
                 self.count(Status::Failed),
                 self.count(Status::Error)
             ));
+        }
+        if self.verbose > 0 {
+            let line = verbose_line(outcome, self.color);
+            self.line(&line)?;
+            if self.bar.is_none() {
+                self.periodic_line()?;
+            }
+            return Ok(());
         }
         let announced = match outcome.status {
             Status::Passed => true,
@@ -371,11 +399,76 @@ impl Progress {
         Ok(())
     }
 
+    /// `-q`: counts the outcomes, and at the end writes the recap's one-line result only.
+    fn on_quiet_event(&mut self, event: &RunEvent) -> Result<(), ReportError> {
+        match event {
+            RunEvent::RunStarted { total, .. } => {
+                self.total = *total;
+                self.done = 0;
+                self.tally = empty_tally();
+                Ok(())
+            }
+            RunEvent::ScenarioFinished { outcome } => {
+                self.done += 1;
+                *self.tally.entry(outcome.status).or_default() += 1;
+                Ok(())
+            }
+            RunEvent::RunFinished { summary } => {
+                let counts: Vec<(Status, usize)> =
+                    self.tally.iter().map(|(&status, &n)| (status, n)).collect();
+                self.write_direct(&result_line(summary, &counts, self.color))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn finish_bar(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The `-v` line of a finished scenario: its outcome, priority and id, then `key=value` timings
+/// (`agent=qa_agent latency=120ms judge=340ms cost=$0.001200 cached=no total=512ms`), then the
+/// first reason when it did not pass. `-` stands for what did not happen (no agent call, no
+/// judge, no priced LLM call).
+fn verbose_line(outcome: &Outcome, color: bool) -> String {
+    let status = outcome.status;
+    let label = match status {
+        Status::Passed => "PASS".to_owned(),
+        Status::Failed => "FAIL".to_owned(),
+        Status::Skipped => "SKIP".to_owned(),
+        other => other.as_str().to_uppercase(),
+    };
+    let ms = |ms: Option<u64>| ms.map_or_else(|| "-".to_owned(), compact_ms);
+    let cached = match outcome.cache {
+        None => "no",
+        Some(crate::model::CacheKind::Outcome) => "outcome",
+        Some(crate::model::CacheKind::Judge) => "judge",
+    };
+    let mut line = format!(
+        "{} {} {}  agent={} latency={} judge={} cost={} cached={cached} total={}",
+        paint(&format!("{label:<5}"), status_style(status), color),
+        outcome.priority,
+        clean_line(&outcome.id, 120),
+        clean_line(&outcome.agent, 60),
+        ms(outcome.latency_ms),
+        ms(outcome.judge_ms),
+        outcome.cost_usd.map_or_else(|| "-".to_owned(), |c| format!("${c:.6}")),
+        compact_ms(outcome.duration_ms),
+    );
+    if status != Status::Passed {
+        let reason = outcome.reasons.first().map_or("no reason given", String::as_str);
+        line.push_str("  ");
+        line.push_str(&clean_line(reason, MAX_LINE_REASON));
+    }
+    line
+}
+
+/// `120ms`, `1.2s`, `2m03s`: [`duration_ms`] without spaces, one `key=value` token.
+fn compact_ms(ms: u64) -> String {
+    duration_ms(ms).replace(' ', "")
 }
 
 /// Every outcome at zero, so that counters name each one.
@@ -396,6 +489,9 @@ impl Reporter for Progress {
     fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError> {
         if self.mode == ProgressMode::Quiet {
             return Ok(());
+        }
+        if self.quiet {
+            return self.on_quiet_event(event);
         }
         match event {
             RunEvent::RunStarted { total, parallel, agents, .. } => {
@@ -579,6 +675,7 @@ mod tests {
             cached: false,
             agent_url: None,
             cache: None,
+            judge_ms: None,
             attempts: 1,
             judge: None,
             llm: Vec::new(),
@@ -796,5 +893,46 @@ mod tests {
         }
         assert_eq!(exit_meaning(1), "at least one scenario failed (a quality verdict)");
         assert_eq!(exit_meaning(42), "not an exit code rogue-runner uses");
+    }
+
+    #[test]
+    fn v_gives_every_scenario_one_line_with_its_timings() {
+        let mut judged = outcome("qa_p0_ok_001", Priority::P0, Status::Passed, "", 1_234);
+        (judged.latency_ms, judged.judge_ms, judged.cost_usd) =
+            (Some(812), Some(340), Some(0.00022));
+        judged.cache = Some(crate::model::CacheKind::Judge);
+        assert_eq!(
+            verbose_line(&judged, false),
+            "PASS  P0 qa_p0_ok_001  agent=qa_agent latency=812ms judge=340ms cost=$0.000220 \
+             cached=judge total=1.2s"
+        );
+        // Ids, agent names and reasons come from files and agents: no escape gets through.
+        let mut hostile =
+            outcome("id\x1b[2J", Priority::P1, Status::Failed, "said \x1b]0;pwned\x07 no", 5);
+        hostile.agent = "agent\x1b[31m".to_owned();
+        assert_eq!(
+            verbose_line(&hostile, false),
+            "FAIL  P1 id  agent=agent latency=- judge=- cost=- cached=no total=5ms  said no"
+        );
+
+        let captured = Captured::default();
+        let mut progress =
+            Progress::to_writer(ProgressMode::Plain, captured.clone()).with_verbosity(1);
+        let outcomes = mixed_outcomes();
+        drive(&mut progress, &run_events(&outcomes));
+        let lines = captured.text().lines().filter(|l| l.contains(" total=")).count();
+        assert_eq!(lines, outcomes.len(), "{}", captured.text());
+    }
+
+    #[test]
+    fn q_prints_the_one_line_result_only() {
+        let captured = Captured::default();
+        let mut progress =
+            Progress::to_writer(ProgressMode::Plain, captured.clone()).with_quiet(true);
+        drive(&mut progress, &run_events(&mixed_outcomes()));
+        assert_eq!(
+            captured.text(),
+            "42 scenarios in 1m05s: 3 passed, 19 failed, 9 error, 0 unassessed, 11 skipped\n"
+        );
     }
 }

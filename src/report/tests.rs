@@ -61,6 +61,7 @@ fn outcome(id: &str, priority: Priority, agent: &str, status: Status, duration_m
         cost_usd: None,
         cached: false,
         cache: None,
+        judge_ms: None,
         attempts: 1,
         judge: None,
         llm: Vec::new(),

@@ -186,6 +186,25 @@ pub(crate) struct Recap<'a> {
     pub color: bool,
 }
 
+/// The recap's one-line result, `12 scenarios in 3.1s: 10 passed, 2 failed, …` (all that
+/// `-q` prints of a run).
+pub(crate) fn result_line(summary: &RunSummary, counts: &[(Status, usize)], color: bool) -> String {
+    let painted: Vec<String> = counts
+        .iter()
+        .map(|&(status, n)| {
+            let text = format!("{n} {status}");
+            if n == 0 { text } else { paint(&text, status_style(status), color) }
+        })
+        .collect();
+    let total: usize = counts.iter().map(|&(_, n)| n).sum();
+    format!(
+        "{total} scenario{} in {}: {}",
+        plural(total),
+        duration_ms(summary.duration_ms),
+        painted.join(", ")
+    )
+}
+
 /// The recap: counts per outcome, why the run stopped early, the cache, the failed and
 /// errored scenarios grouped by reason, the slowest, where the reports are and what the exit
 /// code means. Every line ends with `\n`.
@@ -198,21 +217,7 @@ pub(crate) fn render_recap(recap: &Recap<'_>) -> String {
         out.push('\n');
     };
     line(paint(&format!("{:─<72}", "── recap "), Style::new().dimmed()));
-    let counts: Vec<String> = recap
-        .counts
-        .iter()
-        .map(|&(status, n)| {
-            let text = format!("{n} {status}");
-            if n == 0 { text } else { paint(&text, status_style(status)) }
-        })
-        .collect();
-    let total: usize = recap.counts.iter().map(|&(_, n)| n).sum();
-    line(format!(
-        "{total} scenario{} in {}: {}",
-        plural(total),
-        duration_ms(summary.duration_ms),
-        counts.join(", ")
-    ));
+    line(result_line(summary, recap.counts, recap.color));
     if let Some(reason) = summary.cancelled {
         let message = summary.cancel_message.as_deref().map_or(String::new(), |m| {
             format!(": {}", clean_line(&redact_userinfo(m), MAX_TEXT_CHARS))

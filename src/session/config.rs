@@ -94,6 +94,8 @@ pub struct RunConfig {
     pub color: bool,
     /// The `-v` count.
     pub verbose: u8,
+    /// `-q`: the progress shows only the one-line result.
+    pub quiet: bool,
     /// Append summary.md to `$GITHUB_STEP_SUMMARY` when that is set (not `--no-step-summary`).
     pub step_summary: bool,
     pub store: StoreOptions,

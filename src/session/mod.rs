@@ -22,7 +22,7 @@ use crate::engine::{Plan, RunOptions, Runner, StopSignal, StopSignalCell};
 use crate::judge::Judge;
 use crate::judge::rogue_evaluator::RogueEvaluator;
 use crate::model::{ExitCode, RunSummary};
-use crate::report::{Progress, ProgressMode, ReportError, ReportPaths, ReportSet};
+use crate::report::{Progress, ReportError, ReportPaths, ReportSet};
 use crate::scenario::Scenario;
 use crate::store::{Recorder, StoreError};
 
@@ -162,7 +162,8 @@ impl<'a> Session<'a> {
             .map_err(SessionError::Runtime)?;
         let progress = Progress::stderr(config.progress)
             .with_color(config.color)
-            .with_verbosity(config.verbose);
+            .with_verbosity(config.verbose)
+            .with_quiet(config.quiet);
         let recorder = store.recorder.take();
         let (summary, report_errors) =
             runtime.block_on(run_with_store(runner, plan, &paths, progress, recorder));
@@ -183,15 +184,15 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Run the plan with the standard reporters; Ctrl-C stops scheduling and still writes the
-/// reports, a second Ctrl-C writes what it can and exits at once.
+/// Run the plan with the standard reporters and `progress`; Ctrl-C stops scheduling and still
+/// writes the reports, a second Ctrl-C writes what it can and exits at once.
 pub async fn run_with_reports(
     options: RunOptions,
     plan: Plan,
     paths: &ReportPaths,
-    progress: ProgressMode,
+    progress: Progress,
 ) -> (crate::model::RunSummary, Vec<crate::report::ReportError>) {
-    run_with_store(Runner::new(options), plan, paths, Progress::stderr(progress), None).await
+    run_with_store(Runner::new(options), plan, paths, progress, None).await
 }
 
 /// [`run_with_reports`] with `runner` (its cache hook set) and the store's recorder when

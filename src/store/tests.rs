@@ -25,6 +25,7 @@ fn outcome(id: &str, status: Status) -> Outcome {
         cost_usd: Some(0.002),
         cached: false,
         cache: None,
+        judge_ms: None,
         attempts: 1,
         judge: None,
         llm: Vec::new(),

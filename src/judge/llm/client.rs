@@ -323,8 +323,8 @@ impl LlmClient {
             .post(url)
             .headers(headers)
             .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send();
+            .body(body.to_owned());
+        let send = crate::http::send(send, crate::http::Peer::Judge);
         let response = match tokio::time::timeout_at(deadline, send).await {
             Err(_) => return Err(Attempt::Failed(timeout())),
             Ok(Err(err)) => {
