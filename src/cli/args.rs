@@ -25,6 +25,24 @@ Examples:
   rogue-runner validate tests/rogue/scenarios/
   rogue-runner list tests/rogue/scenarios/ --priority P0 --format json";
 
+const WATCH_AFTER_HELP: &str = "\
+Runs the selected scenarios once, then waits. When a scenario file under PATH changes, the
+selected scenarios of that file run again (with --use-cache, unchanged results come back at
+once); when rogue-runner.toml (or $ROGUE_RUNNER_CONFIG) changes, the settings are read again
+and every selected scenario runs. A file that becomes invalid prints its problems and is run
+again once it is fixed. Filters, -E 'status(…)' and --rerun-failed are resolved when watch
+starts (and when the config file changes).
+
+Exit codes:
+  0    stopped with Ctrl-C while waiting for changes (whatever the last run found)
+  2    usage or configuration error at start (nothing ran)
+  130  Ctrl-C during a run: the run stops as `run` does, and so does watch
+  143  SIGTERM (129: SIGHUP), during a run or while waiting
+
+Examples:
+  rogue-runner watch tests/rogue/scenarios/ --use-cache
+  rogue-runner watch tests/rogue/scenarios/checkout.yaml --agent '*=http://localhost:9000'";
+
 /// Run LLM-agent test scenarios in parallel against live agents.
 ///
 /// With no subcommand, runs the scenarios in --scenarios-dir (the same as `run`).
@@ -54,6 +72,10 @@ pub enum Command {
     /// Run scenarios against their agents and write reports (the default command).
     #[command(after_help = AFTER_HELP)]
     Run(RunArgs),
+    /// Run the scenarios in PATH…, then rerun a file's scenarios each time it changes, until
+    /// Ctrl-C; takes the same options as `run`.
+    #[command(after_help = WATCH_AFTER_HELP, mut_arg("scenarios_dir", |a| a.required(false)))]
+    Watch(Box<WatchArgs>),
     /// Project the LLM cost of the selected scenarios (per run and per month) without running
     /// anything; takes the same options as `run`.
     Estimate(Box<RunArgs>),
@@ -111,6 +133,18 @@ pub struct FilterArgs {
     /// taken; with the other filters, all must match.
     #[arg(short = 'E', long = "filter-expr", alias = "filterset", value_name = "EXPR")]
     pub filter_expr: Vec<String>,
+    /// Only the scenarios that failed or errored in the latest run recorded in --cache-dir,
+    /// or in run RUN (`--rerun-failed=ID`: an id or unique prefix from `history`); with the
+    /// other filters, all must match. When nothing failed there, says so and runs nothing
+    /// (exit 0).
+    #[arg(
+        long,
+        value_name = "RUN",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "latest"
+    )]
+    pub rerun_failed: Option<String>,
     /// Only shard K of N (`hash:K/N`, K from 1): stable, disjoint shards for CI matrix jobs.
     /// `hash:N` takes K from JOB_COMPLETION_INDEX + 1 (Kubernetes Indexed Jobs).
     #[arg(long, value_name = "hash:K/N")]
@@ -323,6 +357,16 @@ pub struct RunArgs {
     /// for the config-file layer and the record of where each setting came from.
     #[arg(skip)]
     pub sources: super::config::ArgSources,
+}
+
+/// `watch PATH… [the run's options]`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Scenario files or directories to run and watch (as well as any --scenarios-dir).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

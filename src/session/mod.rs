@@ -8,6 +8,7 @@
 
 mod config;
 mod store;
+pub mod watch;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
