@@ -82,8 +82,11 @@ pub(super) fn load_selection(
         return Ok(Err(ExitCode::Usage));
     }
     // An `--agent` that matches no agent of the selection is a typo, not a no-op. Checked on
-    // the whole selection: a shard may hold none of an agent's scenarios.
-    check_overrides(config, &whole)?;
+    // the whole selection: a shard may hold none of an agent's scenarios. (--rerun-failed
+    // checked them on every loaded scenario above.)
+    if rerun.is_none() {
+        check_overrides(config, &whole)?;
+    }
     let Some(partition) = partition else {
         return Ok(Ok(Selected { scenarios: whole, partition: None }));
     };
