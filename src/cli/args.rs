@@ -134,9 +134,9 @@ pub struct FilterArgs {
     #[arg(short = 'E', long = "filter-expr", alias = "filterset", value_name = "EXPR")]
     pub filter_expr: Vec<String>,
     /// Only the scenarios that failed or errored in the latest run recorded in --cache-dir,
-    /// or in run RUN (`--rerun-failed=ID`: an id or unique prefix from `history`); with the
-    /// other filters, all must match. When nothing failed there, says so and runs nothing
-    /// (exit 0).
+    /// or in run RUN (`--rerun-failed=ID`: an id or unique prefix from `history`); a shard's
+    /// run stands for every shard of its partitioned run. With the other filters, all must
+    /// match. When nothing failed there, says so and runs nothing (exit 0).
     #[arg(
         long,
         value_name = "RUN",
