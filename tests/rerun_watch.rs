@@ -271,18 +271,26 @@ mod watch {
             }
         }
 
-        /// Sends SIGINT and returns the exit code.
+        /// Sends SIGINT; returns the exit code and every line said since the last wait.
         fn interrupt(mut self) -> (i32, Vec<String>) {
             let pid = self.child.id().to_string();
             let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
             assert!(status.success());
-            let rest = self.wait_for("stopped");
-            // Its stderr ended: the process is exiting, `wait` returns promptly.
             let (tx, rx) = channel();
+            let mut child =
+                std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
             std::thread::spawn(move || {
-                let _ = tx.send(self.child.wait().map(|s| s.code()));
+                let _ = tx.send(child.wait().map(|s| s.code()));
             });
-            let code = rx.recv_timeout(PATIENCE).unwrap().unwrap().unwrap_or(-1);
+            let code = rx
+                .recv_timeout(PATIENCE)
+                .unwrap_or_else(|_| {
+                    panic!("watch did not exit; it said:\n{}", self.seen.join("\n"))
+                })
+                .unwrap()
+                .unwrap_or(-1);
+            // The process is gone: the reader thread sends what was left and ends.
+            let rest: Vec<String> = self.lines.iter().collect();
             (code, rest)
         }
     }
@@ -338,8 +346,30 @@ mod watch {
         assert_eq!(ran(dir).len(), 7);
 
         // Ctrl-C while waiting is the way out: exit 0.
-        let (code, _) = watch.interrupt();
-        assert_eq!(code, 0);
+        let (code, rest) = watch.interrupt();
+        assert_eq!(code, 0, "{rest:?}");
+        assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
+    }
+
+    #[test]
+    fn ctrl_c_during_a_run_stops_the_run_and_watch_with_130() {
+        // Every reply takes 20 s: the run is still going when Ctrl-C comes.
+        let options =
+            MockAgentOptions { latency: Duration::from_secs(20), ..MockAgentOptions::default() };
+        let agent = MockServer::start(options);
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        write_shop(dir, &[]);
+        let mut watch = Watch::start(dir, &agent);
+        // Said as the run starts.
+        watch.wait_for("judge:");
+        let (code, rest) = watch.interrupt();
+        assert_eq!(code, 130, "{rest:?}");
+        assert!(!rest.iter().any(|l| l.contains("watching")), "{rest:?}");
+        let results: Value =
+            serde_json::from_str(&fs_err::read_to_string(dir.join("out/results.json")).unwrap())
+                .unwrap();
+        assert_eq!(results["run"]["exit_code"], 130, "the interrupted run wrote its reports");
     }
 
     #[test]

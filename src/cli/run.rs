@@ -21,7 +21,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             return Ok(code);
         }
     };
-    run_selected(&config, selected, stderr)
+    run_selected(&config, selected, None, stderr)
 }
 
 /// `--evaluator rogue` needs an agent protocol the Rogue server speaks.
@@ -43,6 +43,7 @@ pub(super) fn check_evaluator(config: &RunConfig) -> Result<(), CliError> {
 pub(super) fn run_selected(
     config: &RunConfig,
     Selected { scenarios, partition }: Selected,
+    stop: Option<&crate::session::watch::StopRequest>,
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     let session = Session::new(config);
@@ -90,7 +91,7 @@ pub(super) fn run_selected(
         )
     })?;
     plan.partition = partition;
-    let result = session.run(plan, stderr).map_err(session_error)?;
+    let result = session.run_until(plan, stderr, stop).map_err(session_error)?;
     for error in &result.report_errors {
         writeln!(stderr, "warning: {error}")?;
     }

@@ -50,15 +50,18 @@ pub(super) fn watch(args: &WatchArgs, stderr: &mut dyn Write) -> Result<ExitCode
     let mut round = Round::All;
     let mut first = true;
     loop {
-        if watcher.stop_requested() {
-            return Ok(ExitCode::Success);
-        }
-        match run_round(&config, &round, stderr) {
+        match run_round(&config, &round, &watcher, stderr) {
             Ok(Some(code)) if interrupted(code) => return Ok(code),
             Ok(_) => {}
             // At start, a problem with the flags is for the user to fix before watching.
             Err(e) if first => return Err(e),
             Err(e) => writeln!(stderr, "{:?}", miette::Report::new(e))?,
+        }
+        // A signal during the round that its run did not hear (sent while the files loaded,
+        // or just before the run listened): a stop during a round all the same.
+        if let Some(signal) = watcher.stop_requested() {
+            writeln!(stderr, "stopped")?;
+            return Ok(signal.exit_code());
         }
         first = false;
         writeln!(
@@ -117,6 +120,7 @@ fn config_file() -> PathBuf {
 fn run_round(
     config: &RunConfig,
     round: &Round,
+    watcher: &Watcher,
     stderr: &mut dyn Write,
 ) -> Result<Option<ExitCode>, CliError> {
     let report = load_paths(&config.paths, &config.load);
@@ -162,8 +166,11 @@ fn run_round(
         writeln!(stderr, "nothing to run: {what}")?;
         return Ok(None);
     }
+    if watcher.stop_requested().is_some() {
+        return Ok(None);
+    }
     let selected = Selected { scenarios, partition: None };
-    super::run::run_selected(config, selected, stderr).map(Some)
+    super::run::run_selected(config, selected, Some(watcher.stop()), stderr).map(Some)
 }
 
 /// Paths as the watcher reports them (canonical), computed once per file.

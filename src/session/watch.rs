@@ -8,12 +8,12 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use tokio_util::sync::CancellationToken;
 
 use crate::engine::StopSignal;
 
@@ -47,8 +47,36 @@ pub struct Watcher {
     /// Kept alive: dropping it stops the watching.
     _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
     events: mpsc::Receiver<WatchEvent>,
-    stop_requested: Arc<AtomicBool>,
+    stop_requested: StopRequest,
     config_file: PathBuf,
+}
+
+/// The first stop signal that arrived while watching, for the loop and for the run in
+/// progress ([`super::Session::run_until`]).
+#[derive(Debug, Clone, Default)]
+pub struct StopRequest {
+    first: Arc<Mutex<Option<StopSignal>>>,
+    token: CancellationToken,
+}
+
+impl StopRequest {
+    fn set(&self, signal: StopSignal) {
+        if let Ok(mut first) = self.first.lock() {
+            first.get_or_insert(signal);
+        }
+        self.token.cancel();
+    }
+
+    /// The signal, once one arrived.
+    pub fn get(&self) -> Option<StopSignal> {
+        self.first.lock().ok().and_then(|first| *first)
+    }
+
+    /// Waits for a signal.
+    pub async fn stopped(&self) -> StopSignal {
+        self.token.cancelled().await;
+        self.get().unwrap_or(StopSignal::Interrupt)
+    }
 }
 
 /// Which changed paths matter: scenario files under a watched directory, a watched file
@@ -84,8 +112,8 @@ impl Watcher {
         ignored: &[PathBuf],
     ) -> Result<Watcher, WatchError> {
         let (tx, events) = mpsc::channel();
-        let stop_requested = Arc::new(AtomicBool::new(false));
-        listen_for_stop(tx.clone(), Arc::clone(&stop_requested))?;
+        let stop_requested = StopRequest::default();
+        listen_for_stop(tx.clone(), stop_requested.clone())?;
 
         let config_file = absolute(config_file);
         let mut relevant = Relevant {
@@ -173,10 +201,16 @@ impl Watcher {
         WatchEvent::Changed(changed)
     }
 
-    /// Whether a stop signal arrived (checked before starting a run, as the run's own
-    /// listener only hears the signals sent while it runs).
-    pub fn stop_requested(&self) -> bool {
-        self.stop_requested.load(Ordering::SeqCst)
+    /// The stop signal that arrived, if one did: a run's own listener hears only the
+    /// signals sent while it runs, so one sent while a round loads its files, or just before
+    /// the run listens, is found here.
+    pub fn stop_requested(&self) -> Option<StopSignal> {
+        self.stop_requested.get()
+    }
+
+    /// What a run started by `watch` listens to besides its own signal handlers.
+    pub fn stop(&self) -> &StopRequest {
+        &self.stop_requested
     }
 
     /// The config file, as changed paths name it.
@@ -196,7 +230,7 @@ fn absolute(path: &Path) -> PathBuf {
 /// returns once the handlers are installed.
 fn listen_for_stop(
     tx: mpsc::Sender<WatchEvent>,
-    stop_requested: Arc<AtomicBool>,
+    stop_requested: StopRequest,
 ) -> Result<(), WatchError> {
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
     std::thread::Builder::new()
@@ -219,7 +253,7 @@ fn listen_for_stop(
                 };
                 let _ = ready_tx.send(Ok(()));
                 while let Some(signal) = signals.next().await {
-                    stop_requested.store(true, Ordering::SeqCst);
+                    stop_requested.set(signal);
                     if tx.send(WatchEvent::Stop(signal)).is_err() {
                         return;
                     }
