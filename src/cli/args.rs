@@ -28,6 +28,24 @@ Examples:
   rogue-runner list tests/rogue/scenarios/ --priority P0 --format json
   rogue-runner -vv --log-file run.log --scenarios-dir tests/rogue/scenarios/";
 
+const WATCH_AFTER_HELP: &str = "\
+Runs the selected scenarios once, then waits. When a scenario file under PATH changes, the
+selected scenarios of that file run again (with --use-cache, unchanged results come back at
+once); when rogue-runner.toml (or $ROGUE_RUNNER_CONFIG) changes, the settings are read again
+and every selected scenario runs. A file that becomes invalid prints its problems and is run
+again once it is fixed. Filters, -E 'status(…)' and --rerun-failed are resolved when watch
+starts (and when the config file changes).
+
+Exit codes:
+  0    stopped with Ctrl-C while waiting for changes (whatever the last run found)
+  2    usage or configuration error at start (nothing ran)
+  130  Ctrl-C during a run: the run stops as `run` does, and so does watch
+  143  SIGTERM (129: SIGHUP), during a run or while waiting
+
+Examples:
+  rogue-runner watch tests/rogue/scenarios/ --use-cache
+  rogue-runner watch tests/rogue/scenarios/checkout.yaml --agent '*=http://localhost:9000'";
+
 /// Run LLM-agent test scenarios in parallel against live agents.
 ///
 /// With no subcommand, runs the scenarios in PATH… and --scenarios-dir (the same as `run`).
@@ -82,6 +100,10 @@ pub enum Command {
     /// Run scenarios against their agents and write reports (the default command).
     #[command(after_help = AFTER_HELP)]
     Run(RunArgs),
+    /// Run the scenarios in PATH…, then rerun a file's scenarios each time it changes, until
+    /// Ctrl-C; takes the same options as `run`.
+    #[command(after_help = WATCH_AFTER_HELP)]
+    Watch(Box<RunArgs>),
     /// Project the LLM cost of the selected scenarios (per run and per month) without running
     /// anything; takes the same options as `run`.
     Estimate(Box<RunArgs>),
@@ -139,6 +161,18 @@ pub struct FilterArgs {
     /// taken; with the other filters, all must match.
     #[arg(short = 'E', long = "filter-expr", alias = "filterset", value_name = "EXPR")]
     pub filter_expr: Vec<String>,
+    /// Only the scenarios that failed or errored in the latest run recorded in --cache-dir,
+    /// or in run RUN (`--rerun-failed=ID`: an id or unique prefix from `history`); a shard's
+    /// run stands for every shard of its partitioned run. With the other filters, all must
+    /// match. When nothing failed there, says so and runs nothing (exit 0).
+    #[arg(
+        long,
+        value_name = "RUN",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "latest"
+    )]
+    pub rerun_failed: Option<String>,
     /// Only shard K of N (`hash:K/N`, K from 1): stable, disjoint shards for CI matrix jobs.
     /// `hash:N` takes K from JOB_COMPLETION_INDEX + 1 (Kubernetes Indexed Jobs).
     #[arg(long, value_name = "hash:K/N")]

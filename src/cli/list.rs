@@ -35,6 +35,14 @@ pub(super) fn run(
     let selected: Vec<&Scenario> = selection.apply(report.scenarios.iter().collect());
     let loaded = report.scenarios.len();
     let stats = Stats::of(selected.iter().copied());
+    if let Some(rerun) = selection.rerun() {
+        // The same notes as `run`'s; an empty list says the rest.
+        super::select::RerunCheck::of(rerun, &report.scenarios).write(
+            rerun,
+            selected.len(),
+            stderr,
+        )?;
+    }
     let seed = match selection.sampling() {
         Sampling::Sample { seed, .. } => Some(seed),
         Sampling::All | Sampling::Limit(_) => None,

@@ -15,6 +15,7 @@ mod run;
 mod select;
 mod store;
 mod validate;
+mod watch;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -79,6 +80,7 @@ where
         (None, _) => Some((&mut cli.run, &matches)),
         (Some(Command::Run(args)), Some((_, sub))) => Some((args, sub)),
         (Some(Command::Estimate(args)), Some((_, sub))) => Some((&mut **args, sub)),
+        (Some(Command::Watch(args)), Some((_, sub))) => Some((&mut **args, sub)),
         (Some(Command::Cache(args)), Some((_, sub))) => {
             match (&mut args.action, sub.subcommand()) {
                 (args::CacheAction::Why(why), Some((_, why_matches))) => {
@@ -179,6 +181,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
         }
         Some(Command::Run(args)) => run::run(&args, err),
         Some(Command::Estimate(args)) => estimate::run(&args, out, err),
+        Some(Command::Watch(args)) => watch::watch(&args, err),
         None => {
             mistyped_subcommand(&cli.run.scenarios.paths)?;
             run::run(&cli.run, err)
@@ -315,8 +318,8 @@ fn current_thread_runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// The validated selection: filters, `-E` expressions (their `status()` answered from the
-/// latest run in `cache_dir`), `--limit`/`--sample` when the command takes them, and the
-/// shard.
+/// latest run in `cache_dir`), `--rerun-failed` (read from `cache_dir` too), `--limit`/
+/// `--sample` when the command takes them, and the shard.
 fn selection_from(
     filters: &args::FilterArgs,
     sample: Option<&args::SampleArgs>,
@@ -345,6 +348,11 @@ fn selection_from(
     let filter = set.resolve(statuses).map_err(|e| {
         CliError::usage(e.to_string(), "run once first: every run records its results")
     })?;
+    let rerun = filters
+        .rerun_failed
+        .as_deref()
+        .map(|run| select::rerun_failed(cache_dir, run))
+        .transpose()?;
     let sampling = match sample {
         None | Some(args::SampleArgs { limit: None, sample: None, .. }) => Sampling::All,
         Some(args::SampleArgs { limit: Some(n), .. }) => Sampling::Limit(*n),
@@ -358,7 +366,11 @@ fn selection_from(
             Sampling::Sample { n: *n, seed: seed.unwrap_or_else(|| fastrand::u64(..)) }
         }
     };
-    Ok(selection.with_filter(filter).with_sampling(sampling).with_partition(partition))
+    Ok(selection
+        .with_filter(filter)
+        .with_rerun(rerun)
+        .with_sampling(sampling)
+        .with_partition(partition))
 }
 
 #[cfg(test)]

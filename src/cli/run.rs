@@ -9,10 +9,23 @@ use super::{CliError, config, store};
 use crate::engine::Plan;
 use crate::model::ExitCode;
 use crate::report::ProgressMode;
-use crate::session::{BaselineReport, JudgeSetup, Session, SessionError};
+use crate::session::{BaselineReport, JudgeSetup, RunConfig, Session, SessionError};
 
 pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, CliError> {
     let config = config::run_config(args)?;
+    check_evaluator(&config)?;
+    let selected = match load_selection(&config, stderr)? {
+        Ok(s) => s,
+        Err(code) => {
+            write_failed_shard(&config, stderr)?;
+            return Ok(code);
+        }
+    };
+    run_selected(&config, selected, None, stderr)
+}
+
+/// `--evaluator rogue` needs an agent protocol the Rogue server speaks.
+pub(super) fn check_evaluator(config: &RunConfig) -> Result<(), CliError> {
     if config.judge.evaluator == crate::session::Evaluator::Rogue {
         crate::judge::rogue_evaluator::protocol_of(&config.options.agent_kind).map_err(|e| {
             CliError::usage(
@@ -21,22 +34,27 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             )
         })?;
     }
-    let Selected { scenarios, partition } = match load_selection(&config, stderr)? {
-        Ok(s) => s,
-        Err(code) => {
-            write_failed_shard(&config, stderr)?;
-            return Ok(code);
-        }
-    };
-    let session = Session::new(&config);
+    Ok(())
+}
+
+/// Runs the scenarios selected and prints what a person needs besides the progress and the
+/// recap: how they are judged, warnings, where the reports are, the baseline comparison.
+/// `run` does it once; `watch` once per change.
+pub(super) fn run_selected(
+    config: &RunConfig,
+    Selected { scenarios, partition }: Selected,
+    stop: Option<&crate::session::watch::StopRequest>,
+    stderr: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let session = Session::new(config);
     // `-q`: notes and warnings go nowhere; errors are returned, and the progress prints the
     // one-line result.
     let mut sink = std::io::sink();
     let notes: &mut dyn Write = if config.quiet { &mut sink } else { &mut *stderr };
-    write_notes(&config, &session, &scenarios, notes)?;
+    write_notes(config, &session, &scenarios, notes)?;
     let mut plan = Plan::build(scenarios, &config.routing).map_err(|e| unrouted_error(&e))?;
     plan.partition = partition;
-    let result = session.run(plan, notes).map_err(session_error)?;
+    let result = session.run_until(plan, notes, stop).map_err(session_error)?;
     for error in &result.report_errors {
         writeln!(stderr, "warning: {error}")?;
     }

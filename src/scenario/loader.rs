@@ -263,7 +263,8 @@ fn walk(
     true
 }
 
-fn is_scenario_file(path: &Path) -> bool {
+/// Whether a directory walk reads this file: its extension is .yaml, .yml or .json (any case).
+pub fn is_scenario_file(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))

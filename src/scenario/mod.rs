@@ -24,8 +24,8 @@ pub mod source_file;
 pub use assertion::{Assertion, AssertionKind, ExpectedValue, PRESENCE_SENTINELS};
 pub use diagnostic::{Diagnostic, RenderedDiagnostic, Severity};
 pub use loader::{
-    FileResult, LoadOptions, LoadReport, LoadedFile, line_col_offset, load_file, load_paths,
-    load_text,
+    FileResult, LoadOptions, LoadReport, LoadedFile, is_scenario_file, line_col_offset, load_file,
+    load_paths, load_text,
 };
 pub use model::{
     AgentRef, AgentSource, Conversation, DescriptionRole, Dialect, Layout, Limits, Placement,
@@ -36,5 +36,5 @@ pub use priority::{InvalidPriority, Priority};
 mod selection;
 mod stats;
 pub use filter::{FilterError, FilterSet, ResolvedFilter, StatusLookup};
-pub use selection::{InvalidPattern, Sampling, Selection};
+pub use selection::{InvalidPattern, Rerun, Sampling, Selection};
 pub use stats::{PriorityCounts, Stats, UNASSIGNED_AGENT};

@@ -1,8 +1,11 @@
-//! Which scenarios a command works on: priority, category, tag and id-glob filters and
-//! `-E` expressions, then `--limit`/`--sample`, then `--partition`. Values within one filter
-//! are alternatives; different filters (and the `-E` expressions) must all match.
+//! Which scenarios a command works on: priority, category, tag and id-glob filters, `-E`
+//! expressions and `--rerun-failed`, then `--limit`/`--sample`, then `--partition`. Values
+//! within one filter are alternatives; different filters (and the `-E` expressions) must all
+//! match.
 
 use std::borrow::Borrow;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
@@ -17,8 +20,20 @@ pub struct Selection {
     ids: Option<GlobSet>,
     /// The `-E` expressions, their `status()` already answered.
     filter: ResolvedFilter,
+    /// `--rerun-failed`: only the scenarios that failed or errored in a recorded run.
+    rerun: Option<Arc<Rerun>>,
     sampling: Sampling,
     partition: Option<Partition>,
+}
+
+/// What `--rerun-failed` reads from the store: the scenarios that failed or errored in the
+/// recorded run(s) it names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rerun {
+    /// The run(s) read, as messages name them (`1a2b3c4d (2026-12-02 16:03:34)`).
+    pub runs: Vec<String>,
+    /// The ids that failed or errored there.
+    pub ids: BTreeSet<String>,
 }
 
 /// How a matching selection is cut down for a quick smoke run.
@@ -106,6 +121,7 @@ impl Selection {
             tags,
             ids,
             filter: ResolvedFilter::default(),
+            rerun: None,
             sampling: Sampling::All,
             partition: None,
         })
@@ -116,6 +132,18 @@ impl Selection {
     pub fn with_filter(mut self, filter: ResolvedFilter) -> Self {
         self.filter = filter;
         self
+    }
+
+    /// Also require the scenario to be one that failed or errored in a recorded run.
+    #[must_use]
+    pub fn with_rerun(mut self, rerun: Option<Rerun>) -> Self {
+        self.rerun = rerun.map(Arc::new);
+        self
+    }
+
+    /// The `--rerun-failed` set, if any.
+    pub fn rerun(&self) -> Option<&Rerun> {
+        self.rerun.as_deref()
     }
 
     /// Cut the matching scenarios down (`--limit`, `--sample`) before sharding.
@@ -153,6 +181,7 @@ impl Selection {
             && (self.tags.is_empty() || self.tags.iter().any(|t| scenario.tags.contains(t)))
             && self.ids.as_ref().is_none_or(|ids| ids.is_match(&scenario.id))
             && self.filter.matches(scenario)
+            && self.rerun.as_ref().is_none_or(|r| r.ids.contains(&scenario.id))
     }
 
     /// Keep what a run selects: the matching scenarios, cut down by `--limit`/`--sample`,
@@ -173,6 +202,7 @@ impl Selection {
             && self.tags.is_empty()
             && self.ids.is_none()
             && self.filter.is_empty()
+            && self.rerun.is_none()
             && self.sampling == Sampling::All
             && self.partition.is_none()
     }

@@ -8,6 +8,7 @@
 
 mod config;
 mod store;
+pub mod watch;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -137,6 +138,18 @@ impl<'a> Session<'a> {
     /// `diag` as they arise. Ctrl-C, SIGTERM and SIGHUP stop scheduling and still write every
     /// report; a second signal writes what it can and exits at once.
     pub fn run(&self, plan: Plan, diag: &mut dyn Write) -> Result<RunResult, SessionError> {
+        self.run_until(plan, diag, None)
+    }
+
+    /// [`Session::run`], also stopped (as by that signal) when `stop` is: `watch` listens for
+    /// signals between runs, and a signal it heard just before this run listened stops the
+    /// run all the same.
+    pub fn run_until(
+        &self,
+        plan: Plan,
+        diag: &mut dyn Write,
+        stop: Option<&watch::StopRequest>,
+    ) -> Result<RunResult, SessionError> {
         let config = self.config;
         let mut paths = ReportPaths::new(&config.output_dir).with_formats(config.formats);
         if config.step_summary {
@@ -166,7 +179,7 @@ impl<'a> Session<'a> {
             .with_quiet(config.quiet);
         let recorder = store.recorder.take();
         let (summary, report_errors) =
-            runtime.block_on(run_with_store(runner, plan, &paths, progress, recorder));
+            runtime.block_on(run_with_store(runner, plan, &paths, progress, recorder, stop));
         // The reports are written and synced. Dropping the runtime would close the pooled
         // connections (up to one per --parallel slot) and free their buffers one by one on
         // this thread before the process can exit: 8-30 ms at --parallel 500. Leave that to
@@ -192,7 +205,7 @@ pub async fn run_with_reports(
     paths: &ReportPaths,
     progress: Progress,
 ) -> (crate::model::RunSummary, Vec<crate::report::ReportError>) {
-    run_with_store(Runner::new(options), plan, paths, progress, None).await
+    run_with_store(Runner::new(options), plan, paths, progress, None, None).await
 }
 
 /// [`run_with_reports`] with `runner` (its cache hook set) and the store's recorder when
@@ -204,7 +217,9 @@ async fn run_with_store(
     paths: &ReportPaths,
     progress: Progress,
     recorder: Option<Recorder>,
+    stop: Option<&watch::StopRequest>,
 ) -> (crate::model::RunSummary, Vec<crate::report::ReportError>) {
+    let stop = stop.cloned();
     let mut set = ReportSet::standard(paths, progress.with_reports(paths));
     if let Some(recorder) = recorder {
         set = set.with_first(recorder);
@@ -218,9 +233,16 @@ async fn run_with_store(
         let reports = Arc::clone(&reports);
         async move {
             let mut signals = StopSignals::new();
+            let first = match stop {
+                Some(stop) => tokio::select! {
+                    signal = signals.next() => signal,
+                    signal = stop.stopped() => Some(signal),
+                },
+                None => signals.next().await,
+            };
             // Ctrl-C, SIGTERM and SIGHUP take the same path: stop scheduling, write every
             // report. A second signal writes what it can and exits at once.
-            if let Some(first) = signals.next().await {
+            if let Some(first) = first {
                 let _ = stop_signal.set(first);
                 cancel.cancel();
                 if let Some(second) = signals.next().await {
