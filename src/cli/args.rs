@@ -75,6 +75,9 @@ pub enum Command {
     History(HistoryArgs),
     /// Compare two recorded runs: newly failing, fixed, still failing, flaky, cost, latency.
     Compare(CompareArgs),
+    /// Print the resolved settings of a run and where each came from (flag, environment,
+    /// config file and profile, default). Takes `run`'s options after its own.
+    Config(ConfigArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -319,10 +322,27 @@ pub struct RunArgs {
     #[command(flatten)]
     pub judge: super::judge_args::JudgeArgs,
 
+    /// Apply the settings of [profile.NAME] in rogue-runner.toml over its [run] table
+    /// (`default`: [run] alone).
+    #[arg(long, value_name = "NAME", env = "ROGUE_PROFILE")]
+    pub profile: Option<String>,
+
     /// Where clap found each value (flag, environment, default): filled in after parsing,
     /// for the config-file layer and the record of where each setting came from.
     #[arg(skip)]
     pub sources: super::config::ArgSources,
+}
+
+/// `config [--format table|json] [RUN OPTIONS…]`.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Output: a table, or one JSON document. Give it before the run options (after them,
+    /// `--format` is `run`'s report list).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// The options of `run` whose settings to show (e.g. --profile ci --parallel 3).
+    #[arg(value_name = "RUN OPTIONS", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub run: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
