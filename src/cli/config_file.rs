@@ -145,6 +145,14 @@ impl ConfigFile {
         }))
     }
 
+    /// `path:line:col` of byte `offset`.
+    fn place_of(&self, offset: usize) -> String {
+        let before = self.text.get(..offset).unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("{}:{line}:{col}", self.path.display())
+    }
+
     /// The names of the profiles, `default` (built in) first.
     pub(crate) fn profile_names(&self) -> Vec<String> {
         std::iter::once(DEFAULT_PROFILE.to_owned()).chain(self.profiles.keys().cloned()).collect()
@@ -180,14 +188,14 @@ impl ConfigFile {
                 Some("see the example rogue-runner.toml in the README".to_owned()),
             )
         })?;
-        for (key, value) in table.get_ref() {
+        for (key, value) in in_order(table.get_ref()) {
             let name = key.get_ref().as_ref();
             let table = file.table(name, value, TOP_KEYS, "the top level", key.span())?;
             match name {
                 "run" => file.run = file.run_table("run", table, run_keys, false)?,
                 "agents" => file.agents = file.agents_tables("agents", table)?,
                 "profile" => {
-                    for (pkey, pvalue) in table {
+                    for (pkey, pvalue) in in_order(table) {
                         let pname = pkey.get_ref().as_ref();
                         if pname == DEFAULT_PROFILE {
                             return Err(file.error(
@@ -216,12 +224,12 @@ impl ConfigFile {
                     }
                 }
                 "judge" => {
-                    for (jkey, jvalue) in table {
+                    for (jkey, jvalue) in in_order(table) {
                         let jname = jkey.get_ref().as_ref();
                         file.known(jname, JUDGE_KEYS, "[judge]", jkey.span())?;
                         if jname == "models" {
                             let models = file.any_table("judge.models", jvalue)?;
-                            for (mkey, _) in models {
+                            for (mkey, _) in in_order(models) {
                                 file.known(
                                     mkey.get_ref(),
                                     MODEL_KEYS,
@@ -233,7 +241,7 @@ impl ConfigFile {
                     }
                 }
                 _ => {
-                    for (ckey, _) in table {
+                    for (ckey, _) in in_order(table) {
                         file.known(ckey.get_ref(), COST_KEYS, "[cost]", ckey.span())?;
                     }
                 }
@@ -299,7 +307,7 @@ impl ConfigFile {
         in_profile: bool,
     ) -> Result<BTreeMap<String, Entry>, CliError> {
         let mut entries = BTreeMap::new();
-        for (key, value) in table {
+        for (key, value) in in_order(table) {
             let name = key.get_ref().as_ref();
             let Some(canonical) = run_keys.canonical(name) else {
                 let mut names: Vec<&str> = run_keys.names().collect();
@@ -332,12 +340,12 @@ impl ConfigFile {
         table: &DeTable<'_>,
     ) -> Result<BTreeMap<String, AgentTable>, CliError> {
         let mut agents = BTreeMap::new();
-        for (name, value) in table {
+        for (name, value) in in_order(table) {
             let name_text = name.get_ref().as_ref();
             let agent_prefix = format!("{prefix}.{name_text}");
             let fields = self.any_table(&agent_prefix, value)?;
             let mut agent = AgentTable::new();
-            for (key, value) in fields {
+            for (key, value) in in_order(fields) {
                 let key_text = key.get_ref().as_ref();
                 self.known(key_text, AGENT_KEYS, &format!("[{agent_prefix}]"), key.span())?;
                 let entry = self.entry(&format!("{agent_prefix}.{key_text}"), value)?;
@@ -396,6 +404,16 @@ impl ConfigFile {
         };
         Ok(Entry { key: key.to_owned(), value: parsed, span: value.span() })
     }
+}
+
+/// The entries of `table` in the order they are written, so that the first problem reported
+/// is the first in the file.
+fn in_order<'t, 'i>(
+    table: &'t DeTable<'i>,
+) -> Vec<(&'t toml::Spanned<toml::de::DeString<'i>>, &'t toml::Spanned<DeValue<'i>>)> {
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(key, _)| key.span().start);
+    entries
 }
 
 fn agent_help(key: &str) -> String {
@@ -817,15 +835,15 @@ fn check_auth(file: &ConfigFile, entry: &Entry, spec: &str) -> Result<(), CliErr
     if matches!(scheme, "bearer" | "api-key" | "basic") && is_var && spec.contains(':') {
         return Ok(());
     }
-    // The value may be a secret: it is not repeated in the message.
-    Err(file.error(
-        format!("`{}` is not bearer:ENV, api-key:HEADER:ENV or basic:USER:ENV", entry.key),
-        entry.span.clone(),
-        "not an auth scheme",
-        Some(
-            "credentials are read from environment variables only: write auth = \"bearer:AGENT_TOKEN\" and export AGENT_TOKEN"
-                .to_owned(),
+    // The value may be a secret pasted in: neither the message nor a quote of the file
+    // repeats it, only its place.
+    Err(CliError::usage(
+        format!(
+            "{}: `{}` is not bearer:ENV, api-key:HEADER:ENV or basic:USER:ENV",
+            file.place_of(entry.span.start),
+            entry.key
         ),
+        "credentials are read from environment variables only: write auth = \"bearer:AGENT_TOKEN\" and export AGENT_TOKEN",
     ))
 }
 
@@ -837,4 +855,292 @@ pub(crate) fn raw_values(matches: &clap::ArgMatches, id: &str) -> Vec<String> {
         .flatten()
         .map(|values| values.map(|v| v.to_string_lossy().into_owned()).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::{ConfigArgs, OutputFormat};
+    use crate::cli::{ParseError, parse_layered};
+
+    /// A config file with `text` in a temp dir, and an environment naming it.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    }
+
+    impl Fixture {
+        fn new(text: &str) -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("rr.toml");
+            fs_err::write(&path, text).unwrap();
+            Fixture { _dir: dir, path }
+        }
+
+        fn env(&self) -> impl Fn(&str) -> Option<String> + '_ {
+            move |name| (name == "ROGUE_RUNNER_CONFIG").then(|| self.path.display().to_string())
+        }
+
+        /// `rogue-runner ARGS` parsed over this file: the run's arguments.
+        fn parse(&self, args: &[&str]) -> Result<crate::cli::args::RunArgs, ParseError> {
+            let argv = std::iter::once("rogue-runner").chain(args.iter().copied());
+            let (cli, _, _) = parse_layered(argv.map(Into::into).collect(), &self.env(), false)?;
+            match cli.command {
+                Some(crate::cli::Command::Run(run)) => Ok(run),
+                None => Ok(cli.run),
+                other => panic!("not a run: {other:?}"),
+            }
+        }
+
+        fn error(&self, args: &[&str]) -> String {
+            match self.parse(args) {
+                Ok(run) => panic!("{args:?} parsed: {run:?}"),
+                Err(ParseError::Config(e)) => render(e),
+                Err(ParseError::Clap(e)) => e.to_string(),
+            }
+        }
+
+        /// `config --format json ARGS` over this file.
+        fn config_json(&self, args: &[&str]) -> serde_json::Value {
+            let args = ConfigArgs {
+                format: OutputFormat::Json,
+                run: args.iter().map(Into::into).collect(),
+            };
+            let mut out = Vec::new();
+            // A run that could not start still shows its settings (then says why).
+            let _ = crate::cli::config_show::show_with(&args, &self.env(), &mut out);
+            serde_json::from_slice(&out).unwrap()
+        }
+    }
+
+    fn render(e: CliError) -> String {
+        let mut text = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100)
+            .render_report(&mut text, &e)
+            .unwrap();
+        text
+    }
+
+    fn row<'a>(doc: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+        doc["settings"].as_array().unwrap().iter().find(|r| r["key"] == key).unwrap()
+    }
+
+    /// A value clap takes for `arg`, written as TOML: the flags true, a count 1, the first
+    /// possible value, the default, or the first of a few likely values it parses.
+    fn sample_values(arg: &clap::Arg) -> Vec<String> {
+        match arg.get_action() {
+            ArgAction::SetTrue | ArgAction::SetFalse => return vec!["true".to_owned()],
+            ArgAction::Count => return vec!["1".to_owned()],
+            _ => {}
+        }
+        let mut texts: Vec<String> = Vec::new();
+        if let Some(value) = arg.get_possible_values().first() {
+            texts.push(value.get_name().to_owned());
+        }
+        texts.extend(arg.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()));
+        texts.extend(
+            [
+                "1",
+                "0.5",
+                "30s",
+                "P0",
+                "x",
+                "x=y",
+                "http://127.0.0.1:1",
+                "hash:1/2",
+                "bearer:SOME_VAR",
+            ]
+            .map(str::to_owned),
+        );
+        let quote = |t: &String| format!("{t:?}");
+        match arg.get_action() {
+            ArgAction::Append => texts.iter().map(|t| format!("[{}]", quote(t))).collect(),
+            _ => texts.iter().map(quote).collect(),
+        }
+    }
+
+    /// Keys that need another to parse (clap's `requires`), and that other.
+    const COMPANIONS: &[(&str, &str)] = &[("seed", "sample = 3\n")];
+
+    /// A flag added to `run` is a key of `[run]` (and of profiles) and a row of `config`, or
+    /// this test says which one is not: the point is that nobody keeps a list by hand.
+    #[test]
+    fn every_run_flag_is_a_run_key_a_profile_key_and_a_row_of_config() {
+        let keys = RunKeys::of_run_command();
+        assert!(keys.names().count() > 40, "the keys come from clap");
+        for (key, arg) in keys.args() {
+            let companion = COMPANIONS.iter().find(|(k, _)| *k == key).map_or("", |(_, c)| *c);
+            for (table, profile) in [("run", &[][..]), ("profile.p", &["--profile", "p"][..])] {
+                let mut refusals = Vec::new();
+                let accepted = sample_values(arg).into_iter().find(|value| {
+                    let text = format!("[{table}]\n{companion}{key} = {value}\n");
+                    let fixture = Fixture::new(&text);
+                    let mut args = vec!["run", "--scenarios-dir", "s"];
+                    args.extend_from_slice(profile);
+                    let run = match fixture.parse(&args) {
+                        Ok(run) => run,
+                        Err(ParseError::Config(e)) => {
+                            refusals.push(render(e));
+                            return false;
+                        }
+                        Err(ParseError::Clap(e)) => {
+                            refusals.push(e.to_string());
+                            return false;
+                        }
+                    };
+                    let source = run.sources.source_of(arg.get_id().as_str(), None);
+                    if key != "scenarios_dir" {
+                        assert_eq!(source, Some(Source::File(format!("{table}.{key}"))), "{text}");
+                    }
+                    let doc = fixture.config_json(profile);
+                    let row = row(&doc, key);
+                    assert_eq!(row["source"], "file", "{text}: {row}");
+                    assert_eq!(row["from"], format!("{table}.{key}"), "{text}: {row}");
+                    true
+                });
+                assert!(
+                    accepted.is_some(),
+                    "[{table}] {key} takes none of the sample values; add one to sample_values \
+                     or a companion to COMPANIONS:\n{}",
+                    refusals.join("\n")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_profile_overrides_run_and_a_flag_overrides_both() {
+        let fixture = Fixture::new(
+            "[run]\nscenarios_dir = [\"a\", \"b\"]\nparallel = 3\nuse_cache = true\n\
+             [profile.ci]\nparallel = 8\nuse_cache = false\n",
+        );
+        let run = fixture.parse(&["run"]).unwrap();
+        assert_eq!(run.scenarios_dir, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!((run.parallel, run.use_cache), (3, true));
+        let run = fixture.parse(&["run", "--profile", "ci"]).unwrap();
+        assert_eq!((run.parallel, run.use_cache), (8, false));
+        assert_eq!(
+            run.sources.source_of("use_cache", None),
+            Some(Source::File("profile.ci.use_cache".into()))
+        );
+        // `default` is [run] alone.
+        assert_eq!(fixture.parse(&["run", "--profile", "default"]).unwrap().parallel, 3);
+        let run = fixture.parse(&["run", "--profile", "ci", "--parallel", "2"]).unwrap();
+        assert_eq!(run.parallel, 2);
+        assert_eq!(run.sources.source_of("parallel", None), Some(Source::Flag));
+        // A list on the command line replaces the file's.
+        let run = fixture.parse(&["run", "--scenarios-dir", "c"]).unwrap();
+        assert_eq!(run.scenarios_dir, [PathBuf::from("c")]);
+        // The bare form and `estimate` read the same tables.
+        assert_eq!(fixture.parse(&["--profile", "ci", "--no-fail-fast"]).unwrap().parallel, 8);
+    }
+
+    #[test]
+    fn agents_tables_become_agent_flags_merged_by_name() {
+        let fixture = Fixture::new(
+            "[agents.a]\nurl = \"http://a\"\nauth = \"bearer:A_TOKEN\"\nprotocol = \"http-json\"\n\
+             version = \"v1\"\n[agents.b]\nurl = \"http://b\"\n\
+             [profile.staging.agents.b]\nurl = \"http://b-staging\"\n",
+        );
+        let run = fixture.parse(&["run", "--scenarios-dir", "s"]).unwrap();
+        assert_eq!(run.agents, ["a=http://a", "b=http://b"]);
+        assert_eq!(run.auth.as_deref(), Some("bearer:A_TOKEN"));
+        assert_eq!(run.agent_protocol, crate::cli::args::AgentProtocol::HttpJson);
+        assert_eq!(run.agent_versions, ["a=v1"]);
+        assert_eq!(run.sources.source_of("auth", None), Some(Source::File("agents.a.auth".into())));
+        let run = fixture.parse(&["run", "--scenarios-dir", "s", "--profile", "staging"]).unwrap();
+        assert_eq!(run.agents, ["a=http://a", "b=http://b-staging"]);
+        // A name on the command line replaces that agent's URL; the others stay.
+        let run =
+            fixture.parse(&["run", "--scenarios-dir", "s", "--agent", "a=http://cli"]).unwrap();
+        assert_eq!(run.agents, ["a=http://cli", "b=http://b"]);
+    }
+
+    #[test]
+    fn agents_with_different_auth_or_a_secret_in_the_file_are_refused() {
+        let fixture = Fixture::new(
+            "[agents.a]\nurl = \"http://a\"\nauth = \"bearer:A\"\n\
+             [agents.b]\nurl = \"http://b\"\nauth = \"bearer:B\"\n",
+        );
+        let error = fixture.error(&["run", "--scenarios-dir", "s"]);
+        assert!(error.contains("`agents.b.auth` differs from `agents.a.auth`"), "{error}");
+        for secret in ["bearer:sk-live-0123456789", "sk-live-0123456789", "basic:me:pa$$word"] {
+            let fixture =
+                Fixture::new(&format!("[agents.a]\nurl = \"http://a\"\nauth = {secret:?}\n"));
+            let error = fixture.error(&["run", "--scenarios-dir", "s"]);
+            assert!(error.contains("rr.toml:3:8: `agents.a.auth` is not bearer:ENV"), "{error}");
+            assert!(!error.contains("0123456789") && !error.contains("pa$$"), "{error}");
+            let fixture = Fixture::new(&format!("[run]\nauth = {secret:?}\n"));
+            let error = fixture.error(&["run", "--scenarios-dir", "s"]);
+            assert!(!error.contains("0123456789") && !error.contains("pa$$"), "{error}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_profiles_name_the_nearest_known_one() {
+        let cases = [
+            ("[rnu]\n", "unknown key `rnu` in the top level", "did you mean `run`?"),
+            ("[run]\nscenarios-dir = \"x\"\n", "in [run]", "did you mean `scenarios_dir`?"),
+            ("[run]\nparalel = 3\n", "unknown key `paralel` in [run]", "did you mean `parallel`?"),
+            ("[profile.ci]\nretires = 1\n", "in [profile.ci]", "did you mean `retries`?"),
+            ("[profile.ci.agents.a]\nurll = \"x\"\n", "in [profile.ci.agents.a]", "`url`?"),
+            ("[agents.a]\nprotocl = \"a2a\"\n", "in [agents.a]", "did you mean `protocol`?"),
+            ("[judge]\nmodle = \"m\"\n", "in [judge]", "did you mean `model`?"),
+            ("[judge.models]\np3 = \"m\"\n", "in [judge.models]", "did you mean `p0`?"),
+            ("[cost]\nmax_costs = 1.0\n", "in [cost]", "did you mean `max_cost`?"),
+            ("[run]\nprofile = \"ci\"\n", "`profile` cannot be set in [run]", ""),
+            ("[profile.default]\nparallel = 1\n", "the default profile is [run]", "[run]"),
+            ("[run]\nzzzzzzzz = 1\n", "unknown key `zzzzzzzz`", "every long flag"),
+        ];
+        for (text, message, help) in cases {
+            let error = Fixture::new(text).error(&["run", "--scenarios-dir", "s"]);
+            assert!(error.contains(message) && error.contains(help), "{text}:\n{error}");
+            assert!(error.contains("rr.toml:"), "names the file: {error}");
+        }
+        let fixture = Fixture::new("[profile.ci]\n[profile.nightly]\n");
+        let error = fixture.error(&["run", "--scenarios-dir", "s", "--profile", "cii"]);
+        assert!(error.contains("defines no profile `cii`"), "{error}");
+        assert!(
+            error.contains("did you mean `ci`? the profiles are: default, ci, nightly"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_value_clap_refuses_is_shown_at_its_place_in_the_file() {
+        let fixture = Fixture::new("[run]\nparallel = 0\nprogress = \"fancy\"\n");
+        let error = fixture.error(&["run", "--scenarios-dir", "s"]);
+        assert!(error.contains("run.parallel: invalid value '0' for '--parallel <N>'"), "{error}");
+        assert!(error.contains("rr.toml:2:12"), "{error}");
+        let fixture = Fixture::new("[run]\nuse_cache = \"yes\"\n");
+        let error = fixture.error(&["run", "--scenarios-dir", "s"]);
+        assert!(error.contains("`run.use_cache` must be true or false"), "{error}");
+    }
+
+    #[test]
+    fn judge_and_cost_keys_are_the_fields_of_their_tables() {
+        // serde lists a struct's fields in its unknown-field error: the checked keys and the
+        // deserialized ones cannot drift apart.
+        let fields = |text: &str| -> Vec<String> {
+            let error = toml::from_str::<super::super::config::FileConfig>(text).unwrap_err();
+            let message = error.to_string();
+            let list = message.split("expected one of").nth(1).unwrap_or_default();
+            list.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+        };
+        assert_eq!(fields("[judge]\nzzz = 1\n"), JUDGE_KEYS);
+        assert_eq!(fields("[cost]\nzzz = 1\n"), COST_KEYS);
+        assert_eq!(fields("[judge.models]\nzzz = 1\n"), MODEL_KEYS);
+    }
+
+    #[test]
+    fn did_you_mean_takes_the_nearest_within_a_typo() {
+        let keys = ["parallel", "per_agent_parallel", "retries", "rogue_server"];
+        assert_eq!(did_you_mean("paralell", keys), Some("parallel"));
+        assert_eq!(did_you_mean("rogue-server", keys), Some("rogue_server"));
+        assert_eq!(did_you_mean("retires", keys), Some("retries"));
+        assert_eq!(did_you_mean("colour", keys), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
 }
