@@ -316,16 +316,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_step_summary: bool,
 
+    /// Apply the settings of [profile.NAME] in rogue-runner.toml over its [run] table
+    /// (`default`: [run] alone).
+    #[arg(long, value_name = "NAME", env = "ROGUE_PROFILE")]
+    pub profile: Option<String>,
+
     #[command(flatten)]
     pub input: InputArgs,
 
     #[command(flatten)]
     pub judge: super::judge_args::JudgeArgs,
-
-    /// Apply the settings of [profile.NAME] in rogue-runner.toml over its [run] table
-    /// (`default`: [run] alone).
-    #[arg(long, value_name = "NAME", env = "ROGUE_PROFILE")]
-    pub profile: Option<String>,
 
     /// Where clap found each value (flag, environment, default): filled in after parsing,
     /// for the config-file layer and the record of where each setting came from.

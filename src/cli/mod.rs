@@ -108,10 +108,11 @@ fn parse_layered(
     let command = config::without_blank_env(Cli::command());
     // Help, version, and the bare command that prints its help, stay as they are.
     let asks_help = argv.len() <= 1
+        || argv.get(1).is_some_and(|a| a == "help")
         || argv
             .iter()
             .skip(1)
-            .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version" | "help")));
+            .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version")));
     let layer = if asks_help {
         config_file::FileLayer::default()
     } else {
