@@ -895,7 +895,7 @@ mod tests {
         fn error(&self, args: &[&str]) -> String {
             match self.parse(args) {
                 Ok(run) => panic!("{args:?} parsed: {run:?}"),
-                Err(ParseError::Config(e)) => render(e),
+                Err(ParseError::Config(e)) => render(&e),
                 Err(ParseError::Clap(e)) => e.to_string(),
             }
         }
@@ -913,11 +913,11 @@ mod tests {
         }
     }
 
-    fn render(e: CliError) -> String {
+    fn render(e: &CliError) -> String {
         let mut text = String::new();
         miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
             .with_width(100)
-            .render_report(&mut text, &e)
+            .render_report(&mut text, e)
             .unwrap();
         text
     }
@@ -981,7 +981,7 @@ mod tests {
                     let run = match fixture.parse(&args) {
                         Ok(run) => run,
                         Err(ParseError::Config(e)) => {
-                            refusals.push(render(e));
+                            refusals.push(render(&e));
                             return false;
                         }
                         Err(ParseError::Clap(e)) => {
