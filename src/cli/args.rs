@@ -125,6 +125,9 @@ pub enum Command {
     History(HistoryArgs),
     /// Compare two recorded runs: newly failing, fixed, still failing, flaky, cost, latency.
     Compare(CompareArgs),
+    /// Print the resolved settings of a run and where each came from (flag, environment,
+    /// config file and profile, default). Takes `run`'s options after its own.
+    Config(ConfigArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -411,6 +414,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_step_summary: bool,
 
+    /// Apply the settings of [profile.NAME] in rogue-runner.toml over its [run] table
+    /// (`default`: [run] alone).
+    #[arg(long, value_name = "NAME", env = "ROGUE_PROFILE")]
+    pub profile: Option<String>,
+
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -421,6 +429,18 @@ pub struct RunArgs {
     /// for the config-file layer and the record of where each setting came from.
     #[arg(skip)]
     pub sources: super::config::ArgSources,
+}
+
+/// `config [--format table|json] [RUN OPTIONS…]`.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Output: a table, or one JSON document. Give it before the run options (after them,
+    /// `--format` is `run`'s report list).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// The options of `run` whose settings to show (e.g. --profile ci --parallel 3).
+    #[arg(value_name = "RUN OPTIONS", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub run: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -30,7 +30,7 @@ pub(crate) const CONFIG_FILE: &str = "rogue-runner.toml";
 /// Where clap found each argument's value (command line, environment, default), by argument
 /// id; filled in after parsing (see [`ArgSources::of`]).
 #[derive(Debug, Clone, Default)]
-pub struct ArgSources(HashMap<String, ValueSource>);
+pub struct ArgSources(HashMap<String, ValueSource>, HashMap<String, Source>);
 
 impl ArgSources {
     /// The sources of the arguments of `matches` (one command's own, not its subcommands').
@@ -42,12 +42,32 @@ impl ArgSources {
                     matches.value_source(id.as_str()).map(|s| (id.as_str().to_owned(), s))
                 })
                 .collect(),
+            HashMap::new(),
         )
+    }
+
+    /// These sources, with the arguments the config file set (see
+    /// [`super::config_file::file_layer`]) marked as the file's.
+    pub(super) fn with_file(mut self, file: HashMap<String, Source>) -> Self {
+        self.1 = file;
+        self
+    }
+
+    /// Where the value of argument `id` came from, the config file included.
+    pub(super) fn source_of(&self, id: &str, env: Option<&str>) -> Option<Source> {
+        if let Some(source) = self.1.get(id) {
+            return Some(source.clone());
+        }
+        Some(match self.get(id)? {
+            ValueSource::EnvVariable => Source::Env(env.unwrap_or_default().to_owned()),
+            ValueSource::DefaultValue => Source::Default,
+            _ => Source::Flag,
+        })
     }
 
     #[cfg(test)]
     pub(crate) fn from_pairs(pairs: &[(&str, ValueSource)]) -> Self {
-        ArgSources(pairs.iter().map(|(id, s)| ((*id).to_owned(), *s)).collect())
+        ArgSources(pairs.iter().map(|(id, s)| ((*id).to_owned(), *s)).collect(), HashMap::new())
     }
 
     fn get(&self, id: &str) -> Option<ValueSource> {
@@ -70,6 +90,9 @@ impl<'a> Layers<'a> {
     /// Where clap's value of argument `id` came from; a value with no recorded source was
     /// set by the caller, as a flag would be.
     fn clap_source(&self, id: &str, env: &str) -> Source {
+        if let Some(source) = self.sources.1.get(id) {
+            return source.clone();
+        }
         match self.sources.get(id) {
             Some(ValueSource::EnvVariable) => Source::Env(env.to_owned()),
             Some(ValueSource::DefaultValue) => Source::Default,
@@ -429,21 +452,18 @@ pub(super) struct FileCost {
 pub(crate) fn load_file_config(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<FileConfig, CliError> {
-    let (path, required) = match env("ROGUE_RUNNER_CONFIG").filter(|p| !p.is_empty()) {
-        Some(p) => (PathBuf::from(p), true),
-        None => (PathBuf::from(CONFIG_FILE), false),
-    };
-    if !required && !path.exists() {
-        return Ok(FileConfig::default());
+    match super::config_file::config_path(env) {
+        None => Ok(FileConfig::default()),
+        Some((path, _)) => parse_file_config(&path),
     }
-    parse_file_config(&path)
 }
 
 fn parse_file_config(path: &Path) -> Result<FileConfig, CliError> {
-    let text = fs_err::read_to_string(path).map_err(|e| {
-        CliError::usage(e.to_string(), "check ROGUE_RUNNER_CONFIG or ./rogue-runner.toml")
-    })?;
-    toml::from_str(&text).map_err(|e| {
+    // Every key checked first, so that a misspelt one is an error at its place, not ignored.
+    let checked =
+        super::config_file::ConfigFile::read(path, &super::config_file::RunKeys::of_run_command())?;
+    let text = checked.text();
+    toml::from_str(text).map_err(|e| {
         CliError::usage(
             format!("{} is not a valid config file: {e}", path.display()),
             "see the [judge] and [cost] keys in `rogue-runner run --help`",

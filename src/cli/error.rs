@@ -14,6 +14,10 @@ pub enum CliError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Filter(Box<crate::scenario::FilterError>),
+    /// A problem in `rogue-runner.toml`, shown at its line and column.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(Box<super::config_file::ConfigFileError>),
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot encode output as JSON: {0}")]

@@ -3,6 +3,8 @@
 
 mod args;
 mod config;
+mod config_file;
+mod config_show;
 mod demo;
 mod error;
 mod estimate;
@@ -32,17 +34,21 @@ use crate::scenario::{Sampling, Selection};
 
 /// Run the command line and return the process exit code.
 pub fn main() -> i32 {
-    let cli = match parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { ExitCode::Usage.code() } else { ExitCode::Success.code() };
-        }
-    };
     // Unlocked handles: reporters on other threads write progress to stderr too, and a lock
     // held here for the whole command would block them.
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(ParseError::Clap(e)) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::Usage.code() } else { ExitCode::Success.code() };
+        }
+        Err(ParseError::Config(e)) => {
+            let _ = writeln!(err, "{:?}", miette::Report::new(e));
+            return ExitCode::Usage.code();
+        }
+    };
     let result = logging::init(&cli.log).and_then(|()| dispatch(cli, &mut out, &mut err));
     match result {
         Ok(code) => code.code(),
@@ -58,44 +64,99 @@ pub fn main() -> i32 {
     }
 }
 
-/// Parses the command line (flags and, through clap, the environment) and notes where each
-/// value of a run's arguments came from, for [`config::run_config`].
-fn parse() -> Result<Cli, clap::Error> {
+/// Why a command line did not parse: clap's error (usage, or the help and version it
+/// prints), or one in the config file.
+#[derive(Debug)]
+enum ParseError {
+    Clap(clap::Error),
+    Config(CliError),
+}
+
+/// Parses the command line (flags and, through clap, the environment) with the config file
+/// under it, and notes where each value of a run's arguments came from, for
+/// [`config::run_config`].
+fn parse() -> Result<Cli, ParseError> {
     parse_from(std::env::args_os())
 }
 
-fn parse_from<I, T>(argv: I) -> Result<Cli, clap::Error>
+fn parse_from<I, T>(argv: I) -> Result<Cli, ParseError>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let argv = argv.into_iter().map(Into::into).collect();
+    parse_layered(argv, &config::process_env, false).map(|(cli, _, _)| cli)
+}
+
+/// The `run` matches of a run-like command line (bare, `run`, `estimate`, `cache why`).
+fn run_matches(matches: &clap::ArgMatches) -> Option<&clap::ArgMatches> {
+    match matches.subcommand() {
+        None => Some(matches),
+        Some(("run" | "estimate" | "watch", sub)) => Some(sub),
+        Some(("cache", sub)) => match sub.subcommand() {
+            Some(("why", why)) => Some(why),
+            _ => None,
+        },
+        Some(_) => None,
+    }
+}
+
+/// `argv` parsed with the config file's layer (`[run]`, the profile, `[agents]`) added for a
+/// run-like command, as arguments clap then parses and checks as its own. `lenient` lets
+/// required arguments be missing (for `config`, which shows what a run would have).
+fn parse_layered(
+    argv: Vec<std::ffi::OsString>,
+    env: &dyn Fn(&str) -> Option<String>,
+    lenient: bool,
+) -> Result<(Cli, clap::ArgMatches, config_file::FileLayer), ParseError> {
     let command = config::without_blank_env(Cli::command());
-    let argv = hoist_global_flags(&command, argv.into_iter().map(Into::into).collect());
-    let matches = command
-        .clone()
-        .try_get_matches_from(argv)
-        .map_err(|e| name_the_flags_owner(e, &command))?;
-    let mut cli = Cli::from_arg_matches(&matches)?;
-    let run_matches = match (&mut cli.command, matches.subcommand()) {
-        (None, _) => Some((&mut cli.run, &matches)),
-        (Some(Command::Run(args)), Some((_, sub))) => Some((args, sub)),
-        (Some(Command::Estimate(args)), Some((_, sub))) => Some((&mut **args, sub)),
-        (Some(Command::Watch(args)), Some((_, sub))) => Some((&mut **args, sub)),
-        (Some(Command::Cache(args)), Some((_, sub))) => {
-            match (&mut args.action, sub.subcommand()) {
-                (args::CacheAction::Why(why), Some((_, why_matches))) => {
-                    Some((&mut why.run, why_matches))
-                }
-                _ => None,
-            }
+    let argv = hoist_global_flags(&command, argv);
+    // Help, version, and the bare command that prints its help, stay as they are.
+    let asks_help = argv.len() <= 1
+        || argv.get(1).is_some_and(|a| a == "help")
+        || argv
+            .iter()
+            .skip(1)
+            .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version")));
+    let layer = if asks_help {
+        config_file::FileLayer::default()
+    } else {
+        // A first, lenient look: which command, and what the command line and the
+        // environment already set.
+        match command.clone().ignore_errors(true).try_get_matches_from(&argv) {
+            Ok(first) => match run_matches(&first) {
+                Some(m) => config_file::file_layer(m, env).map_err(ParseError::Config)?,
+                None => config_file::FileLayer::default(),
+            },
+            Err(_) => config_file::FileLayer::default(),
         }
+    };
+    let mut argv = argv;
+    // Before a `--`, after which everything is a value.
+    let at = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+    argv.splice(at..at, layer.extra.iter().cloned());
+    let matches = command.clone().ignore_errors(lenient).try_get_matches_from(&argv).map_err(|e| {
+        match layer.place(e) {
+            Ok(e) => ParseError::Clap(name_the_flags_owner(e, &command)),
+            Err(e) => ParseError::Config(e),
+        }
+    })?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(ParseError::Clap)?;
+    let run_args = match &mut cli.command {
+        None => Some(&mut cli.run),
+        Some(Command::Run(args)) => Some(args),
+        Some(Command::Estimate(args) | Command::Watch(args)) => Some(&mut **args),
+        Some(Command::Cache(args)) => match &mut args.action {
+            args::CacheAction::Why(why) => Some(&mut why.run),
+            _ => None,
+        },
         _ => None,
     };
-    if let Some((args, matches)) = run_matches {
-        args.sources = config::ArgSources::of(matches);
+    if let (Some(args), Some(m)) = (run_args, run_matches(&matches)) {
+        args.sources = config::ArgSources::of(m).with_file(layer.sources.clone());
     }
     share_verbosity(&mut cli);
-    Ok(cli)
+    Ok((cli, matches, layer))
 }
 
 /// `-v`, `-q` and `--log-file` given before the subcommand, moved after its name: they are
@@ -141,7 +202,7 @@ fn share_verbosity(cli: &mut Cli) {
     let run = match &mut cli.command {
         None => Some(&mut cli.run),
         Some(Command::Run(args)) => Some(args),
-        Some(Command::Estimate(args)) => Some(&mut **args),
+        Some(Command::Estimate(args) | Command::Watch(args)) => Some(&mut **args),
         Some(Command::Cache(args)) => match &mut args.action {
             args::CacheAction::Why(why) => Some(&mut why.run),
             _ => None,
@@ -165,6 +226,7 @@ fn share_verbosity(cli: &mut Cli) {
 fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, CliError> {
     match cli.command {
         Some(Command::Validate(args)) => validate::run(&args, out, err),
+        Some(Command::Config(args)) => config_show::show(&args, out),
         Some(Command::List(args)) => list::run(&args, out, err),
         Some(Command::Schema) => {
             writeln!(out, "{}", crate::scenario::native::json_schema())?;
@@ -380,7 +442,7 @@ mod tests {
 
     /// The settings of a run parsed from `argv`, by flag.
     fn settings(argv: &[&str]) -> Vec<crate::session::Setting> {
-        let cli = parse_from(argv.iter().copied()).unwrap();
+        let Ok(cli) = parse_from(argv.iter().copied()) else { panic!("{argv:?} does not parse") };
         let args = match cli.command {
             None => cli.run,
             Some(Command::Run(args)) => args,
