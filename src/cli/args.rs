@@ -223,6 +223,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
     pub cache_dir: PathBuf,
 
+    /// Keep the result cache and the run history in a PostgreSQL database shared by every
+    /// shard, runner and branch (postgres://USER@HOST/DB?sslmode=require), instead of
+    /// --cache-dir. Also `[store] url` in the config file. The password comes from
+    /// PGPASSWORD or ~/.pgpass (PGPASSFILE), never from the URL; sslrootcert=FILE names a CA.
+    #[arg(long, value_name = "URL", env = "ROGUE_STORE_URL")]
+    pub store: Option<String>,
+
     /// The identity of the agents under test (a deployed commit, an image digest), or
     /// NAME=VALUE for agent NAME alone (repeatable). With --use-cache, a whole result is reused
     /// only for an agent whose identity is pinned (here or by --trust-card-version); any
@@ -503,6 +510,11 @@ pub struct CacheDirArg {
     /// Where the result cache and the run history live.
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache", global = true)]
     pub cache_dir: PathBuf,
+    /// A PostgreSQL store shared by a team (postgres://USER@HOST/DB), instead of the SQLite
+    /// file in --cache-dir. The password comes from PGPASSWORD or ~/.pgpass (PGPASSFILE),
+    /// never from the URL.
+    #[arg(long, value_name = "URL", env = "ROGUE_STORE_URL", global = true)]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
