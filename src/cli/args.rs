@@ -412,6 +412,9 @@ pub struct MergeArgs {
     /// The store the merged run is recorded in (run history, for `history` and `compare`).
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
     pub cache_dir: PathBuf,
+    /// Record the merged run in this shared PostgreSQL store instead of --cache-dir.
+    #[arg(long, value_name = "URL", env = "ROGUE_STORE_URL")]
+    pub store: Option<String>,
     /// Merge even when shards of the plan are missing or failed; the merged reports then name
     /// the missing shards. Without it such a merge is refused (exit 2).
     #[arg(long)]

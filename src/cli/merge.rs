@@ -268,14 +268,14 @@ fn merged_cost(shards: &[(PathBuf, ResultsDocument)], outcomes: &[Arc<Outcome>])
     cost
 }
 
-/// Record the merged run in the store under `cache_dir`.
+/// Record the merged run in the store at `location`.
 fn import<'a>(
-    cache_dir: &Path,
+    location: &crate::store::Location,
     selection_digest: Option<&str>,
     summary: &RunSummary,
     outcomes: impl IntoIterator<Item = &'a Outcome>,
 ) -> Result<(), crate::store::StoreError> {
-    let store = crate::store::Store::open(cache_dir)?;
+    let store = crate::store::Store::open_at(location)?;
     store.record_run_started(&crate::store::RunStart {
         run_id: summary.run_id.clone(),
         started_at: summary.started_at.clone(),
@@ -323,14 +323,22 @@ pub(super) fn merge(
     let digest = shards
         .iter()
         .find_map(|(_, d)| d.plan.partition.as_ref().and_then(|p| p.selection_digest.as_deref()));
-    if let Err(e) = import(&args.cache_dir, digest, summary, outcomes) {
-        writeln!(
-            stderr,
-            "warning: the merged run was not recorded in {}: {e}",
-            args.cache_dir.display()
-        )?;
-    } else {
-        writeln!(stdout, "recorded in the run history of {}", args.cache_dir.display())?;
+    let location = crate::store::Location::from_args(&args.cache_dir, args.store.as_deref(), 1);
+    let recorded = location.and_then(|location| {
+        import(&location, digest, summary, outcomes)?;
+        Ok(location.display())
+    });
+    match recorded {
+        Err(e) => {
+            // The error names the store (redacted) when it is PostgreSQL.
+            let place = if args.store.is_some() {
+                "the shared store".to_owned()
+            } else {
+                args.cache_dir.display().to_string()
+            };
+            writeln!(stderr, "warning: the merged run was not recorded in {place}: {e}")?;
+        }
+        Ok(place) => writeln!(stdout, "recorded in the run history of {place}")?,
     }
     let c = summary.counts;
     writeln!(
