@@ -17,6 +17,7 @@ use crate::model::{JudgeRuling, Outcome, RunSummary};
 
 /// Where a store lives.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per command, never in a collection
 pub enum Location {
     /// `store.sqlite3` in this directory (`--cache-dir`).
     Dir(PathBuf),
@@ -57,6 +58,7 @@ impl Location {
 }
 
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per run
 enum Backend {
     Sqlite(SqliteStore),
     Postgres(PgStore),

@@ -68,7 +68,7 @@ macro_rules! const_format_runs {
 pub const POSTGRES_SCHEMA_VERSION: i64 = 1;
 
 /// The advisory lock that serialises migrations (any constant; "rogue" in ASCII).
-const MIGRATION_LOCK: i64 = 0x726f_6775_65;
+const MIGRATION_LOCK: i64 = 0x0072_6f67_7565;
 
 /// How long connecting may take when the URL says nothing (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -148,6 +148,7 @@ pub struct PgTarget {
     pool: usize,
 }
 
+#[allow(clippy::missing_fields_in_debug)] // the connection settings stay out of logs
 impl std::fmt::Debug for PgTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // tokio-postgres's Config debug hides the password already; the URL shown is redacted.
@@ -272,7 +273,7 @@ impl PgTarget {
             None => "localhost".to_owned(),
         };
         let port = self.config.get_ports().first().copied().unwrap_or(5432).to_string();
-        let user = self.config.get_user().map(str::to_owned).unwrap_or_else(default_user);
+        let user = self.config.get_user().map_or_else(default_user, str::to_owned);
         let dbname = self.config.get_dbname().map_or_else(|| user.clone(), str::to_owned);
         pgpass_lookup(text, [&host, &port, &dbname, &user])
     }
@@ -424,6 +425,7 @@ pub struct PgStore {
     display: PathBuf,
 }
 
+#[allow(clippy::missing_fields_in_debug)] // the pool and the runtime say nothing useful
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore").field("store", &self.target.display).finish()

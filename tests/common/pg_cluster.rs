@@ -41,13 +41,13 @@ impl PgCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
-        std::fs::write(&pwfile, PASSWORD).expect("password file");
+        fs_err::write(&pwfile, PASSWORD).expect("password file");
         if let Some(user) = &run_as {
             // The unprivileged user must reach, own and write the cluster's directory.
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            fs_err::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
                 .expect("chmod");
-            std::fs::create_dir(&data).expect("data dir");
+            fs_err::create_dir(&data).expect("data dir");
             let status = Command::new("chown")
                 .args(["-R", &format!("{user}:"), &path_str(dir.path())])
                 .status()
@@ -88,7 +88,7 @@ impl PgCluster {
                 return cluster;
             }
         }
-        let log = std::fs::read_to_string(cluster.dir.path().join("log")).unwrap_or_default();
+        let log = fs_err::read_to_string(cluster.dir.path().join("log")).unwrap_or_default();
         panic!("pg_ctl start failed:\n{log}");
     }
 
@@ -202,7 +202,7 @@ fn user_exists(name: &str) -> bool {
 /// Debian's wrappers there want a cluster name), else the newest `/usr/lib/postgresql/*/bin`.
 fn find_bin() -> Option<PathBuf> {
     let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
+    if let Ok(entries) = fs_err::read_dir("/usr/lib/postgresql") {
         let mut versions: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin")).collect();
         versions.sort();
         candidates.extend(versions.into_iter().rev());
