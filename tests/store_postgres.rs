@@ -220,6 +220,40 @@ fn concurrent_shards_record_into_the_shared_store_and_history_reads_it_without_t
     printed.push_str(&String::from_utf8_lossy(&text_history.stdout));
     assert!(!printed.contains(PASSWORD));
     assert!(!printed.contains(&url), "the store URL leaked");
+
+    // The merge job reads the shards from the store: no artifact directories.
+    let merge = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+            .args(["merge", "--store", &url, "--output-dir", "merged"])
+            .args(extra)
+            .env("PGPASSWORD", PASSWORD)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let merged = merge(&[]);
+    let stdout = String::from_utf8_lossy(&merged.stdout);
+    assert_eq!(
+        merged.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    assert!(stdout.contains("merged 3 shard(s): 30 scenarios"), "{stdout}");
+    assert!(!stdout.contains(&url), "{stdout}");
+    let results: Value = serde_json::from_str(
+        &fs_err::read_to_string(dir.path().join("merged/results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(results["run"]["counts"]["total"], 30);
+    // The same by one shard's id; the merged run joined the shared history.
+    let shard_id = runs[0]["id"].as_str().unwrap();
+    assert_eq!(merge(&["--run", &shard_id[..8]]).status.code(), Some(1));
+    let store = store_at(&cluster, "shards");
+    let merged_runs = store.runs(10).unwrap();
+    let whole: Vec<_> = merged_runs.iter().filter(|r| r.partition.is_none()).collect();
+    assert_eq!(whole.len(), 2, "two merges, two merged runs");
+    assert!(whole.iter().all(|r| r.counts.total == 30 && r.is_finished()));
 }
 
 #[test]

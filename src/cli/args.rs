@@ -403,8 +403,9 @@ pub enum OutputFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
-    /// Each shard's --output-dir (or its results.json).
-    #[arg(value_name = "DIR", required = true)]
+    /// Each shard's --output-dir (or its results.json). Without any, with --store: the shards
+    /// recorded in the shared store (see --run).
+    #[arg(value_name = "DIR", required_unless_present = "store")]
     pub shards: Vec<PathBuf>,
     /// Where the merged reports are written.
     #[arg(long, value_name = "DIR", default_value = "./reports/rogue")]
@@ -412,9 +413,14 @@ pub struct MergeArgs {
     /// The store the merged run is recorded in (run history, for `history` and `compare`).
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
     pub cache_dir: PathBuf,
-    /// Record the merged run in this shared PostgreSQL store instead of --cache-dir.
+    /// The shared PostgreSQL store: without DIRs the shards are read from it; the merged run
+    /// is recorded in it instead of --cache-dir.
     #[arg(long, value_name = "URL", env = "ROGUE_STORE_URL")]
     pub store: Option<String>,
+    /// With --store and no DIRs: the partitioned run to merge, by the id (or a unique prefix)
+    /// of any of its shards. Default: the latest partitioned run recorded.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
     /// Merge even when shards of the plan are missing or failed; the merged reports then name
     /// the missing shards. Without it such a merge is refused (exit 2).
     #[arg(long)]

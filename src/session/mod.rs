@@ -164,6 +164,7 @@ impl<'a> Session<'a> {
             .with_color(config.color)
             .with_verbosity(config.verbose);
         let recorder = store.recorder.take();
+        let partitioned = plan.partition.is_some();
         let (summary, report_errors) =
             runtime.block_on(run_with_store(runner, plan, &paths, progress, recorder));
         // The reports are written and synced. Dropping the runtime would close the pooled
@@ -172,6 +173,14 @@ impl<'a> Session<'a> {
         // the exit.
         runtime.shutdown_background();
         let after = store.finish(&summary);
+        if partitioned && config.store.postgres.is_some() {
+            // `merge --store` reads the shards from the shared store, not from artifacts.
+            if let Err(error) =
+                store::keep_shard_document(&config.store, &summary.run_id, &paths.dir)
+            {
+                writeln!(diag, "warning: this shard's results are not kept in the store: {error}")?;
+            }
+        }
         Ok(RunResult {
             exit_code: ExitCode::from_code(summary.exit_code),
             summary,

@@ -39,6 +39,19 @@ impl StoreOptions {
     }
 }
 
+/// Keeps a shard's `results.json` (in `reports_dir`) in the shared store, for `merge --store`.
+pub(super) fn keep_shard_document(
+    options: &StoreOptions,
+    run_id: &str,
+    reports_dir: &Path,
+) -> Result<(), StoreError> {
+    let Ok(text) = fs_err::read_to_string(reports_dir.join("results.json")) else {
+        // Not written (--formats without json): nothing to keep.
+        return Ok(());
+    };
+    Store::open_at(&options.location())?.record_document(run_id, &text)
+}
+
 /// The run `run` compares itself with.
 #[derive(Debug)]
 enum Baseline {

@@ -256,6 +256,27 @@ impl Store {
         forward!(self, s => s.run_results(run))
     }
 
+    /// Keeps a shard's `results.json` for `merge --store`. The shared store only: SQLite
+    /// shards keep theirs in their --output-dir, and this does nothing.
+    pub fn record_document(&self, run_id: &str, results_json: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(p) => p.record_document(run_id, results_json),
+        }
+    }
+
+    /// The shards of one partitioned run as `(run id, results.json)` (see
+    /// [`PgStore::shard_documents`]); none in a SQLite store.
+    pub fn shard_documents(
+        &self,
+        anchor: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(Vec::new()),
+            Backend::Postgres(p) => p.shard_documents(anchor),
+        }
+    }
+
     /// Runs SQL that both backends understand, for tests that backdate entries.
     #[cfg(test)]
     pub(crate) fn execute_for_tests(&self, sql: &str) {

@@ -135,6 +135,12 @@ const MIGRATIONS: [&str; POSTGRES_SCHEMA_VERSION as usize] = ["
         PRIMARY KEY (run_id, scenario_id)
     );
     CREATE INDEX run_scenarios_by_scenario ON run_scenarios (scenario_id);
+
+    -- A shard's whole results.json, for `merge --store` (no artifact directories).
+    CREATE TABLE run_documents (
+        run_id        TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        results_json  TEXT NOT NULL
+    );
 "];
 
 /// A PostgreSQL store to connect to: the parsed URL, its password (from the environment),
@@ -1099,6 +1105,60 @@ impl PgStore {
             })
             .collect();
         Ok(RunResults { run, scenarios })
+    }
+
+    /// Keeps run `run_id`'s `results.json` (a shard's), replacing an earlier one.
+    pub fn record_document(&self, run_id: &str, results_json: &str) -> Result<(), StoreError> {
+        self.with(async |c| {
+            c.execute(
+                "INSERT INTO run_documents (run_id, results_json) VALUES ($1, $2)
+                 ON CONFLICT (run_id) DO UPDATE SET results_json = EXCLUDED.results_json",
+                &[&run_id, &results_json],
+            )
+            .await
+        })?;
+        Ok(())
+    }
+
+    /// The shards of one partitioned run, as `(run id, results.json)`: the newest recorded
+    /// run of each shard `K/N` with the selection digest and commit of `anchor` (a run id,
+    /// a unique prefix, or `None`: the newest shard recorded).
+    pub fn shard_documents(
+        &self,
+        anchor: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let anchor = match anchor {
+            Some(reference) => self.find_run(reference)?.id,
+            None => {
+                let rows = self.with(async |c| {
+                    c.query(
+                        "SELECT r.id FROM runs r JOIN run_documents d ON d.run_id = r.id
+                         WHERE r.partition IS NOT NULL
+                         ORDER BY r.started_ms DESC, r.id DESC LIMIT 1",
+                        &[],
+                    )
+                    .await
+                })?;
+                rows.first().map(|row| row.get::<_, String>(0)).ok_or_else(|| {
+                    StoreError::UnknownRun("the latest partitioned run".to_owned())
+                })?
+            }
+        };
+        let rows = self.with(async |c| {
+            c.query(
+                "SELECT DISTINCT ON (r.partition) r.id, d.results_json
+                 FROM runs r JOIN run_documents d ON d.run_id = r.id,
+                      (SELECT selection_digest, git_commit, partition FROM runs WHERE id = $1) a
+                 WHERE r.partition IS NOT NULL AND a.partition IS NOT NULL
+                   AND r.selection_digest IS NOT DISTINCT FROM a.selection_digest
+                   AND r.git_commit IS NOT DISTINCT FROM a.git_commit
+                   AND split_part(r.partition, '/', 2) = split_part(a.partition, '/', 2)
+                 ORDER BY r.partition, r.started_ms DESC, r.id DESC",
+                &[&anchor],
+            )
+            .await
+        })?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
     }
 
     fn started_ms(&self, id: &str) -> Result<i64, StoreError> {
