@@ -2,8 +2,8 @@
 //! and a throwaway PostgreSQL cluster (`common::pg_cluster`), killed with SIGKILL, shared by
 //! two runners, written by concurrent shards; and the URL and password never shown.
 //!
-//! Every test here needs PostgreSQL (`initdb`, `pg_ctl`): ignored by a plain `cargo test`,
-//! run by `.ci/run` with `--ignored`, where a missing PostgreSQL fails them.
+//! The tests that need PostgreSQL (`initdb`, `pg_ctl`) are ignored by a plain `cargo test`
+//! and run by `.ci/run` with `--ignored`, where a missing PostgreSQL fails them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
 
 mod common;
@@ -281,4 +281,31 @@ fn a_wrong_password_or_a_password_in_the_url_is_a_clear_error_that_shows_neither
     assert_eq!(refused.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("PGPASSWORD"), "{stderr}");
     assert!(!stderr.contains(PASSWORD), "{stderr}");
+}
+
+/// `[store] url` in the config file is read (and, like `--store`, refused with a password in
+/// it, without showing the password). Needs no server: the URL is refused before connecting.
+#[test]
+fn the_config_file_names_the_store_and_a_password_in_it_is_refused_unshown() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = write_scenarios(dir.path(), 1);
+    fs_err::write(
+        dir.path().join("rogue-runner.toml"),
+        "[store]\nurl = \"postgres://rogue:file-secret-pw@db.invalid/team\"\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args(["run", "--scenarios-dir"])
+        .arg(&scenarios)
+        .args(["--progress", "quiet"])
+        .current_dir(dir.path())
+        .env_remove("ROGUE_STORE_URL")
+        .env_remove("ROGUE_RUNNER_CONFIG")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("PGPASSWORD"), "{stderr}");
+    assert!(!stderr.contains("file-secret-pw"), "{stderr}");
 }
