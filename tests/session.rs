@@ -52,6 +52,7 @@ fn config(dir: &std::path::Path, agent_url: String) -> RunConfig {
         step_summary: false,
         store: StoreOptions {
             cache_dir: dir.join("store"),
+            postgres: None,
             use_cache: true,
             baseline: None,
             fail_on_regressions_only: false,

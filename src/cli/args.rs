@@ -321,6 +321,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
     pub cache_dir: PathBuf,
 
+    /// Keep the result cache and the run history in a PostgreSQL database shared by every
+    /// shard, runner and branch (postgres://USER@HOST/DB?sslmode=require), instead of
+    /// --cache-dir. Also `[store] url` in the config file. The password comes from
+    /// PGPASSWORD or ~/.pgpass (PGPASSFILE), never from the URL; sslrootcert=FILE names a CA.
+    #[arg(long, value_name = "URL", env = "ROGUE_STORE_URL")]
+    pub store: Option<String>,
+
     /// The identity of the agents under test (a deployed commit, an image digest), or
     /// NAME=VALUE for agent NAME alone (repeatable). With --use-cache, a whole result is reused
     /// only for an agent whose identity is pinned (here or by --trust-card-version); any
@@ -512,8 +519,9 @@ pub enum OutputFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
-    /// Each shard's --output-dir (or its results.json).
-    #[arg(value_name = "DIR", required = true)]
+    /// Each shard's --output-dir (or its results.json). Without any, with --store: the shards
+    /// recorded in the shared store (see --run).
+    #[arg(value_name = "DIR", required_unless_present = "store")]
     pub shards: Vec<PathBuf>,
     /// Where the merged reports are written.
     #[arg(long, value_name = "DIR", default_value = "./reports/rogue")]
@@ -521,6 +529,14 @@ pub struct MergeArgs {
     /// The store the merged run is recorded in (run history, for `history` and `compare`).
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
     pub cache_dir: PathBuf,
+    /// The shared PostgreSQL store: without DIRs the shards are read from it; the merged run
+    /// is recorded in it instead of --cache-dir.
+    #[arg(long, value_name = "URL", env = "ROGUE_STORE_URL")]
+    pub store: Option<String>,
+    /// With --store and no DIRs: the partitioned run to merge, by the id (or a unique prefix)
+    /// of any of its shards. Default: the latest partitioned run recorded.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
     /// Merge even when shards of the plan are missing or failed; the merged reports then name
     /// the missing shards. Without it such a merge is refused (exit 2).
     #[arg(long)]
@@ -632,6 +648,11 @@ pub struct CacheDirArg {
     /// Where the result cache and the run history live.
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache", global = true)]
     pub cache_dir: PathBuf,
+    /// A PostgreSQL store shared by a team (postgres://USER@HOST/DB), instead of the SQLite
+    /// file in --cache-dir. The password comes from PGPASSWORD or ~/.pgpass (PGPASSFILE),
+    /// never from the URL.
+    #[arg(long, value_name = "URL", env = "ROGUE_STORE_URL", global = true)]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -220,8 +220,10 @@ pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
         &args.allow_unassessed,
     );
     let mut judge = args.judge.resolve(&mut layers, &process_env, &file)?;
+    let postgres = store_url(args, &file, &mut layers)?;
     let store = StoreOptions {
         cache_dir: args.cache_dir.clone(),
+        postgres,
         use_cache: args.use_cache,
         baseline: args.baseline.clone(),
         fail_on_regressions_only: args.fail_on_regressions_only,
@@ -240,7 +242,7 @@ pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
         ProgressChoice::Plain => ProgressMode::Plain,
         ProgressChoice::Quiet => ProgressMode::Quiet,
     };
-    let selection = selection_from(&args.filters, Some(&args.sample), &args.cache_dir)?;
+    let selection = selection_from(&args.filters, Some(&args.sample), &store.location())?;
     // --judge-rpm is the whole run's budget: each shard of a partitioned run takes its share.
     let share = selection.partition().map(|p| RateShare { shard: p.shard, of: p.total });
     judge.would_use.endpoint.rate_share = share;
@@ -294,6 +296,32 @@ pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
         judge,
         rogue_server: args.rogue_server.clone(),
         settings: layers.into_settings(),
+    })
+}
+
+/// `--store` (or `ROGUE_STORE_URL`), else the config file's `[store] url`: the shared
+/// PostgreSQL store, its pool sized from `--parallel` (connections open only as they are
+/// needed). Recorded redacted: a URL never reaches the settings shown to users.
+fn store_url(
+    args: &RunArgs,
+    file: &FileConfig,
+    layers: &mut Layers<'_>,
+) -> Result<Option<crate::store::PgTarget>, CliError> {
+    let redacted = |url: &String| crate::redact::redact_url(url);
+    layers.pick(
+        "--store",
+        ("store", "ROGUE_STORE_URL"),
+        args.store.as_ref().map(redacted).as_ref(),
+        ("store.url", file.store.url.as_ref().map(redacted).as_ref()),
+    );
+    let Some(url) = args.store.as_ref().or(file.store.url.as_ref()) else { return Ok(None) };
+    let pool = (args.parallel as usize).clamp(1, 16);
+    crate::store::PgTarget::from_env(url, pool).map(Some).map_err(|e| {
+        CliError::usage(
+            e.to_string(),
+            "write --store postgres://USER@HOST:PORT/DB, with the password in PGPASSWORD or \
+             ~/.pgpass",
+        )
     })
 }
 
@@ -413,6 +441,14 @@ fn pinning_from(args: &RunArgs) -> Result<crate::store::Pinning, CliError> {
 pub(super) struct FileConfig {
     pub judge: FileJudge,
     pub cost: FileCost,
+    pub store: FileStore,
+}
+
+/// `[store]`: the shared PostgreSQL store (`url`, without a password).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileStore {
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -33,7 +33,39 @@ fn read_shard(path: &Path) -> Result<(PathBuf, ResultsDocument), CliError> {
             "pass the --output-dir of each shard, or its results.json",
         )
     })?;
-    let doc: ResultsDocument = serde_json::from_str(&text).map_err(|e| {
+    parse_shard(file, &text)
+}
+
+/// The shards of one partitioned run recorded in the shared store (`merge --store URL
+/// [--run ID]`), each named `store run ID` in messages.
+fn store_shards(args: &MergeArgs) -> Result<Vec<(PathBuf, ResultsDocument)>, CliError> {
+    let hint = "record the shards with `run --partition hash:K/N --store URL`, or pass each \
+                shard's --output-dir";
+    let Some(url) = args.store.as_deref() else {
+        return Err(CliError::usage("merge needs the shards' directories, or --store URL", hint));
+    };
+    let store_error = |e: crate::store::StoreError| CliError::usage(e.to_string(), hint);
+    let location =
+        crate::store::Location::from_args(&args.cache_dir, Some(url), 1).map_err(store_error)?;
+    let documents = match crate::store::Store::open_existing_at(&location).map_err(store_error)? {
+        Some(store) => store.shard_documents(args.run.as_deref()).map_err(store_error)?,
+        None => Vec::new(),
+    };
+    if documents.is_empty() {
+        return Err(CliError::usage(
+            format!("no partitioned run is recorded in {}", location.display()),
+            hint,
+        ));
+    }
+    documents
+        .into_iter()
+        .map(|(id, text)| parse_shard(PathBuf::from(format!("store run {id}")), &text))
+        .collect()
+}
+
+/// A shard's `results.json` text, checked; `file` names it in messages.
+fn parse_shard(file: PathBuf, text: &str) -> Result<(PathBuf, ResultsDocument), CliError> {
+    let doc: ResultsDocument = serde_json::from_str(text).map_err(|e| {
         CliError::usage(
             format!("{} is not a rogue-runner results.json: {e}", file.display()),
             "pass the --output-dir of each shard",
@@ -268,14 +300,14 @@ fn merged_cost(shards: &[(PathBuf, ResultsDocument)], outcomes: &[Arc<Outcome>])
     cost
 }
 
-/// Record the merged run in the store under `cache_dir`.
+/// Record the merged run in the store at `location`.
 fn import<'a>(
-    cache_dir: &Path,
+    location: &crate::store::Location,
     selection_digest: Option<&str>,
     summary: &RunSummary,
     outcomes: impl IntoIterator<Item = &'a Outcome>,
 ) -> Result<(), crate::store::StoreError> {
-    let store = crate::store::Store::open(cache_dir)?;
+    let store = crate::store::Store::open_at(location)?;
     store.record_run_started(&crate::store::RunStart {
         run_id: summary.run_id.clone(),
         started_at: summary.started_at.clone(),
@@ -296,7 +328,11 @@ pub(super) fn merge(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let shards = args.shards.iter().map(|p| read_shard(p)).collect::<Result<Vec<_>, _>>()?;
+    let shards = if args.shards.is_empty() {
+        store_shards(args)?
+    } else {
+        args.shards.iter().map(|p| read_shard(p)).collect::<Result<Vec<_>, _>>()?
+    };
     let missing = check_shards(&shards, args.allow_incomplete)?;
     let policy = ExitPolicy { allow_unassessed: args.allow_unassessed, ..ExitPolicy::default() };
     let events = merged_events(&shards, &missing, &policy)?;
@@ -323,14 +359,22 @@ pub(super) fn merge(
     let digest = shards
         .iter()
         .find_map(|(_, d)| d.plan.partition.as_ref().and_then(|p| p.selection_digest.as_deref()));
-    if let Err(e) = import(&args.cache_dir, digest, summary, outcomes) {
-        writeln!(
-            stderr,
-            "warning: the merged run was not recorded in {}: {e}",
-            args.cache_dir.display()
-        )?;
-    } else {
-        writeln!(stdout, "recorded in the run history of {}", args.cache_dir.display())?;
+    let location = crate::store::Location::from_args(&args.cache_dir, args.store.as_deref(), 1);
+    let recorded = location.and_then(|location| {
+        import(&location, digest, summary, outcomes)?;
+        Ok(location.display())
+    });
+    match recorded {
+        Err(e) => {
+            // The error names the store (redacted) when it is PostgreSQL.
+            let place = if args.store.is_some() {
+                "the shared store".to_owned()
+            } else {
+                args.cache_dir.display().to_string()
+            };
+            writeln!(stderr, "warning: the merged run was not recorded in {place}: {e}")?;
+        }
+        Ok(place) => writeln!(stdout, "recorded in the run history of {place}")?,
     }
     let c = summary.counts;
     writeln!(

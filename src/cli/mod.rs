@@ -135,12 +135,12 @@ fn parse_layered(
     // Before a `--`, after which everything is a value.
     let at = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
     argv.splice(at..at, layer.extra.iter().cloned());
-    let matches = command.clone().ignore_errors(lenient).try_get_matches_from(&argv).map_err(|e| {
-        match layer.place(e) {
+    let matches = command.clone().ignore_errors(lenient).try_get_matches_from(&argv).map_err(
+        |e| match layer.place(e) {
             Ok(e) => ParseError::Clap(name_the_flags_owner(e, &command)),
             Err(e) => ParseError::Config(e),
-        }
-    })?;
+        },
+    )?;
     let mut cli = Cli::from_arg_matches(&matches).map_err(ParseError::Clap)?;
     let run_args = match &mut cli.command {
         None => Some(&mut cli.run),
@@ -380,12 +380,12 @@ fn current_thread_runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// The validated selection: filters, `-E` expressions (their `status()` answered from the
-/// latest run in `cache_dir`), `--rerun-failed` (read from `cache_dir` too), `--limit`/
+/// latest run in the store at `store`), `--rerun-failed` (read from there too), `--limit`/
 /// `--sample` when the command takes them, and the shard.
 fn selection_from(
     filters: &args::FilterArgs,
     sample: Option<&args::SampleArgs>,
-    cache_dir: &std::path::Path,
+    store: &crate::store::Location,
 ) -> Result<Selection, CliError> {
     let partition = filters
         .partition
@@ -406,15 +406,12 @@ fn selection_from(
         CliError::usage(e.to_string(), "use shell-style globs such as `qa_*` or `*_p0_*`")
     })?;
     let set = crate::scenario::FilterSet::parse(&filters.filter_expr).map_err(CliError::Filter)?;
-    let statuses = if set.needs_status() { Some(select::status_lookup(cache_dir)?) } else { None };
+    let statuses = if set.needs_status() { Some(select::status_lookup(store)?) } else { None };
     let filter = set.resolve(statuses).map_err(|e| {
         CliError::usage(e.to_string(), "run once first: every run records its results")
     })?;
-    let rerun = filters
-        .rerun_failed
-        .as_deref()
-        .map(|run| select::rerun_failed(cache_dir, run))
-        .transpose()?;
+    let rerun =
+        filters.rerun_failed.as_deref().map(|run| select::rerun_failed(store, run)).transpose()?;
     let sampling = match sample {
         None | Some(args::SampleArgs { limit: None, sample: None, .. }) => Sampling::All,
         Some(args::SampleArgs { limit: Some(n), .. }) => Sampling::Limit(*n),

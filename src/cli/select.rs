@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-use std::path::Path;
 
 use super::store::{fmt_time, short_id, store_error};
 use super::{CliError, output};
@@ -12,7 +11,7 @@ use crate::report::ReportPaths;
 use crate::scenario::filter::RecordedStatus;
 use crate::scenario::{Rerun, Sampling, Scenario, StatusLookup, load_paths};
 use crate::session::RunConfig;
-use crate::store::{DEFAULT_FLAKY_WINDOW, RunRecord, Store, StoreError};
+use crate::store::{DEFAULT_FLAKY_WINDOW, Location, RunRecord, Store, StoreError};
 
 /// The scenarios a run works on; with `--partition`, this shard's share and what it records
 /// of the whole selection.
@@ -214,20 +213,20 @@ fn rerun_source(rerun: &Rerun) -> String {
 }
 
 /// `--rerun-failed[=RUN]`: the scenarios that failed or errored in run `reference` (`latest`,
-/// an id or a unique prefix) recorded in `cache_dir`. A run that was one shard of a
+/// an id or a unique prefix) recorded in `store`. A run that was one shard of a
 /// partitioned run stands for the whole partitioned run: the newest recorded run of each of
 /// its shards is read.
-pub(super) fn rerun_failed(cache_dir: &Path, reference: &str) -> Result<Rerun, CliError> {
+pub(super) fn rerun_failed(location: &Location, reference: &str) -> Result<Rerun, CliError> {
     let none_recorded = || {
         CliError::usage(
             format!(
                 "--rerun-failed reads the runs recorded in {}, and no finished run is recorded there",
-                cache_dir.display()
+                location.display()
             ),
             "run once first (every run records its results there), or point --cache-dir at the store of earlier runs",
         )
     };
-    let store = super::store::open_existing(cache_dir)?.ok_or_else(none_recorded)?;
+    let store = super::store::open_existing(location)?.ok_or_else(none_recorded)?;
     let run = match store.find_run(reference) {
         Ok(run) => run,
         Err(StoreError::UnknownRun(_)) if reference == "latest" => return Err(none_recorded()),
@@ -304,19 +303,19 @@ pub(super) fn sample_note(selected: usize, loaded: usize, seed: u64) -> String {
     )
 }
 
-/// The latest finished run in `cache_dir`, as `-E 'status(…)'` sees it: each scenario's
+/// The latest finished run in the store at `location`, as `-E 'status(…)'` sees it: each scenario's
 /// status, and which ones the store's flaky detection flags.
-pub(super) fn status_lookup(cache_dir: &Path) -> Result<StatusLookup, CliError> {
+pub(super) fn status_lookup(location: &Location) -> Result<StatusLookup, CliError> {
     let none_recorded = || {
         CliError::usage(
             format!(
                 "status() reads the latest run recorded in {}, and no finished run is recorded there",
-                cache_dir.display()
+                location.display()
             ),
             "run once first (every run records its results there), or point --cache-dir at the store of earlier runs",
         )
     };
-    let store = super::store::open_existing(cache_dir)?.ok_or_else(none_recorded)?;
+    let store = super::store::open_existing(location)?.ok_or_else(none_recorded)?;
     let latest = match store.find_run("latest") {
         Ok(run) => run,
         Err(StoreError::UnknownRun(_)) => return Err(none_recorded()),

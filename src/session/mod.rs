@@ -178,6 +178,7 @@ impl<'a> Session<'a> {
             .with_verbosity(config.verbose)
             .with_quiet(config.quiet);
         let recorder = store.recorder.take();
+        let partitioned = plan.partition.is_some();
         let (summary, report_errors) =
             runtime.block_on(run_with_store(runner, plan, &paths, progress, recorder, stop));
         // The reports are written and synced. Dropping the runtime would close the pooled
@@ -186,6 +187,14 @@ impl<'a> Session<'a> {
         // the exit.
         runtime.shutdown_background();
         let after = store.finish(&summary);
+        if partitioned && config.store.postgres.is_some() {
+            // `merge --store` reads the shards from the shared store, not from artifacts.
+            if let Err(error) =
+                store::keep_shard_document(&config.store, &summary.run_id, &paths.dir)
+            {
+                writeln!(diag, "warning: this shard's results are not kept in the store: {error}")?;
+            }
+        }
         Ok(RunResult {
             exit_code: ExitCode::from_code(summary.exit_code),
             summary,

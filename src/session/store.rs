@@ -9,14 +9,16 @@ use super::SessionError;
 use crate::engine::{BaselineGate, ResultCache};
 use crate::model::{BaselineComparison, FlakyScenario, Outcome, RunSummary, ScenarioChange};
 use crate::store::{
-    Change, Comparison, DEFAULT_FLAKY_WINDOW, KeyContext, Recorder, RunCache, RunInfo, RunRecord,
-    RunResults, ScenarioRecord, Store, StoreError,
+    Change, Comparison, DEFAULT_FLAKY_WINDOW, KeyContext, Location, Recorder, RunCache, RunInfo,
+    RunRecord, RunResults, ScenarioRecord, Store, StoreError,
 };
 
 /// What `run` needs from the store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     pub cache_dir: PathBuf,
+    /// `--store postgres://…`: the shared store, instead of the SQLite file in `cache_dir`.
+    pub postgres: Option<crate::store::PgTarget>,
     pub use_cache: bool,
     pub baseline: Option<String>,
     pub fail_on_regressions_only: bool,
@@ -25,6 +27,29 @@ pub struct StoreOptions {
     pub pinning: crate::store::Pinning,
     pub cache_ttl: std::time::Duration,
     pub config_digest: String,
+}
+
+impl StoreOptions {
+    /// Where the run's store is.
+    pub fn location(&self) -> Location {
+        match &self.postgres {
+            Some(target) => Location::Postgres(target.clone()),
+            None => Location::Dir(self.cache_dir.clone()),
+        }
+    }
+}
+
+/// Keeps a shard's `results.json` (in `reports_dir`) in the shared store, for `merge --store`.
+pub(super) fn keep_shard_document(
+    options: &StoreOptions,
+    run_id: &str,
+    reports_dir: &Path,
+) -> Result<(), StoreError> {
+    let Ok(text) = fs_err::read_to_string(reports_dir.join("results.json")) else {
+        // Not written (--formats without json): nothing to keep.
+        return Ok(());
+    };
+    Store::open_at(&options.location())?.record_document(run_id, &text)
 }
 
 /// The run `run` compares itself with.
@@ -157,7 +182,8 @@ impl RunStore {
         let mut run_store = RunStore { cache: None, recorder: None, baseline: Baseline::NotAsked };
         // One connection for the whole run: the baseline is read, the history written and the
         // cache consulted through it.
-        let store = match Store::open(&options.cache_dir) {
+        let location = options.location();
+        let store = match Store::open_at(&location) {
             Ok(store) => store,
             Err(error) => {
                 writeln!(diag, "warning: {error}")?;
@@ -182,7 +208,7 @@ impl RunStore {
                         diag,
                         "note: no finished run is recorded in {} yet; without a baseline every \
                          failure is new",
-                        options.cache_dir.display()
+                        location.display()
                     )?;
                     None
                 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
-use super::{CacheKey, KeyParts, Store, StoreError};
+use super::{CacheKey, KeyParts, SqliteStore, StoreError};
 use crate::model::{JudgeRuling, Outcome, Status};
 
 /// Whether an outcome may be cached (see the module docs).
@@ -103,7 +103,7 @@ pub struct CacheSummary {
     pub size_bytes: u64,
 }
 
-impl Store {
+impl SqliteStore {
     /// One lookup.
     pub fn cache_lookup(&self, key: &CacheKey) -> Result<Lookup, StoreError> {
         let found = self.cache_lookup_many(std::slice::from_ref(key))?;

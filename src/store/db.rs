@@ -90,33 +90,34 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     ",
 ];
 
-/// The store of one cache directory. One connection; open one per thread that needs it.
+/// The SQLite store of one cache directory (the default backend of [`super::Store`]). One
+/// connection; open one per thread that needs it.
 #[derive(Debug)]
-pub struct Store {
+pub struct SqliteStore {
     pub(super) conn: Connection,
     path: PathBuf,
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating the directory and the file if needed) and migrates the store in `dir`.
     /// Fails with [`StoreError::NewerSchema`] when a newer rogue-runner wrote it.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
         fs_err::create_dir_all(dir)
             .map_err(|error| StoreError::CreateDir { path: dir.to_path_buf(), error })?;
-        Store::open_file(&dir.join(STORE_FILE_NAME), true)
+        SqliteStore::open_file(&dir.join(STORE_FILE_NAME), true)
     }
 
     /// Opens the store in `dir` if there is one (`None` when nothing was ever recorded there),
     /// without creating anything.
-    pub fn open_existing(dir: &Path) -> Result<Option<Store>, StoreError> {
+    pub fn open_existing(dir: &Path) -> Result<Option<SqliteStore>, StoreError> {
         let path = dir.join(STORE_FILE_NAME);
         if !path.is_file() {
             return Ok(None);
         }
-        Store::open_file(&path, false).map(Some)
+        SqliteStore::open_file(&path, false).map(Some)
     }
 
-    fn open_file(path: &Path, create: bool) -> Result<Store, StoreError> {
+    fn open_file(path: &Path, create: bool) -> Result<SqliteStore, StoreError> {
         let sqlite = |error| StoreError::Sqlite { path: path.to_path_buf(), error };
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if create {
@@ -127,7 +128,7 @@ impl Store {
         set_wal(&conn).map_err(sqlite)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
         conn.pragma_update(None, "foreign_keys", true).map_err(sqlite)?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        let mut store = SqliteStore { conn, path: path.to_path_buf() };
         store.migrate()?;
         Ok(store)
     }
@@ -175,6 +176,7 @@ impl Store {
                 path: self.path.clone(),
                 found,
                 supported: SCHEMA_VERSION,
+                instead: "--cache-dir",
             });
         }
         tx.execute_batch(
@@ -202,6 +204,7 @@ impl Store {
                 path: self.path.clone(),
                 found,
                 supported: SCHEMA_VERSION,
+                instead: "--cache-dir",
             });
         }
         Ok(())
@@ -249,7 +252,7 @@ mod tests {
     #[test]
     fn a_new_store_is_wal_and_at_the_current_version() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("nested")).unwrap();
+        let store = SqliteStore::open(&dir.path().join("nested")).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         let mode: String =
             store.conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).unwrap();
@@ -257,7 +260,7 @@ mod tests {
         assert_eq!(store.integrity_check().unwrap(), "ok");
         // Opening again migrates nothing.
         drop(store);
-        let again = Store::open(&dir.path().join("nested")).unwrap();
+        let again = SqliteStore::open(&dir.path().join("nested")).unwrap();
         let rows: i64 = again
             .conn
             .query_row("SELECT COUNT(*) FROM schema_version", [], |row| row.get(0))
@@ -268,7 +271,7 @@ mod tests {
     #[test]
     fn a_newer_schema_is_refused_with_a_clear_message() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
         store
             .conn
             .execute(
@@ -277,7 +280,7 @@ mod tests {
             )
             .unwrap();
         drop(store);
-        let err = Store::open(dir.path()).unwrap_err();
+        let err = SqliteStore::open(dir.path()).unwrap_err();
         assert!(
             matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1)
         );
@@ -292,7 +295,7 @@ mod tests {
     #[test]
     fn open_existing_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(Store::open_existing(&dir.path().join("missing")).unwrap().is_none());
+        assert!(SqliteStore::open_existing(&dir.path().join("missing")).unwrap().is_none());
         assert!(!dir.path().join("missing").exists());
     }
 }

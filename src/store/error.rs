@@ -13,13 +13,22 @@ pub enum StoreError {
     #[error("store {}: {error}", .path.display())]
     Sqlite { path: PathBuf, error: rusqlite::Error },
 
-    /// The file was written by a newer rogue-runner with a schema this one does not know.
+    /// The file (or database) was written by a newer rogue-runner with a schema this one
+    /// does not know. `instead` is the option that picks another store.
     #[error(
         "store {} has schema version {found}, newer than the {supported} this rogue-runner \
-         knows; upgrade rogue-runner, or use another --cache-dir",
+         knows; upgrade rogue-runner, or use another {instead}",
         .path.display()
     )]
-    NewerSchema { path: PathBuf, found: i64, supported: i64 },
+    NewerSchema { path: PathBuf, found: i64, supported: i64, instead: &'static str },
+
+    /// PostgreSQL refused or could not be reached. `store` is the redacted URL.
+    #[error("store {store}: {message}")]
+    Postgres { store: String, message: String },
+
+    /// `--store` is not a URL this rogue-runner can use.
+    #[error("--store {store}: {message}")]
+    BadUrl { store: String, message: String },
 
     /// A stored outcome could not be encoded (a bug) or decoded.
     #[error("store {}: cannot encode or decode a stored outcome: {error}", .path.display())]

@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, Row};
 use serde::Serialize;
 
 use super::cache::{now_ms, put};
-use super::{CacheKey, Store, StoreError};
+use super::{CacheKey, SqliteStore, StoreError};
 use crate::model::{CacheStats, CancelReason, Outcome, RunSummary, Status, StatusCounts};
 use crate::scenario::Priority;
 
@@ -100,7 +100,7 @@ const RUN_COLUMNS: &str = "
     COALESCE(SUM(s.status = 'unassessed'), 0), r.partition, r.selection_digest
     FROM runs r LEFT JOIN run_scenarios s ON s.run_id = r.id";
 
-impl Store {
+impl SqliteStore {
     /// Records that a run started. Recording the same run twice keeps the first.
     pub fn record_run_started(&self, start: &RunStart) -> Result<(), StoreError> {
         let started_ms = start

@@ -1,5 +1,7 @@
-//! The store: one SQLite database per `--cache-dir` (WAL, safe for two runs at once) holding
-//! the result cache and the run history (design §8).
+//! The store: one SQLite database per `--cache-dir` (WAL, safe for two runs at once), or one
+//! PostgreSQL database a team shares (`--store postgres://…`), holding the result cache and
+//! the run history (design §8). [`Store`] is the one type the rest of rogue-runner calls;
+//! it picks the backend by [`Location`].
 //!
 //! ```text
 //! plan ──► Runner ──lookup──► RunCache ──┐            (one read transaction)
@@ -8,6 +10,9 @@
 //! history / compare / --baseline ──► Store::runs, find_run, run_results ──► compare()
 //! ```
 //!
+//! - [`backend`]: [`Store`], forwarding each call to [`SqliteStore`] or [`postgres::PgStore`];
+//! - [`postgres`]: the shared backend: pool, TLS, password from the environment, migrations
+//!   under an advisory lock, upserts;
 //! - [`db`]: opening, pragmas (WAL, `synchronous=NORMAL`, busy timeout), schema migrations,
 //!   and the refusal to write a file from a newer rogue-runner;
 //! - [`cache_key`]: what a cached result depends on;
@@ -16,16 +21,19 @@
 //! - [`compare`]: newly failing, fixed, still failing, flaky, cost and latency;
 //! - [`recorder`]: the engine and report hooks a run plugs in.
 
+mod backend;
 pub mod cache;
 pub mod cache_key;
 pub mod compare;
 pub mod db;
 mod error;
 pub mod history;
+pub mod postgres;
 pub mod recorder;
 #[cfg(test)]
 mod tests;
 
+pub use backend::{Location, Store};
 pub use cache::{
     CacheSummary, CachedOutcome, CachedRuling, Lookup, StoredEntry, is_cacheable, now_ms,
     within_ttl,
@@ -35,9 +43,10 @@ pub use cache_key::{
     KeyParts, Pinning, agent_parts, cache_key, key_parts, key_parts_with,
 };
 pub use compare::{Change, Comparison, DEFAULT_FLAKY_WINDOW, Flaky, compare};
-pub use db::{SCHEMA_VERSION, STORE_FILE_NAME, Store};
+pub use db::{SCHEMA_VERSION, STORE_FILE_NAME, SqliteStore};
 pub use error::StoreError;
 pub use history::{RunRecord, RunResults, RunStart, ScenarioRecord, git_commit};
+pub use postgres::{POSTGRES_SCHEMA_VERSION, PgTarget};
 pub use recorder::{DEFAULT_CACHE_TTL, Recorder, RunCache, RunInfo, SharedStore};
 
 /// A short digest of a run's configuration, for the history: runs with the same digest ran

@@ -1,5 +1,8 @@
-//! The store against a real SQLite file in a temporary directory.
+//! The shared store suite: every test runs against a real SQLite file in a temporary
+//! directory (`sqlite::…`) and against a real PostgreSQL server (`postgres::…`, ignored
+//! unless run with `--ignored`: it starts a throwaway cluster, see `pg_cluster`).
 
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use super::*;
@@ -62,10 +65,7 @@ fn finish(store: &Store, id: &str, outcomes: &[Outcome]) {
     assert!(store.finish_run(&summary).unwrap());
 }
 
-#[test]
-fn conversation_results_are_cached_errors_and_unrun_skips_never() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn conversation_results_are_cached_errors_and_unrun_skips_never(store: &Store) {
     for (n, status, attempts, cached) in [
         (1, Status::Passed, 1, true),
         (2, Status::Failed, 1, true),
@@ -89,7 +89,7 @@ fn conversation_results_are_cached_errors_and_unrun_skips_never() {
     from_cache.cached = true;
     assert!(!store.cache_put(&key(9), &from_cache, None).unwrap());
     // Recording an error outcome with a key stores the history row, never the cache entry.
-    start(&store, "run1", "2026-01-01T00:00:00Z");
+    start(store, "run1", "2026-01-01T00:00:00Z");
     store.record_outcome("run1", &outcome("e", Status::Error), Some((&key(5), Some(0.1)))).unwrap();
     assert_eq!(store.cache_lookup(&key(5)).unwrap(), Lookup::Miss);
     let summary = store.cache_summary().unwrap();
@@ -100,10 +100,7 @@ fn conversation_results_are_cached_errors_and_unrun_skips_never() {
     assert!((summary.cost_usd - 0.03).abs() < 1e-9);
 }
 
-#[test]
-fn lookups_come_back_in_order_and_as_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn lookups_come_back_in_order_and_as_stored(store: &Store) {
     let stored = outcome("a", Status::Failed);
     store.cache_put(&key(1), &stored, Some(0.5)).unwrap();
     store.cache_put(&key(3), &outcome("c", Status::Passed), None).unwrap();
@@ -116,34 +113,28 @@ fn lookups_come_back_in_order_and_as_stored() {
     assert_eq!(found[2].as_ref().unwrap().outcome.id, "c");
 }
 
-#[test]
-fn clear_and_prune() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn clear_and_prune(store: &Store) {
     store.cache_put(&key(1), &outcome("a", Status::Passed), None).unwrap();
-    store.conn.execute("UPDATE cache SET created_ms = created_ms - 40 * 86400000", []).unwrap();
+    store.execute_for_tests("UPDATE cache SET created_ms = created_ms - 3456000000");
     store.cache_put(&key(2), &outcome("b", Status::Passed), None).unwrap();
     assert_eq!(store.cache_prune(Duration::from_secs(30 * 86_400)).unwrap(), 1);
     assert_eq!(store.cache_lookup(&key(1)).unwrap(), Lookup::Miss);
     assert!(matches!(store.cache_lookup(&key(2)).unwrap(), Lookup::Hit(_)));
-    start(&store, "run1", "2026-01-01T00:00:00Z");
+    start(store, "run1", "2026-01-01T00:00:00Z");
     assert_eq!(store.cache_clear().unwrap(), 1);
     let summary = store.cache_summary().unwrap();
     assert_eq!((summary.entries, summary.runs), (0, 1), "clear keeps the history");
     assert_eq!(summary.oldest, None);
 }
 
-#[test]
-fn history_records_runs_as_they_go() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    start(&store, "aaaa1111", "2026-01-01T00:00:00Z");
+fn history_records_runs_as_they_go(store: &Store) {
+    start(store, "aaaa1111", "2026-01-01T00:00:00Z");
     let first = [outcome("x", Status::Passed), outcome("y", Status::Failed)];
     for o in &first {
         store.record_outcome("aaaa1111", o, None).unwrap();
     }
-    finish(&store, "aaaa1111", &first);
-    start(&store, "aaaa2222", "2026-01-02T00:00:00Z");
+    finish(store, "aaaa1111", &first);
+    start(store, "aaaa2222", "2026-01-02T00:00:00Z");
     store.record_outcome("aaaa2222", &outcome("x", Status::Failed), None).unwrap();
     // The second run never finishes (killed).
 
@@ -178,11 +169,8 @@ fn history_records_runs_as_they_go() {
     assert_eq!(comparison.flaky_window, 2, "the unfinished B ends the window");
 }
 
-#[test]
-fn outcomes_and_cache_entries_are_written_together() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    start(&store, "r", "2026-01-01T00:00:00Z");
+fn outcomes_and_cache_entries_are_written_together(store: &Store) {
+    start(store, "r", "2026-01-01T00:00:00Z");
     store.record_outcome("r", &outcome("a", Status::Passed), Some((&key(1), Some(0.3)))).unwrap();
     let hit = store.cache_lookup_many(&[key(1)]).unwrap().remove(0).unwrap();
     assert_eq!(hit.cost_usd, Some(0.3));
@@ -192,10 +180,7 @@ fn outcomes_and_cache_entries_are_written_together() {
     assert_eq!(store.cache_lookup(&key(2)).unwrap(), Lookup::Miss);
 }
 
-#[test]
-fn entries_keep_their_key_parts_and_judge_verdicts_are_kept_apart() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn entries_keep_their_key_parts_and_judge_verdicts_are_kept_apart(store: &Store) {
     let parts = KeyParts(vec![KeyPart {
         name: "agent identity".to_owned(),
         digest: digest_hex(&"--agent-version v1"),
@@ -226,11 +211,208 @@ fn entries_keep_their_key_parts_and_judge_verdicts_are_kept_apart() {
     assert_eq!((stats.entries, stats.judge_entries), (1, 1));
 
     // Backdated past a TTL, both are expired for a run, and pruned together.
-    store.conn.execute("UPDATE cache SET created_ms = created_ms - 86400000", []).unwrap();
-    store.conn.execute("UPDATE judge_cache SET created_ms = created_ms - 86400000", []).unwrap();
+    store.execute_for_tests("UPDATE cache SET created_ms = created_ms - 86400000");
+    store.execute_for_tests("UPDATE judge_cache SET created_ms = created_ms - 86400000");
     let entry = store.cache_lookup_many(std::slice::from_ref(&key)).unwrap().remove(0).unwrap();
     assert!(!within_ttl(entry.created_ms, Duration::from_secs(3600), now_ms()));
     assert!(within_ttl(entry.created_ms, Duration::from_secs(2 * 86400), now_ms()));
     assert_eq!(store.cache_prune(Duration::from_secs(3600)).unwrap(), 1);
     assert!(store.judge_lookup("j1").unwrap().is_none());
+}
+
+#[path = "../../tests/common/pg_cluster.rs"]
+mod pg_cluster;
+
+/// An open store and what keeps it alive (its directory, or the cluster).
+struct Opened {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    _cluster: Option<Arc<pg_cluster::PgCluster>>,
+}
+
+fn sqlite() -> Opened {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    Opened { store, _dir: Some(dir), _cluster: None }
+}
+
+/// One cluster for the tests running at the same time, stopped when the last of them ends.
+fn cluster() -> Arc<pg_cluster::PgCluster> {
+    static SHARED: Mutex<Weak<pg_cluster::PgCluster>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(cluster) = shared.upgrade() {
+        return cluster;
+    }
+    let cluster = Arc::new(pg_cluster::PgCluster::start());
+    *shared = Arc::downgrade(&cluster);
+    cluster
+}
+
+/// A PostgreSQL target for a fresh database `db` of the test cluster.
+fn pg_target(cluster: &pg_cluster::PgCluster, db: &str, pool: usize) -> PgTarget {
+    cluster.create_db(db);
+    PgTarget::parse(&cluster.url(db), pool)
+        .unwrap()
+        .with_password(&crate::secret::Secret::new(pg_cluster::PASSWORD))
+}
+
+fn postgres(db: &str) -> Opened {
+    let cluster = cluster();
+    let target = pg_target(&cluster, db, 4);
+    let store = Store::open_at(&Location::Postgres(target)).unwrap();
+    Opened { store, _dir: None, _cluster: Some(cluster) }
+}
+
+/// Each test of the suite, once per backend.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    let opened = super::sqlite();
+                    super::$name(&opened.store);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                #[ignore = "needs PostgreSQL (initdb, pg_ctl): .ci/run installs it"]
+                fn $name() {
+                    let opened = super::postgres(stringify!($name));
+                    super::$name(&opened.store);
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    conversation_results_are_cached_errors_and_unrun_skips_never,
+    lookups_come_back_in_order_and_as_stored,
+    clear_and_prune,
+    history_records_runs_as_they_go,
+    outcomes_and_cache_entries_are_written_together,
+    entries_keep_their_key_parts_and_judge_verdicts_are_kept_apart,
+);
+
+/// A fresh location (nothing opened there yet) on each backend, for the tests that open
+/// several stores on one location, as several runners do.
+macro_rules! both_locations {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_location {
+            $(
+                #[test]
+                fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$name(&super::Location::Dir(dir.path().join("store")));
+                }
+            )*
+        }
+        mod postgres_location {
+            $(
+                #[test]
+                #[ignore = "needs PostgreSQL (initdb, pg_ctl): .ci/run installs it"]
+                fn $name() {
+                    let cluster = super::cluster();
+                    let target = super::pg_target(&cluster, stringify!($name), 4);
+                    super::$name(&super::Location::Postgres(target));
+                }
+            )*
+        }
+    };
+}
+
+both_locations!(
+    concurrent_runners_migrate_once_and_never_duplicate_a_row,
+    a_result_computed_by_one_runner_is_a_hit_for_another,
+);
+
+/// Eight runners open one fresh store at once (the first use migrates it once) and write
+/// the same run and the same cache keys concurrently: every write lands, none twice.
+fn concurrent_runners_migrate_once_and_never_duplicate_a_row(location: &Location) {
+    let barrier = std::sync::Barrier::new(8);
+    std::thread::scope(|scope| {
+        for runner in 0..8u8 {
+            let barrier = &barrier;
+            scope.spawn(move || {
+                barrier.wait();
+                let store = Store::open_at(location).unwrap();
+                start(&store, "shared", "2026-01-01T00:00:00Z");
+                for n in 0..40u8 {
+                    let mut o = outcome(&format!("s{n:02}"), Status::Passed);
+                    o.latency_ms = Some(u64::from(runner));
+                    store.record_outcome("shared", &o, Some((&key(n), Some(0.001)))).unwrap();
+                }
+                store.record_outcomes("shared", &[outcome("batch", Status::Failed)]).unwrap();
+            });
+        }
+    });
+    let store = Store::open_existing_at(location).unwrap().unwrap();
+    assert_eq!(store.schema_version().unwrap(), store.schema_version().unwrap());
+    let runs = store.runs(10).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].counts.total, 41, "one row per scenario, however many writers");
+    let summary = store.cache_summary().unwrap();
+    assert_eq!((summary.entries, summary.passed, summary.runs), (40, 40, 1));
+    let results = store.run_results(runs[0].clone()).unwrap();
+    assert_eq!(results.scenarios.len(), 41);
+}
+
+/// What one runner computed, another runner (another process, another connection) reuses.
+fn a_result_computed_by_one_runner_is_a_hit_for_another(location: &Location) {
+    let first = Store::open_at(location).unwrap();
+    start(&first, "r1", "2026-01-01T00:00:00Z");
+    first.record_outcome("r1", &outcome("a", Status::Failed), Some((&key(7), Some(0.25)))).unwrap();
+    let second = Store::open_at(location).unwrap();
+    let Lookup::Hit(hit) = second.cache_lookup(&key(7)).unwrap() else {
+        panic!("the second runner misses what the first stored")
+    };
+    assert_eq!((hit.outcome.id.as_str(), hit.cost_usd), ("a", Some(0.25)));
+    assert_eq!(second.find_run("r1").unwrap().counts.failed, 1);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL (initdb, pg_ctl): .ci/run installs it"]
+fn postgres_refuses_a_newer_schema_and_an_empty_database_is_not_a_store() {
+    let cluster = cluster();
+    let target = pg_target(&cluster, "newer_schema", 2);
+    let location = Location::Postgres(target.clone());
+    assert!(Store::open_existing_at(&location).unwrap().is_none(), "nothing recorded yet");
+    let store = Store::open_at(&location).unwrap();
+    assert_eq!(store.schema_version().unwrap(), POSTGRES_SCHEMA_VERSION);
+    drop(store);
+    cluster.psql(
+        "newer_schema",
+        &format!(
+            "INSERT INTO rogue_runner.schema_version VALUES ({}, '9.9.9', 'now')",
+            POSTGRES_SCHEMA_VERSION + 1
+        ),
+    );
+    let err = Store::open_at(&location).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerSchema { found, .. } if found == POSTGRES_SCHEMA_VERSION + 1)
+    );
+    let message = err.to_string();
+    assert!(
+        message
+            .contains(&format!("newer than the {POSTGRES_SCHEMA_VERSION} this rogue-runner knows")),
+        "{message}"
+    );
+    assert!(message.contains("upgrade rogue-runner, or use another --store"), "{message}");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL (initdb, pg_ctl): .ci/run installs it"]
+fn postgres_errors_name_the_store_without_its_password() {
+    let cluster = cluster();
+    cluster.create_db("wrong_password");
+    let wrong = PgTarget::parse(&cluster.url("wrong_password"), 1)
+        .unwrap()
+        .with_password(&crate::secret::Secret::new("not-the-password"));
+    let err = Store::open_at(&Location::Postgres(wrong)).unwrap_err().to_string();
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{}", cluster.port)), "{err}");
+    assert!(!err.contains("not-the-password") && !err.contains(pg_cluster::PASSWORD), "{err}");
 }

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod pg_cluster;
+
 /// What one run of the binary produced.
 #[derive(Debug)]
 pub struct Output {

@@ -66,7 +66,8 @@ pub(in crate::cli) fn cache(
         return super::why::why(why_args, out, stderr);
     }
     let dir = &args.dir.cache_dir;
-    let opened = match Store::open_existing(dir) {
+    let location = super::location(&args.dir)?;
+    let opened = match Store::open_existing_at(&location) {
         Err(e) if matches!(args.action, CacheAction::Clear) && is_corrupt(&e) => {
             return clear_corrupt(dir, &e, out);
         }
@@ -79,7 +80,7 @@ pub(in crate::cli) fn cache(
             writeln!(
                 out,
                 "No store in {} yet: nothing is cached, no run is recorded.",
-                dir.display()
+                location.display()
             )?;
         }
         return Ok(ExitCode::Success);
@@ -123,7 +124,7 @@ pub(in crate::cli) fn cache(
             writeln!(
                 out,
                 "Removed {n} cached results from {} (the run history is kept).",
-                dir.display()
+                location.display()
             )?;
         }
         CacheAction::Why(_) => {}

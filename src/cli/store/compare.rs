@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{LISTED, aligned, fmt_time, open_existing, short_id, store_error};
+use super::{LISTED, aligned, fmt_time, location, open_existing, short_id, store_error};
 use crate::cli::args::{CompareArgs, OutputFormat};
 use crate::cli::{CliError, output};
 use crate::model::{ExitCode, Status};
@@ -14,10 +14,11 @@ pub(in crate::cli) fn compare(
     args: &CompareArgs,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let dir = &args.dir.cache_dir;
-    let Some(store) = open_existing(dir)? else {
+    let location = location(&args.dir)?;
+    let dir = location.display();
+    let Some(store) = open_existing(&location)? else {
         return Err(CliError::usage(
-            format!("no run is recorded in {} yet", dir.display()),
+            format!("no run is recorded in {dir} yet"),
             "every `rogue-runner run` records itself there; run twice, then compare",
         ));
     };
@@ -29,9 +30,8 @@ pub(in crate::cli) fn compare(
             if last.len() < 2 {
                 return Err(CliError::usage(
                     format!(
-                        "{} finished run(s) are recorded in {}; compare needs two",
+                        "{} finished run(s) are recorded in {dir}; compare needs two",
                         last.len(),
-                        dir.display()
                     ),
                     "name the runs: `rogue-runner compare A B` (ids from `rogue-runner history`)",
                 ));

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{fmt_time, open_existing, short_id, store_error};
+use super::{fmt_time, location, open_existing, short_id, store_error};
 use crate::cli::args::{HistoryArgs, OutputFormat};
 use crate::cli::{CliError, output};
 use crate::model::ExitCode;
@@ -13,7 +13,8 @@ pub(in crate::cli) fn history(
     args: &HistoryArgs,
     out: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let runs = match open_existing(&args.dir.cache_dir)? {
+    let location = location(&args.dir)?;
+    let runs = match open_existing(&location)? {
         Some(store) => store.runs(args.limit).map_err(|e| store_error(&e))?,
         None => Vec::new(),
     };
@@ -22,7 +23,7 @@ pub(in crate::cli) fn history(
         return Ok(ExitCode::Success);
     }
     if runs.is_empty() {
-        writeln!(out, "No run is recorded in {} yet.", args.dir.cache_dir.display())?;
+        writeln!(out, "No run is recorded in {} yet.", location.display())?;
         return Ok(ExitCode::Success);
     }
     let rows: Vec<Vec<String>> = runs.iter().map(history_row).collect();

@@ -7,14 +7,14 @@ mod history;
 mod why;
 
 use std::io::Write;
-use std::path::Path;
 
 pub(super) use cache::cache;
 pub(super) use compare::{compare, write_comparison};
 pub(super) use history::history;
 
 use super::CliError;
-use crate::store::{Store, StoreError};
+use crate::cli::args::CacheDirArg;
+use crate::store::{Location, Store, StoreError};
 use crate::text;
 
 /// Changes listed per category before "… and N more".
@@ -25,15 +25,27 @@ pub(super) fn store_error(error: &StoreError) -> CliError {
         StoreError::UnknownRun(_) | StoreError::AmbiguousRun { .. } => {
             "`rogue-runner history` lists the recorded runs and their ids"
         }
+        StoreError::NewerSchema { instead: "--store", .. } => {
+            "upgrade rogue-runner, or choose another --store"
+        }
         StoreError::NewerSchema { .. } => "upgrade rogue-runner, or choose another --cache-dir",
+        StoreError::Postgres { .. } | StoreError::BadUrl { .. } => {
+            "check --store (ROGUE_STORE_URL) and that the server is reachable; the password \
+             comes from PGPASSWORD or ~/.pgpass"
+        }
         _ => "check --cache-dir; `rogue-runner cache clear` starts the cache afresh",
     };
     CliError::usage(error.to_string(), hint)
 }
 
-/// Opens the store in `dir` when there is one (`None`: nothing recorded yet).
-pub(super) fn open_existing(dir: &Path) -> Result<Option<Store>, CliError> {
-    Store::open_existing(dir).map_err(|e| store_error(&e))
+/// Where the store is: `--store URL` (or `ROGUE_STORE_URL`), else `--cache-dir`.
+pub(in crate::cli) fn location(dir: &CacheDirArg) -> Result<Location, CliError> {
+    Location::from_args(&dir.cache_dir, dir.store.as_deref(), 2).map_err(|e| store_error(&e))
+}
+
+/// Opens the store at `location` when there is one (`None`: nothing recorded yet).
+pub(super) fn open_existing(location: &Location) -> Result<Option<Store>, CliError> {
+    Store::open_existing_at(location).map_err(|e| store_error(&e))
 }
 
 pub(super) fn short_id(id: &str) -> &str {

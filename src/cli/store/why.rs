@@ -43,8 +43,7 @@ pub(super) fn why(
         &config.store.key_context,
     );
     let key = parts.key();
-    let dir = &config.store.cache_dir;
-    let store = open_existing(dir)?;
+    let store = open_existing(&config.store.location())?;
     let (entries, verdicts) = match &store {
         Some(store) => (
             store.cache_entries_for(&args.scenario).map_err(|e| store_error(&e))?,

@@ -1,0 +1,311 @@
+//! The shared PostgreSQL store end to end: the real binary against an in-process mock agent
+//! and a throwaway PostgreSQL cluster (`common::pg_cluster`), killed with SIGKILL, shared by
+//! two runners, written by concurrent shards; and the URL and password never shown.
+//!
+//! The tests that need PostgreSQL (`initdb`, `pg_ctl`) are ignored by a plain `cargo test`
+//! and run by `.ci/run` with `--ignored`, where a missing PostgreSQL fails them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::MockServer;
+use common::pg_cluster::{PASSWORD, PgCluster};
+use rogue_runner::demo::MockAgentOptions;
+use rogue_runner::model::{CacheStats, Outcome, Status};
+use rogue_runner::secret::Secret;
+use rogue_runner::store::{Location, PgTarget, Store, is_cacheable};
+use serde_json::Value;
+
+const NEEDS: &str = "needs PostgreSQL (initdb, pg_ctl): .ci/run installs it";
+
+fn write_scenarios(dir: &Path, count: usize) -> PathBuf {
+    let mut yaml = String::from("version: 1\nagent: shop\nscenarios:\n");
+    for i in 0..count {
+        let expect = if i % 5 == 4 { "pong" } else { "ping" };
+        writeln!(
+            yaml,
+            "  - id: shop_{i:03}\n    priority: P1\n    category: c\n    description: d{i}\n    \
+             message: \"ping {i}\"\n    expect:\n      contains: [{expect}]"
+        )
+        .unwrap();
+    }
+    let path = dir.join("scenarios");
+    fs_err::create_dir_all(&path).unwrap();
+    fs_err::write(path.join("shop.yaml"), yaml).unwrap();
+    path
+}
+
+/// `rogue-runner run` in `dir` (its own --cache-dir: a runner of its own) on the shared store.
+fn run_command(dir: &Path, scenarios: &Path, server: &str, url: &str, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rogue-runner"));
+    command
+        .args(["run", "--scenarios-dir"])
+        .arg(scenarios)
+        .args(["--rogue-server", server, "--progress", "quiet", "--no-fail-fast"])
+        .args(["--cache-dir", "cache", "--store", url])
+        .args(extra)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("PGPASSWORD", PASSWORD)
+        .env_remove("ROGUE_STORE_URL")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_SHA")
+        .stdin(Stdio::null());
+    command
+}
+
+fn store_at(cluster: &PgCluster, db: &str) -> Store {
+    let target =
+        PgTarget::parse(&cluster.url(db), 2).unwrap().with_password(&Secret::new(PASSWORD));
+    Store::open_existing_at(&Location::Postgres(target)).unwrap().expect("a recorded store")
+}
+
+fn events(path: &Path) -> Vec<Value> {
+    let text = fs_err::read_to_string(path).unwrap_or_default();
+    text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect()
+}
+
+fn finished(events: &[Value]) -> Vec<Outcome> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "scenario_finished")
+        .map(|e| serde_json::from_value(e["outcome"].clone()).unwrap())
+        .collect()
+}
+
+fn wait_for_finished(path: &Path, n: usize, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if finished(&events(path)).len() >= n {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status}) before {n} scenarios finished");
+        }
+        assert!(Instant::now() < deadline, "fewer than {n} scenarios finished within 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+#[ignore = "needs PostgreSQL (initdb, pg_ctl): .ci/run installs it"]
+fn a_killed_runner_loses_only_unfinished_scenarios_and_another_runner_reuses_the_rest() {
+    let _ = NEEDS;
+    let cluster = PgCluster::start();
+    cluster.create_db("team");
+    let url = cluster.url("team");
+    let agent = MockServer::start(MockAgentOptions {
+        latency: Duration::from_millis(300),
+        ..MockAgentOptions::default()
+    });
+    let first = tempfile::tempdir().unwrap();
+    let scenarios = write_scenarios(first.path(), 60);
+    let cache = ["--use-cache", "--agent-version", "v1", "--output-dir", "out"];
+    let mut child = run_command(first.path(), &scenarios, &agent.base_url(), &url, &cache)
+        .args(["--parallel", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let events_path = first.path().join("out/events.jsonl");
+    wait_for_finished(&events_path, 8, &mut child);
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+
+    let events = events(&events_path);
+    let done = finished(&events);
+    assert!(done.len() >= 8 && done.len() < 60, "killed mid-way: {} finished", done.len());
+    let run_id = events.iter().find(|e| e["event"] == "run_started").unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let store = store_at(&cluster, "team");
+    let run = store.find_run(&run_id).unwrap();
+    assert!(!run.is_finished(), "a killed run stays unfinished");
+    let recorded: BTreeMap<String, Status> =
+        store.run_results(run).unwrap().scenarios.into_iter().map(|s| (s.id, s.status)).collect();
+    for outcome in &done {
+        assert_eq!(recorded.get(&outcome.id), Some(&outcome.status), "{} is missing", outcome.id);
+    }
+    let cacheable = done.iter().filter(|o| is_cacheable(o)).count();
+    assert!(store.cache_summary().unwrap().entries >= cacheable as u64);
+    drop(store);
+
+    // Another runner (another directory, nothing local) reuses every finished result.
+    let second = tempfile::tempdir().unwrap();
+    let output = run_command(second.path(), &scenarios, &agent.base_url(), &url, &cache)
+        .args(["--parallel", "16"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let results: Value = serde_json::from_str(
+        &fs_err::read_to_string(second.path().join("out/results.json")).unwrap(),
+    )
+    .unwrap();
+    let stats: CacheStats = serde_json::from_value(results["run"]["cache"].clone()).unwrap();
+    assert!(stats.hits >= cacheable, "{stats:?} after {cacheable} cacheable results");
+    assert_eq!(stats.hits + stats.misses, 60);
+    assert!(!second.path().join("cache").exists(), "nothing is written to --cache-dir");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL (initdb, pg_ctl): .ci/run installs it"]
+fn concurrent_shards_record_into_the_shared_store_and_history_reads_it_without_the_url() {
+    let cluster = PgCluster::start();
+    cluster.create_db("shards");
+    let url = cluster.url("shards");
+    let agent = MockServer::start(MockAgentOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = write_scenarios(dir.path(), 30);
+    let children: Vec<(Child, PathBuf)> = (1..=3)
+        .map(|k| {
+            let shard = dir.path().join(format!("shard{k}"));
+            fs_err::create_dir_all(&shard).unwrap();
+            let child = run_command(&shard, &scenarios, &agent.base_url(), &url, &[])
+                .args(["--partition", &format!("hash:{k}/3"), "--output-dir", "out"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (child, shard)
+        })
+        .collect();
+    let mut printed = String::new();
+    for (child, shard) in children {
+        let output = child.wait_with_output().unwrap();
+        // A shard without a failing scenario exits 0.
+        let code = output.status.code();
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "{code:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        printed.push_str(&String::from_utf8_lossy(&output.stdout));
+        printed.push_str(&String::from_utf8_lossy(&output.stderr));
+        for entry in fs_err::read_dir(shard.join("out")).unwrap() {
+            printed.push_str(&fs_err::read_to_string(entry.unwrap().path()).unwrap_or_default());
+        }
+    }
+    let history = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args(["history", "--format", "json"])
+        .env("ROGUE_STORE_URL", &url)
+        .env("PGPASSWORD", PASSWORD)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(history.status.success(), "{}", String::from_utf8_lossy(&history.stderr));
+    let runs: Vec<Value> = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(runs.len(), 3, "one run per shard");
+    let mut partitions: Vec<&str> = runs.iter().map(|r| r["partition"].as_str().unwrap()).collect();
+    partitions.sort_unstable();
+    assert_eq!(partitions, ["1/3", "2/3", "3/3"]);
+    assert!(runs.iter().all(|r| r["selection_digest"] == runs[0]["selection_digest"]));
+    let total: u64 = runs.iter().map(|r| r["counts"]["total"].as_u64().unwrap()).sum();
+    assert_eq!(total, 30, "every scenario recorded once, by its shard");
+
+    // Neither the URL nor the password shows in any report, message or the history.
+    printed.push_str(&String::from_utf8_lossy(&history.stdout));
+    let text_history = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args(["history", "--store", &url])
+        .env("PGPASSWORD", PASSWORD)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    printed.push_str(&String::from_utf8_lossy(&text_history.stdout));
+    assert!(!printed.contains(PASSWORD));
+    assert!(!printed.contains(&url), "the store URL leaked");
+
+    // The merge job reads the shards from the store: no artifact directories.
+    let merge = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+            .args(["merge", "--store", &url, "--output-dir", "merged"])
+            .args(extra)
+            .env("PGPASSWORD", PASSWORD)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let merged = merge(&[]);
+    let stdout = String::from_utf8_lossy(&merged.stdout);
+    assert_eq!(
+        merged.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    assert!(stdout.contains("merged 3 shard(s): 30 scenarios"), "{stdout}");
+    assert!(!stdout.contains(&url), "{stdout}");
+    let results: Value = serde_json::from_str(
+        &fs_err::read_to_string(dir.path().join("merged/results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(results["run"]["counts"]["total"], 30);
+    // The same by one shard's id; the merged run joined the shared history.
+    let shard_id = runs[0]["id"].as_str().unwrap();
+    assert_eq!(merge(&["--run", &shard_id[..8]]).status.code(), Some(1));
+    let store = store_at(&cluster, "shards");
+    let merged_runs = store.runs(10).unwrap();
+    let whole: Vec<_> = merged_runs.iter().filter(|r| r.partition.is_none()).collect();
+    assert_eq!(whole.len(), 2, "two merges, two merged runs");
+    assert!(whole.iter().all(|r| r.counts.total == 30 && r.is_finished()));
+}
+
+#[test]
+#[ignore = "needs PostgreSQL (initdb, pg_ctl): .ci/run installs it"]
+fn a_wrong_password_or_a_password_in_the_url_is_a_clear_error_that_shows_neither() {
+    let cluster = PgCluster::start();
+    cluster.create_db("secrets");
+    let dir = tempfile::tempdir().unwrap();
+    let history = |url: &str, password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+            .args(["history", "--store", url])
+            .env("PGPASSWORD", password)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let wrong = history(&cluster.url("secrets"), "not-the-password");
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("password authentication failed"), "{stderr}");
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+    let in_url = cluster.url("secrets").replace("rogue@", &format!("rogue:{PASSWORD}@"));
+    let refused = history(&in_url, "");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("PGPASSWORD"), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+}
+
+/// `[store] url` in the config file is read (and, like `--store`, refused with a password in
+/// it, without showing the password). Needs no server: the URL is refused before connecting.
+#[test]
+fn the_config_file_names_the_store_and_a_password_in_it_is_refused_unshown() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = write_scenarios(dir.path(), 1);
+    fs_err::write(
+        dir.path().join("rogue-runner.toml"),
+        "[store]\nurl = \"postgres://rogue:file-secret-pw@db.invalid/team\"\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args(["run", "--scenarios-dir"])
+        .arg(&scenarios)
+        .args(["--progress", "quiet"])
+        .current_dir(dir.path())
+        .env_remove("ROGUE_STORE_URL")
+        .env_remove("ROGUE_RUNNER_CONFIG")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("PGPASSWORD"), "{stderr}");
+    assert!(!stderr.contains("file-secret-pw"), "{stderr}");
+}
