@@ -12,6 +12,7 @@ mod merge;
 mod output;
 mod run;
 mod select;
+mod serve;
 mod store;
 mod validate;
 
@@ -113,6 +114,7 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
         Some(Command::Cache(args)) => store::cache(&args, out, err),
         Some(Command::History(args)) => store::history(&args, out),
         Some(Command::Compare(args)) => store::compare(&args, out),
+        Some(Command::Serve(args)) => serve::serve(&args, out, err),
     }
 }
 

@@ -163,7 +163,13 @@ impl<'a> Session<'a> {
         let progress = Progress::stderr(config.progress)
             .with_color(config.color)
             .with_verbosity(config.verbose);
-        let recorder = store.recorder.take();
+        let tags: Vec<(String, Vec<String>)> = plan
+            .scenarios
+            .iter()
+            .filter(|p| !p.scenario.tags.is_empty())
+            .map(|p| (p.scenario.id.clone(), p.scenario.tags.clone()))
+            .collect();
+        let recorder = store.recorder.take().map(|recorder| recorder.with_tags(tags));
         let (summary, report_errors) =
             runtime.block_on(run_with_store(runner, plan, &paths, progress, recorder));
         // The reports are written and synced. Dropping the runtime would close the pooled

@@ -19,6 +19,7 @@
 pub mod cache;
 pub mod cache_key;
 pub mod compare;
+pub mod dashboard;
 pub mod db;
 mod error;
 pub mod history;
