@@ -46,6 +46,8 @@ pub(super) struct AppState {
     loopback: bool,
     pub(super) templates: Environment<'static>,
     pub(super) run_stats: RunStatsCache,
+    /// Finished runs (they never change), by id: the Runs page counts no scenario twice.
+    pub(super) finished_runs: Mutex<HashMap<String, crate::store::RunRecord>>,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
             loopback,
             templates: templates(),
             run_stats: Mutex::default(),
+            finished_runs: Mutex::default(),
         })
     }
 

@@ -156,6 +156,7 @@ pub fn start(options: ServeOptions) -> Result<Running, ServeError> {
         .build()
         .map_err(ServeError::Runtime)?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    runtime.spawn(pages::warm_up(std::sync::Arc::clone(&state)));
     let router = app::router(state);
     let listener = {
         let _guard = runtime.enter();

@@ -144,6 +144,86 @@ pub(super) fn run_stats(
     Ok(stats)
 }
 
+/// Run `reference` (an id or a unique prefix), from memory once it has finished.
+pub(super) fn lookup_run(
+    state: &AppState,
+    store: &Store,
+    reference: &str,
+) -> Result<RunRecord, PageError> {
+    if let Some(run) =
+        state.finished_runs.lock().unwrap_or_else(PoisonError::into_inner).get(reference)
+    {
+        return Ok(run.clone());
+    }
+    let run = store.find_run(reference)?;
+    if run.is_finished() {
+        state
+            .finished_runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(run.id.clone(), run.clone());
+    }
+    Ok(run)
+}
+
+/// The last `limit` runs, newest first (as [`Store::runs`]), the finished ones from memory.
+pub(super) fn recent_runs(
+    state: &AppState,
+    store: &Store,
+    limit: usize,
+) -> Result<Vec<RunRecord>, PageError> {
+    store.run_ids(limit)?.iter().map(|(id, _)| lookup_run(state, store, id)).collect()
+}
+
+/// The newest finished run (`latest`), if any.
+fn latest_finished(state: &AppState, store: &Store) -> Result<Option<RunRecord>, PageError> {
+    let newest = store.run_ids(1)?;
+    let Some((id, _)) = newest.first() else { return Ok(None) };
+    let ids = store.finished_run_ids_until(id, 1)?;
+    ids.first().map(|id| lookup_run(state, store, id)).transpose()
+}
+
+/// What [`Store::compare_runs`] returns, with the runs of the flaky window read once and
+/// counted from memory.
+pub(super) fn comparison(
+    state: &AppState,
+    store: &Store,
+    a: &RunRecord,
+    b: &RunRecord,
+    window: usize,
+) -> Result<Comparison, PageError> {
+    let mut results = Vec::with_capacity(window + 1);
+    for id in store.finished_run_ids_until(&b.id, window)? {
+        results.push(store.run_results(lookup_run(state, store, &id)?)?);
+    }
+    // An unfinished B is not in the window of finished runs; it still ends it.
+    if window > 0 && results.last().is_none_or(|r| r.run.id != b.id) {
+        if results.len() == window {
+            results.remove(0);
+        }
+        results.push(store.run_results(b.clone())?);
+    }
+    let before = store.run_results(a.clone())?;
+    let after = match results.last() {
+        Some(last) if last.run.id == b.id => last.clone(),
+        _ => store.run_results(b.clone())?,
+    };
+    Ok(crate::store::compare(&before, &after, &results))
+}
+
+/// Counts the recent runs and their latencies once, so that the first visit is as quick as
+/// the next ones.
+pub(super) async fn warm_up(state: Arc<AppState>) {
+    let _ = state
+        .with_store(|state, store| {
+            for run in recent_runs(state, store, RUNS_LISTED)? {
+                run_stats(state, store, &run)?;
+            }
+            Ok(())
+        })
+        .await;
+}
+
 /// A run as a table row or a header.
 #[derive(Debug, Serialize)]
 pub(super) struct RunView {
@@ -241,7 +321,7 @@ struct RunsView {
 pub(super) async fn runs(State(state): State<Arc<AppState>>) -> Response {
     let result = state
         .with_store(|state, store| {
-            let runs = store.runs(RUNS_LISTED)?;
+            let runs = recent_runs(state, store, RUNS_LISTED)?;
             let oldest_first: Vec<&RunRecord> = runs.iter().rev().collect();
             let mut p50 = Vec::with_capacity(runs.len());
             let mut p95 = Vec::with_capacity(runs.len());
@@ -580,7 +660,7 @@ pub(super) async fn run(
     let query = query(raw.as_deref());
     let result = state
         .with_store(move |state, store| {
-            let run = store.find_run(&id)?;
+            let run = lookup_run(state, store, &id)?;
             let filters = Filters::of(&query);
             let filter = filters.to_store()?;
             let open = query.get("open").cloned().unwrap_or_default();
@@ -618,11 +698,11 @@ pub(super) async fn run(
                 next: (page_no < pages).then(|| filters.href(&run.id, page_no + 1, "")),
             };
             // Compared with the finished run before it, when there is one.
-            let previous = store.finished_runs_until(Some(&run), 2)?;
+            let previous = store.finished_run_ids_until(&run.id, 2)?;
             let compare_href = previous
                 .iter()
-                .find(|r| r.id != run.id)
-                .map(|before| href("/compare", &[("a", &before.id), ("b", &run.id)]));
+                .rfind(|id| **id != run.id)
+                .map(|before| href("/compare", &[("a", before), ("b", &run.id)]));
             let view = RunPageView {
                 nav: "runs",
                 run: RunView::of(&run),
@@ -774,28 +854,39 @@ pub(super) async fn compare(
     let query = query(raw.as_deref());
     let result = state
         .with_store(move |state, store| {
-            let runs = store.runs(RUNS_LISTED)?;
+            let runs = recent_runs(state, store, RUNS_LISTED)?;
             let window = query
                 .get("window")
                 .and_then(|w| w.parse::<usize>().ok())
                 .unwrap_or(DEFAULT_FLAKY_WINDOW)
                 .min(RUNS_LISTED);
             let given = |k: &str| query.get(k).filter(|v| !v.is_empty()).cloned();
+            let latest = || -> Result<RunRecord, PageError> {
+                latest_finished(state, store)?
+                    .ok_or_else(|| PageError::NotFound("no finished run is recorded".to_owned()))
+            };
             let pair = match (given("a"), given("b")) {
-                (Some(a), Some(b)) => Some((store.find_run(&a)?, store.find_run(&b)?)),
-                (Some(a), None) => Some((store.find_run(&a)?, store.find_run("latest")?)),
-                _ => {
-                    // As `compare` with no argument: the two newest finished runs.
-                    let mut last = store.finished_runs_until(None, 2)?;
-                    (last.len() == 2).then(|| {
-                        let b = last.remove(1);
-                        (last.remove(0), b)
-                    })
+                (Some(a), Some(b)) => {
+                    let a = if a == "latest" { latest()? } else { lookup_run(state, store, &a)? };
+                    let b = if b == "latest" { latest()? } else { lookup_run(state, store, &b)? };
+                    Some((a, b))
                 }
+                (Some(a), None) => Some((lookup_run(state, store, &a)?, latest()?)),
+                _ => match latest_finished(state, store)? {
+                    // As `compare` with no argument: the two newest finished runs.
+                    Some(b) => {
+                        let ids = store.finished_run_ids_until(&b.id, 2)?;
+                        match ids.first().filter(|id| **id != b.id) {
+                            Some(a) => Some((lookup_run(state, store, a)?, b)),
+                            None => None,
+                        }
+                    }
+                    None => None,
+                },
             };
             let (comparison, a, b, note) = match pair {
                 Some((a, b)) => {
-                    let c = store.compare_runs(&a, &b, window)?;
+                    let c = comparison(state, store, &a, &b, window)?;
                     (Some(ComparisonView::of(&c)), a.id, b.id, None)
                 }
                 None => (

@@ -447,3 +447,22 @@ fn the_sample_history_is_seeded_and_every_page_renders_it() {
     let scenario = get(running.addr, &format!("/scenario?id={}", sample::scenario_id(3))).body;
     assert_eq!(scenario.matches("<rect class=\"cell ").count(), 4, "one cell per run");
 }
+
+#[test]
+fn the_compare_page_compares_as_the_store_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec =
+        sample::SampleSpec { runs: 12, scenarios_per_run: 80, seed: 3, last_unfinished: true };
+    sample::generate(dir.path(), spec).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let state =
+        app::AppState::new(Store::open(dir.path()).unwrap(), dir.path().to_path_buf(), None, true);
+    let runs = store.runs(20).unwrap();
+    for (a, b) in [(5, 1), (3, 0), (11, 10), (1, 5), (2, 2)] {
+        for window in [0, 1, 3, 10, 50] {
+            let page = pages::comparison(&state, &store, &runs[a], &runs[b], window).unwrap();
+            let cli = store.compare_runs(&runs[a], &runs[b], window).unwrap();
+            assert_eq!(page, cli, "runs {a} and {b}, window {window}");
+        }
+    }
+}

@@ -353,6 +353,47 @@ impl Store {
         self.query_runs(&sql, (selection_digest,))
     }
 
+    /// The ids of the last `limit` runs, newest first, each with whether it has finished (no
+    /// counting: cheap at any size of history).
+    pub fn run_ids(&self, limit: usize) -> Result<Vec<(String, bool)>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, finished_at IS NOT NULL FROM runs
+                 ORDER BY started_ms DESC, id DESC LIMIT ?1",
+            )
+            .and_then(|mut select| {
+                select
+                    .query_map([to_i64(limit as u64)], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// The ids of the last `limit` finished runs that started no later than run `until`
+    /// (itself included when finished), oldest first: the runs of
+    /// [`Store::finished_runs_until`], without counting their scenarios.
+    pub fn finished_run_ids_until(
+        &self,
+        until: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut ids: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT r.id FROM runs r, (SELECT started_ms FROM runs WHERE id = ?1) u
+                 WHERE r.finished_at IS NOT NULL
+                   AND (r.started_ms < u.started_ms OR r.id = ?1
+                        OR (r.started_ms = u.started_ms AND r.id < ?1))
+                 ORDER BY r.started_ms DESC, r.id DESC LIMIT ?2",
+            )
+            .and_then(|mut select| {
+                select.query_map((until, to_i64(limit as u64)), |row| row.get(0))?.collect()
+            })
+            .map_err(|e| self.sqlite(e))?;
+        ids.reverse();
+        Ok(ids)
+    }
+
     /// The newest run that has not finished, if any.
     pub fn newest_unfinished_run(&self) -> Result<Option<RunRecord>, StoreError> {
         let sql = format!(
@@ -547,5 +588,56 @@ mod tests {
         assert_eq!(failing, ["p_0", "x_fail"]);
         assert_eq!(store.newest_unfinished_run().unwrap().unwrap().id, "run1");
         assert!(store.last_recorded_ms(&["run1".to_owned()]).unwrap().is_some());
+        assert_eq!(store.run_ids(5).unwrap(), [("run1".to_owned(), false)]);
+        assert!(store.finished_run_ids_until("run1", 5).unwrap().is_empty(), "run1 is unfinished");
+    }
+
+    #[test]
+    fn finished_run_ids_until_match_finished_runs_until() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for (id, at, finish) in [
+            ("r1", "2026-01-01T00:00:00Z", true),
+            ("r2", "2026-01-02T00:00:00Z", false),
+            ("r3b", "2026-01-03T00:00:00Z", true),
+            ("r3a", "2026-01-03T00:00:00Z", true),
+            ("r4", "2026-01-04T00:00:00Z", true),
+        ] {
+            store
+                .record_run_started(&RunStart {
+                    run_id: id.to_owned(),
+                    started_at: at.to_owned(),
+                    config_digest: "d".to_owned(),
+                    ..RunStart::default()
+                })
+                .unwrap();
+            if finish {
+                let summary = crate::engine::summarize(
+                    id.to_owned(),
+                    at.to_owned(),
+                    at.to_owned(),
+                    1,
+                    [],
+                    None,
+                );
+                store.finish_run(&summary).unwrap();
+            }
+        }
+        for until in ["r1", "r2", "r3a", "r3b", "r4"] {
+            let run = store.find_run(until).unwrap();
+            for limit in [0, 1, 2, 10] {
+                let full: Vec<String> = store
+                    .finished_runs_until(Some(&run), limit)
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.id)
+                    .collect();
+                assert_eq!(
+                    store.finished_run_ids_until(until, limit).unwrap(),
+                    full,
+                    "{until} {limit}"
+                );
+            }
+        }
     }
 }
