@@ -176,6 +176,8 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
             "/assets/dashboard.js",
             get(|| async { asset(JS, "text/javascript; charset=utf-8") }),
         )
+        // Browsers ask for it on every page; there is none.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), guard))
         .with_state(state)
