@@ -12,6 +12,8 @@
 //! never skips, when it is missing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+// `json!` reads its arguments by reference.
+#![allow(clippy::needless_pass_by_value)]
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
@@ -105,7 +107,7 @@ impl Browser {
         let target_id = target["targetId"].as_str().unwrap().to_owned();
         let attached = browser
             .call("Target.attachToTarget", json!({ "targetId": target_id, "flatten": true }));
-        browser.session = attached["sessionId"].as_str().unwrap().to_owned();
+        attached["sessionId"].as_str().unwrap().clone_into(&mut browser.session);
         for domain in ["Page.enable", "Runtime.enable", "Log.enable"] {
             browser.call(domain, json!({}));
         }

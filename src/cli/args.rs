@@ -316,6 +316,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_step_summary: bool,
 
+    /// Watch this run in the dashboard: start `serve` for --cache-dir on 127.0.0.1 (port 8484,
+    /// or a free one) unless one is running already, and print its Live page. On a terminal it
+    /// goes on serving after the run until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+
     #[command(flatten)]
     pub input: InputArgs,
 

@@ -112,8 +112,12 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
         Some(Command::MockAgent(args)) => demo::mock_agent(&args, out),
         Some(Command::Merge(args)) => merge::merge(&args, out, err),
         Some(Command::Cache(args)) => store::cache(&args, out, err),
-        Some(Command::History(args)) => store::history(&args, out),
-        Some(Command::Compare(args)) => store::compare(&args, out),
+        Some(Command::History(args)) => {
+            let code = store::history(&args, out)?;
+            serve::hint(&args.dir.cache_dir, "/", err)?;
+            Ok(code)
+        }
+        Some(Command::Compare(args)) => store::compare(&args, out, err),
         Some(Command::Serve(args)) => serve::serve(&args, out, err),
     }
 }

@@ -73,6 +73,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
         )
     })?;
     plan.partition = partition;
+    let dashboard = super::serve::before_run(args.serve, &config.store.cache_dir, stderr)?;
     let result = session.run(plan, stderr).map_err(session_error)?;
     for error in &result.report_errors {
         writeln!(stderr, "warning: {error}")?;
@@ -95,6 +96,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             writeln!(stderr, "{newly_failing} newly failing (no baseline)")?;
         }
     }
+    super::serve::after_run(dashboard, &config.store.cache_dir, &result.summary.run_id, stderr)?;
     Ok(result.exit_code)
 }
 

@@ -156,7 +156,8 @@ pub fn start(options: ServeOptions) -> Result<Running, ServeError> {
         .build()
         .map_err(ServeError::Runtime)?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-    runtime.spawn(pages::warm_up(std::sync::Arc::clone(&state)));
+    // Before the URL is given out: then even the first visit finds the history counted.
+    runtime.block_on(pages::warm_up(std::sync::Arc::clone(&state)));
     let router = app::router(state);
     let listener = {
         let _guard = runtime.enter();

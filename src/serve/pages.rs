@@ -211,12 +211,17 @@ pub(super) fn comparison(
     Ok(crate::store::compare(&before, &after, &results))
 }
 
-/// Counts the recent runs and their latencies once, so that the first visit is as quick as
-/// the next ones.
+/// Counts the recent runs (in one pass) and their latencies once, so that the first visit is
+/// as quick as the next ones.
 pub(super) async fn warm_up(state: Arc<AppState>) {
     let _ = state
         .with_store(|state, store| {
-            for run in recent_runs(state, store, RUNS_LISTED)? {
+            for run in store.runs(RUNS_LISTED)? {
+                if run.is_finished() {
+                    let mut finished =
+                        state.finished_runs.lock().unwrap_or_else(PoisonError::into_inner);
+                    finished.insert(run.id.clone(), run.clone());
+                }
                 run_stats(state, store, &run)?;
             }
             Ok(())
