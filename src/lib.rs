@@ -4,7 +4,7 @@
 //! The modules form a strict stack of layers, bottom to top (docs/architecture.md; enforced by
 //! `tests/layering.rs`, so there is no module cycle):
 //! `redact` → `secret` → `text` → `digest` → `scenario` → `model` → `cost` → `http` → `agent`
-//! → `judge` → `engine` → `report` → `store` → `demo` → `session` → `cli`. A module uses only
+//! → `judge` → `engine` → `report` → `store` → `serve` → `demo` → `session` → `cli`. A module uses only
 //! modules below it. Data flows one way: `scenario` (load, normalize, select) → `engine`
 //! (schedule, converse through `agent`, check through `judge`, price through `cost`) → typed
 //! `model` events → `report` consumers and the `store`. `session` is the one entry point of a
@@ -24,6 +24,7 @@ pub mod redact;
 pub mod report;
 pub mod scenario;
 pub mod secret;
+pub mod serve;
 pub mod session;
 pub mod store;
 pub mod text;

@@ -27,11 +27,6 @@ const K8S_EXAMPLES: [&str; 2] = [
     "docs/examples/kubernetes-indexed-job-postgres.yaml",
 ];
 
-/// Flags the examples pass that this build does not have yet: added by the PostgreSQL store
-/// (issue 16, built in parallel), as (subcommand, flag). Remove each entry once its flag exists
-/// (`the_flags_allowed_ahead_of_the_store_are_still_missing_and_used` says when).
-const ADDED_BY_THE_POSTGRESQL_STORE: &[(&str, &str)] = &[("run", "--store"), ("merge", "--store")];
-
 fn workflow() -> Node {
     parse_file(WORKFLOW)
 }
@@ -169,9 +164,6 @@ fn every_rogue_runner_flag_in_the_examples_exists() {
         assert_eq!(help.code, 0, "`rogue-runner {sub}` is not a command: {}", help.combined());
         for flag in words.iter().filter(|w| w.starts_with("--")) {
             let name = flag.split('=').next().unwrap();
-            if ADDED_BY_THE_POSTGRESQL_STORE.contains(&(sub.as_str(), name)) {
-                continue;
-            }
             assert!(
                 has_flag(&help.stdout, name),
                 "{path}: `rogue-runner {sub}` has no {name}:\n{}",
@@ -186,25 +178,6 @@ fn has_flag(help: &str, flag: &str) -> bool {
     help.match_indices(flag).any(|(at, _)| {
         !help[at + flag.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '-')
     })
-}
-
-/// The allow-list is for flags on their way: once the store's branch adds one, its entry must
-/// go (and the flag is checked like any other).
-#[test]
-fn the_flags_allowed_ahead_of_the_store_are_still_missing_and_used() {
-    let commands = example_commands();
-    for (sub, flag) in ADDED_BY_THE_POSTGRESQL_STORE {
-        let help = common::run(&[sub, "--help"]);
-        assert!(
-            !has_flag(&help.stdout, flag),
-            "`rogue-runner {sub}` has {flag} now: remove it from ADDED_BY_THE_POSTGRESQL_STORE"
-        );
-        let used = commands.iter().any(|(_, w)| &w[1] == sub && w.iter().any(|x| x == flag));
-        assert!(
-            used,
-            "no example passes `{sub} {flag}`: remove it from ADDED_BY_THE_POSTGRESQL_STORE"
-        );
-    }
 }
 
 #[test]

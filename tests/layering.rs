@@ -36,6 +36,8 @@ const LAYERS: &[&str] = &[
     "engine",
     "report",
     "store",
+    // The dashboard: reads the store, renders pages.
+    "serve",
     "demo",
     // One run as one library call: the pool, judge, budget and store built once.
     "session",

@@ -128,6 +128,9 @@ pub enum Command {
     /// Print the resolved settings of a run and where each came from (flag, environment,
     /// config file and profile, default). Takes `run`'s options after its own.
     Config(ConfigArgs),
+    /// Serve a read-only web dashboard over --cache-dir: runs and trends, each run's
+    /// scenarios, comparisons, one scenario across runs, and the run in progress, live.
+    Serve(ServeArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -426,6 +429,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME", env = "ROGUE_PROFILE")]
     pub profile: Option<String>,
 
+    /// Watch this run in the dashboard: start `serve` for --cache-dir on 127.0.0.1 (port 8484,
+    /// or a free one) unless one is running already, and print its Live page. On a terminal it
+    /// goes on serving after the run until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -721,6 +730,23 @@ pub struct CompareArgs {
     /// Output: a table (text), or one JSON document.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    #[command(flatten)]
+    pub dir: CacheDirArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on. Anything but a loopback address (127.0.0.1, [::1])
+    /// requires a token: --token, or one generated and printed once.
+    #[arg(long, value_name = "ADDR:PORT", default_value = crate::serve::DEFAULT_BIND)]
+    pub bind: std::net::SocketAddr,
+    /// The token every request must carry (at least 16 letters, digits, `-` or `_`): opened
+    /// once as `?token=…`, then kept in a cookie; or sent as the x-rogue-token header.
+    #[arg(long, value_name = "TOKEN", env = "ROGUE_DASHBOARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Open the dashboard in the default browser.
+    #[arg(long)]
+    pub open: bool,
     #[command(flatten)]
     pub dir: CacheDirArg,
 }

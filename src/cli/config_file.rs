@@ -33,7 +33,10 @@ pub(crate) const DEFAULT_PROFILE: &str = "default";
 pub(crate) const NOT_RUN_KEYS: &[&str] = &["profile", "help", "version"];
 
 /// The top-level tables of the file.
-const TOP_KEYS: &[&str] = &["run", "profile", "agents", "judge", "cost"];
+const TOP_KEYS: &[&str] = &["run", "profile", "agents", "judge", "cost", "store"];
+
+/// The keys of `[store]` (the shared PostgreSQL store; `--store` in `[run]` is the same).
+const STORE_KEYS: &[&str] = &["url"];
 
 /// The keys of `[judge]` (kept equal to `FileJudge`'s fields by a test).
 pub(crate) const JUDGE_KEYS: &[&str] = &[
@@ -238,6 +241,11 @@ impl ConfigFile {
                                 )?;
                             }
                         }
+                    }
+                }
+                "store" => {
+                    for (skey, _) in in_order(table) {
+                        file.known(skey.get_ref(), STORE_KEYS, "[store]", skey.span())?;
                     }
                 }
                 _ => {

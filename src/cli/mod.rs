@@ -15,6 +15,7 @@ mod merge;
 mod output;
 mod run;
 mod select;
+mod serve;
 mod store;
 mod validate;
 mod watch;
@@ -252,8 +253,13 @@ fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCo
         Some(Command::MockAgent(args)) => demo::mock_agent(&args, out),
         Some(Command::Merge(args)) => merge::merge(&args, out, err),
         Some(Command::Cache(args)) => store::cache(&args, out, err),
-        Some(Command::History(args)) => store::history(&args, out),
-        Some(Command::Compare(args)) => store::compare(&args, out),
+        Some(Command::History(args)) => {
+            let code = store::history(&args, out)?;
+            serve::hint(&args.dir.cache_dir, "/", err)?;
+            Ok(code)
+        }
+        Some(Command::Compare(args)) => store::compare(&args, out, err),
+        Some(Command::Serve(args)) => serve::serve(&args, out, err),
     }
 }
 
@@ -501,8 +507,10 @@ mod tests {
         let cli = parse_from(["rogue-runner", "-q", "--log-file=l", "validate", "d"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Validate(ref v)) if v.quiet), "{cli:?}");
         assert_eq!(cli.log.log_file.as_deref(), Some(std::path::Path::new("l")));
-        // Only flags are moved: a run's flag before a subcommand stays the error it was.
-        let error = parse_from(["rogue-runner", "-v", "--scenarios-dir", "x", "list", "d"]);
-        assert!(error.is_err());
+        // Only flags are moved: after a run's flag, `list` is no subcommand but the bare run's
+        // first PATH (which `mistyped_subcommand` refuses when no such file exists).
+        let cli = parse_from(["rogue-runner", "-v", "--scenarios-dir", "x", "list", "d"]).unwrap();
+        assert!(cli.command.is_none(), "{cli:?}");
+        assert_eq!(cli.run.scenarios.paths, [std::path::PathBuf::from("list"), "d".into()]);
     }
 }

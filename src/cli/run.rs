@@ -21,7 +21,7 @@ pub(super) fn run(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, Cl
             return Ok(code);
         }
     };
-    run_selected(&config, selected, None, stderr)
+    run_selected(&config, selected, args.serve, None, stderr)
 }
 
 /// `--evaluator rogue` needs an agent protocol the Rogue server speaks.
@@ -43,12 +43,14 @@ pub(super) fn check_evaluator(config: &RunConfig) -> Result<(), CliError> {
 pub(super) fn run_selected(
     config: &RunConfig,
     Selected { scenarios, partition }: Selected,
+    serve: bool,
     stop: Option<&crate::session::watch::StopRequest>,
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     let session = Session::new(config);
     // `-q`: notes and warnings go nowhere; errors are returned, and the progress prints the
     // one-line result.
+    let dashboard = super::serve::before_run(serve, &config.store.cache_dir, stderr)?;
     let mut sink = std::io::sink();
     let notes: &mut dyn Write = if config.quiet { &mut sink } else { &mut *stderr };
     write_notes(config, &session, &scenarios, notes)?;
@@ -77,6 +79,7 @@ pub(super) fn run_selected(
             writeln!(notes, "{newly_failing} newly failing (no baseline)")?;
         }
     }
+    super::serve::after_run(dashboard, &config.store.cache_dir, &result.summary.run_id, stderr)?;
     Ok(result.exit_code)
 }
 

@@ -162,7 +162,7 @@ fn run_round(
         return Ok(None);
     }
     let selected = Selected { scenarios, partition: None };
-    super::run::run_selected(config, selected, Some(watcher.stop()), stderr).map(Some)
+    super::run::run_selected(config, selected, false, Some(watcher.stop()), stderr).map(Some)
 }
 
 /// Paths as the watcher reports them (canonical), computed once per file.

@@ -47,6 +47,8 @@ pub use markdown::{SummaryMarkdown, render_summary_markdown};
 pub use progress::{Progress, ProgressMode, is_ci, use_color};
 pub use results_json::ResultsJson;
 pub use text::sanitize_terminal_text;
+/// For the dashboard (`serve`), which shows the same texts the way report.html does.
+pub(crate) use text::{clean_line, document_text};
 
 use crate::model::RunEvent;
 

@@ -177,7 +177,13 @@ impl<'a> Session<'a> {
             .with_color(config.color)
             .with_verbosity(config.verbose)
             .with_quiet(config.quiet);
-        let recorder = store.recorder.take();
+        let tags: Vec<(String, Vec<String>)> = plan
+            .scenarios
+            .iter()
+            .filter(|p| !p.scenario.tags.is_empty())
+            .map(|p| (p.scenario.id.clone(), p.scenario.tags.clone()))
+            .collect();
+        let recorder = store.recorder.take().map(|recorder| recorder.with_tags(tags));
         let partitioned = plan.partition.is_some();
         let (summary, report_errors) =
             runtime.block_on(run_with_store(runner, plan, &paths, progress, recorder, stop));

@@ -13,7 +13,7 @@ use super::StoreError;
 pub const STORE_FILE_NAME: &str = "store.sqlite3";
 
 /// The schema this build reads and writes. Each version adds one entry to [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long a statement waits for another process's write before it gives up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -88,6 +88,8 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     );
     CREATE INDEX judge_cache_by_created ON judge_cache (created_ms);
     ",
+    // 4: whole outcomes and tags by run, for the dashboard (`serve`).
+    super::dashboard::MIGRATION,
 ];
 
 /// The SQLite store of one cache directory (the default backend of [`super::Store`]). One

@@ -89,7 +89,7 @@ pub struct RunResults {
     pub scenarios: Vec<ScenarioRecord>,
 }
 
-const RUN_COLUMNS: &str = "
+pub(super) const RUN_COLUMNS: &str = "
     r.id, r.started_at, r.finished_at, r.duration_ms, r.git_commit, r.config_digest,
     r.tool_version, r.planned, r.exit_code, r.cancelled, r.cost_usd, r.cache_hits,
     r.cache_misses, r.cache_saved_usd,
@@ -286,7 +286,7 @@ impl SqliteStore {
             .ok_or_else(|| StoreError::UnknownRun(id.to_owned()))
     }
 
-    fn query_runs(
+    pub(super) fn query_runs(
         &self,
         sql: &str,
         params: impl rusqlite::Params,
@@ -322,7 +322,7 @@ fn insert_outcome(
         to_i64(outcome.duration_ms),
         outcome.reasons.first(),
     ))?;
-    Ok(())
+    super::dashboard::insert_outcome_record(tx, run_id, outcome)
 }
 
 fn run_record(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
@@ -376,11 +376,11 @@ fn cancel_name(reason: CancelReason) -> &'static str {
     }
 }
 
-fn parse_status(text: &str) -> Status {
+pub(super) fn parse_status(text: &str) -> Status {
     Status::ALL.into_iter().find(|s| s.as_str() == text).unwrap_or(Status::Error)
 }
 
-fn to_i64(n: u64) -> i64 {
+pub(super) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 

@@ -25,6 +25,7 @@ mod backend;
 pub mod cache;
 pub mod cache_key;
 pub mod compare;
+pub mod dashboard;
 pub mod db;
 mod error;
 pub mod history;

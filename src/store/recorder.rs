@@ -210,6 +210,8 @@ pub struct Recorder {
     failed_writes: usize,
     first_error: Option<String>,
     reported: bool,
+    /// The tags of the planned scenarios that have any, recorded when the run starts.
+    tags: Vec<(String, Vec<String>)>,
 }
 
 impl Recorder {
@@ -230,7 +232,16 @@ impl Recorder {
             failed_writes: 0,
             first_error: None,
             reported: false,
+            tags: Vec::new(),
         }
+    }
+
+    /// Also record the tags of the planned scenarios (`(id, tags)`), for the dashboard's
+    /// filters.
+    #[must_use]
+    pub fn with_tags(mut self, tags: Vec<(String, Vec<String>)>) -> Self {
+        self.tags = tags;
+        self
     }
 
     /// Also store the outcomes of `cache`'s misses in the cache.
@@ -326,6 +337,15 @@ impl Reporter for Recorder {
                 });
                 self.started = false;
                 self.ensure_started();
+                if self.started && !self.tags.is_empty() {
+                    let tags = std::mem::take(&mut self.tags);
+                    let result =
+                        self.store.lock().unwrap_or_else(PoisonError::into_inner).record_run_tags(
+                            run_id,
+                            tags.iter().map(|(id, tags)| (id.as_str(), tags.as_slice())),
+                        );
+                    self.note(result);
+                }
             }
             RunEvent::ScenarioFinished { outcome } => self.record(outcome),
             RunEvent::RunFinished { summary } => {

@@ -13,6 +13,7 @@ use crate::text::{self, LargestUnit};
 pub(in crate::cli) fn compare(
     args: &CompareArgs,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
     let location = location(&args.dir)?;
     let dir = location.display();
@@ -46,6 +47,8 @@ pub(in crate::cli) fn compare(
     } else {
         write_comparison(out, &comparison, LISTED)?;
     }
+    let page = format!("/compare?a={}&b={}", comparison.a.id, comparison.b.id);
+    crate::cli::serve::hint(&args.dir.cache_dir, &page, err)?;
     Ok(ExitCode::Success)
 }
 
