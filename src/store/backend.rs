@@ -296,31 +296,18 @@ impl From<SqliteStore> for Store {
     }
 }
 
-/// The dashboard's reads (`store::dashboard`): answered by a SQLite store; a PostgreSQL store
-/// says it cannot yet.
+/// The dashboard's reads (`store::dashboard`), answered the same by both backends.
 impl Store {
-    fn dashboard_needs_sqlite(&self) -> StoreError {
-        StoreError::Postgres {
-            store: self.path().display().to_string(),
-            message: "the dashboard reads only a SQLite store (--cache-dir) in this version"
-                .to_owned(),
-        }
-    }
-
-    /// [`SqliteStore::record_run_tags`]; a PostgreSQL store keeps no tags yet (the dashboard
-    /// reads only a SQLite store), so nothing is written there.
+    /// [`SqliteStore::record_run_tags`].
     pub fn record_run_tags<'a>(
         &self,
         run_id: &str,
         tags: impl IntoIterator<Item = (&'a str, &'a [String])>,
     ) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.record_run_tags(run_id, tags),
-            Backend::Postgres(_) => Ok(()),
-        }
+        forward!(self, s => s.record_run_tags(run_id, tags))
     }
 
-    /// [`SqliteStore::outcome_page`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::outcome_page`].
     pub fn outcome_page(
         &self,
         run_id: &str,
@@ -328,117 +315,81 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<OutcomePage, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.outcome_page(run_id, filter, offset, limit),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.outcome_page(run_id, filter, offset, limit))
     }
 
-    /// [`SqliteStore::run_facets`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::run_facets`].
     pub fn run_facets(&self, run_id: &str) -> Result<Facets, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.run_facets(run_id),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.run_facets(run_id))
     }
 
-    /// [`SqliteStore::outcome_record`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::outcome_record`].
     pub fn outcome_record(
         &self,
         run_id: &str,
         scenario_id: &str,
     ) -> Result<Option<Outcome>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.outcome_record(run_id, scenario_id),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.outcome_record(run_id, scenario_id))
     }
 
-    /// [`SqliteStore::scenario_tags`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::scenario_tags`].
     pub fn scenario_tags(
         &self,
         run_id: &str,
         scenario_id: &str,
     ) -> Result<Vec<String>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.scenario_tags(run_id, scenario_id),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.scenario_tags(run_id, scenario_id))
     }
 
-    /// [`SqliteStore::scenario_history`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::scenario_history`].
     pub fn scenario_history(
         &self,
         scenario_id: &str,
         limit: usize,
     ) -> Result<Vec<ScenarioRun>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.scenario_history(scenario_id, limit),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.scenario_history(scenario_id, limit))
     }
 
-    /// [`SqliteStore::run_latencies`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::run_latencies`].
     pub fn run_latencies(&self, run_id: &str) -> Result<Vec<u64>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.run_latencies(run_id),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.run_latencies(run_id))
     }
 
-    /// [`SqliteStore::runs_of_selection`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::runs_of_selection`].
     pub fn runs_of_selection(&self, selection_digest: &str) -> Result<Vec<RunRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.runs_of_selection(selection_digest),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.runs_of_selection(selection_digest))
     }
 
-    /// [`SqliteStore::run_ids`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::run_ids`].
     pub fn run_ids(&self, limit: usize) -> Result<Vec<(String, bool)>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.run_ids(limit),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.run_ids(limit))
     }
 
-    /// [`SqliteStore::finished_run_ids_until`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::finished_run_ids_until`].
     pub fn finished_run_ids_until(
         &self,
         until: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.finished_run_ids_until(until, limit),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.finished_run_ids_until(until, limit))
     }
 
-    /// [`SqliteStore::newest_unfinished_run`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::newest_unfinished_run`].
     pub fn newest_unfinished_run(&self) -> Result<Option<RunRecord>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.newest_unfinished_run(),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.newest_unfinished_run())
     }
 
-    /// [`SqliteStore::recent_failures`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::recent_failures`].
     pub fn recent_failures(
         &self,
         run_ids: &[String],
         limit: usize,
     ) -> Result<Vec<RecentOutcome>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.recent_failures(run_ids, limit),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.recent_failures(run_ids, limit))
     }
 
-    /// [`SqliteStore::last_recorded_ms`] (the dashboard's reads; SQLite only for now).
+    /// [`SqliteStore::last_recorded_ms`].
     pub fn last_recorded_ms(&self, run_ids: &[String]) -> Result<Option<i64>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.last_recorded_ms(run_ids),
-            Backend::Postgres(_) => Err(self.dashboard_needs_sqlite()),
-        }
+        forward!(self, s => s.last_recorded_ms(run_ids))
     }
 }

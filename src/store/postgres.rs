@@ -65,7 +65,7 @@ macro_rules! const_format_runs {
 
 /// The schema this build reads and writes in PostgreSQL. Each version adds one entry to
 /// [`MIGRATIONS`].
-pub const POSTGRES_SCHEMA_VERSION: i64 = 1;
+pub const POSTGRES_SCHEMA_VERSION: i64 = 2;
 
 /// The advisory lock that serialises migrations (any constant; "rogue" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0072_6f67_7565;
@@ -74,8 +74,9 @@ const MIGRATION_LOCK: i64 = 0x0072_6f67_7565;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `MIGRATIONS[n]` moves the schema from version `n` to `n + 1`. Version 1 is SQLite's
-/// version 3.
-const MIGRATIONS: [&str; POSTGRES_SCHEMA_VERSION as usize] = ["
+/// version 3; version 2 adds what SQLite's version 4 added (for the dashboard).
+const MIGRATIONS: [&str; POSTGRES_SCHEMA_VERSION as usize] = [
+    "
     CREATE TABLE cache (
         key           TEXT PRIMARY KEY,
         scenario_id   TEXT NOT NULL,
@@ -141,7 +142,31 @@ const MIGRATIONS: [&str; POSTGRES_SCHEMA_VERSION as usize] = ["
         run_id        TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
         results_json  TEXT NOT NULL
     );
-"];
+",
+    "
+    -- Whole outcomes by run and scenario, and the tags of each run's scenarios (the
+    -- dashboard's; SQLite's schema version 4).
+    CREATE TABLE run_outcomes (
+        run_id        TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        scenario_id   TEXT NOT NULL,
+        recorded_ms   BIGINT NOT NULL,
+        outcome_json  TEXT NOT NULL,
+        PRIMARY KEY (run_id, scenario_id)
+    );
+    CREATE INDEX run_outcomes_by_time ON run_outcomes (run_id, recorded_ms);
+
+    CREATE TABLE run_tags (
+        run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        scenario_id  TEXT NOT NULL,
+        tag          TEXT NOT NULL,
+        PRIMARY KEY (run_id, scenario_id, tag)
+    );
+    CREATE INDEX run_tags_by_tag ON run_tags (run_id, tag);
+",
+];
+
+/// The dashboard's reads and its tags write (twins of `store::dashboard`'s).
+mod dashboard;
 
 /// A PostgreSQL store to connect to: the parsed URL, its password (from the environment),
 /// and the pool size.
@@ -837,7 +862,9 @@ impl PgStore {
                             (pg_total_relation_size('rogue_runner.cache')
                              + pg_total_relation_size('rogue_runner.judge_cache')
                              + pg_total_relation_size('rogue_runner.runs')
-                             + pg_total_relation_size('rogue_runner.run_scenarios'))::bigint
+                             + pg_total_relation_size('rogue_runner.run_scenarios')
+                             + pg_total_relation_size('rogue_runner.run_outcomes')
+                             + pg_total_relation_size('rogue_runner.run_tags'))::bigint
                      FROM cache",
                     &[],
                 )
@@ -898,7 +925,7 @@ impl PgStore {
         outcome: &Outcome,
         cache: Option<(&CacheKey, Option<f64>)>,
     ) -> Result<(), StoreError> {
-        let history = HistoryRow::new(outcome);
+        let history = HistoryRow::new(outcome).map_err(|e| self.json(&e))?;
         let cached = match cache {
             Some((key, cost)) if !outcome.cached && is_cacheable(outcome) => {
                 Some(CacheRow::new(key, outcome, cost).map_err(|e| self.json(&e))?)
@@ -934,7 +961,11 @@ impl PgStore {
         if order.is_empty() {
             return Ok(());
         }
-        let rows: Vec<HistoryRow> = order.iter().map(|id| HistoryRow::new(last[id])).collect();
+        let rows: Vec<HistoryRow> = order
+            .iter()
+            .map(|id| HistoryRow::new(last[id]))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.json(&e))?;
         let column = |f: fn(&HistoryRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
         let ids = column(|r| r.id.clone());
         let priorities = column(|r| r.priority.to_owned());
@@ -945,17 +976,26 @@ impl PgStore {
         let latencies: Vec<Option<i64>> = rows.iter().map(|r| r.latency_ms).collect();
         let durations: Vec<i64> = rows.iter().map(|r| r.duration_ms).collect();
         let reasons: Vec<Option<String>> = rows.iter().map(|r| r.reason.clone()).collect();
+        let recorded: Vec<i64> = rows.iter().map(|r| r.recorded_ms).collect();
+        let jsons = column(|r| r.json.clone());
         self.with(async |c| {
             c.execute(
-                "INSERT INTO run_scenarios
-                     (run_id, scenario_id, priority, agent, status, cached, cost_usd, latency_ms,
-                      duration_ms, reason)
-                 SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[],
-                     $6::bool[], $7::float8[], $8::int8[], $9::int8[], $10::text[])
-                 ON CONFLICT (run_id, scenario_id) DO UPDATE SET priority = EXCLUDED.priority,
-                     agent = EXCLUDED.agent, status = EXCLUDED.status, cached = EXCLUDED.cached,
-                     cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms,
-                     duration_ms = EXCLUDED.duration_ms, reason = EXCLUDED.reason",
+                "WITH history AS (
+                     INSERT INTO run_scenarios
+                         (run_id, scenario_id, priority, agent, status, cached, cost_usd,
+                          latency_ms, duration_ms, reason)
+                     SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::bool[], $7::float8[], $8::int8[], $9::int8[], $10::text[])
+                     ON CONFLICT (run_id, scenario_id) DO UPDATE SET
+                         priority = EXCLUDED.priority, agent = EXCLUDED.agent,
+                         status = EXCLUDED.status, cached = EXCLUDED.cached,
+                         cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms,
+                         duration_ms = EXCLUDED.duration_ms, reason = EXCLUDED.reason
+                 )
+                 INSERT INTO run_outcomes (run_id, scenario_id, recorded_ms, outcome_json)
+                 SELECT $1, * FROM UNNEST($2::text[], $11::int8[], $12::text[])
+                 ON CONFLICT (run_id, scenario_id) DO UPDATE SET
+                     recorded_ms = EXCLUDED.recorded_ms, outcome_json = EXCLUDED.outcome_json",
                 &[
                     &run_id,
                     &ids,
@@ -967,6 +1007,8 @@ impl PgStore {
                     &latencies,
                     &durations,
                     &reasons,
+                    &recorded,
+                    &jsons,
                 ],
             )
             .await
@@ -1183,15 +1225,23 @@ const PUT_CACHE: &str = "
         cost_usd = EXCLUDED.cost_usd, created_ms = EXCLUDED.created_ms,
         tool_version = EXCLUDED.tool_version, parts_json = EXCLUDED.parts_json";
 
+/// The history row and the whole outcome (`run_outcomes`, for the dashboard) in one
+/// statement, as SQLite writes both in one transaction.
 const PUT_HISTORY: &str = "
-    INSERT INTO run_scenarios
-        (run_id, scenario_id, priority, agent, status, cached, cost_usd, latency_ms,
-         duration_ms, reason)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-    ON CONFLICT (run_id, scenario_id) DO UPDATE SET priority = EXCLUDED.priority,
-        agent = EXCLUDED.agent, status = EXCLUDED.status, cached = EXCLUDED.cached,
-        cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms,
-        duration_ms = EXCLUDED.duration_ms, reason = EXCLUDED.reason";
+    WITH history AS (
+        INSERT INTO run_scenarios
+            (run_id, scenario_id, priority, agent, status, cached, cost_usd, latency_ms,
+             duration_ms, reason)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (run_id, scenario_id) DO UPDATE SET priority = EXCLUDED.priority,
+            agent = EXCLUDED.agent, status = EXCLUDED.status, cached = EXCLUDED.cached,
+            cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms,
+            duration_ms = EXCLUDED.duration_ms, reason = EXCLUDED.reason
+    )
+    INSERT INTO run_outcomes (run_id, scenario_id, recorded_ms, outcome_json)
+    VALUES ($1, $2, $11, $12)
+    ON CONFLICT (run_id, scenario_id) DO UPDATE SET recorded_ms = EXCLUDED.recorded_ms,
+        outcome_json = EXCLUDED.outcome_json";
 
 const PUT_HISTORY_AND_CACHE: &str = "
     WITH history AS (
@@ -1203,16 +1253,21 @@ const PUT_HISTORY_AND_CACHE: &str = "
             agent = EXCLUDED.agent, status = EXCLUDED.status, cached = EXCLUDED.cached,
             cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms,
             duration_ms = EXCLUDED.duration_ms, reason = EXCLUDED.reason
+    ), record AS (
+        INSERT INTO run_outcomes (run_id, scenario_id, recorded_ms, outcome_json)
+        VALUES ($1, $2, $11, $12)
+        ON CONFLICT (run_id, scenario_id) DO UPDATE SET recorded_ms = EXCLUDED.recorded_ms,
+            outcome_json = EXCLUDED.outcome_json
     )
     INSERT INTO cache
         (key, scenario_id, status, outcome_json, cost_usd, created_ms, tool_version, parts_json)
-    VALUES ($11, $12, $13, $14, $15, $16, $17, $18)
+    VALUES ($13, $14, $15, $16, $17, $18, $19, $20)
     ON CONFLICT (key) DO UPDATE SET scenario_id = EXCLUDED.scenario_id,
         status = EXCLUDED.status, outcome_json = EXCLUDED.outcome_json,
         cost_usd = EXCLUDED.cost_usd, created_ms = EXCLUDED.created_ms,
         tool_version = EXCLUDED.tool_version, parts_json = EXCLUDED.parts_json";
 
-/// One `run_scenarios` row's values.
+/// One `run_scenarios` row's values, and the `run_outcomes` row beside it.
 struct HistoryRow {
     id: String,
     priority: &'static str,
@@ -1223,11 +1278,13 @@ struct HistoryRow {
     latency_ms: Option<i64>,
     duration_ms: i64,
     reason: Option<String>,
+    recorded_ms: i64,
+    json: String,
 }
 
 impl HistoryRow {
-    fn new(outcome: &Outcome) -> Self {
-        HistoryRow {
+    fn new(outcome: &Outcome) -> Result<Self, serde_json::Error> {
+        Ok(HistoryRow {
             id: outcome.id.clone(),
             priority: outcome.priority.as_str(),
             agent: outcome.agent.clone(),
@@ -1237,7 +1294,9 @@ impl HistoryRow {
             latency_ms: outcome.latency_ms.map(to_i64),
             duration_ms: to_i64(outcome.duration_ms),
             reason: outcome.reasons.first().cloned(),
-        }
+            recorded_ms: now_ms(),
+            json: serde_json::to_string(outcome)?,
+        })
     }
 
     fn params<'a>(&'a self, run_id: &'a &'a str) -> Vec<&'a (dyn ToSql + Sync)> {
@@ -1252,6 +1311,8 @@ impl HistoryRow {
             &self.latency_ms,
             &self.duration_ms,
             &self.reason,
+            &self.recorded_ms,
+            &self.json,
         ]
     }
 }

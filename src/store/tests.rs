@@ -295,6 +295,10 @@ both_backends!(
     history_records_runs_as_they_go,
     outcomes_and_cache_entries_are_written_together,
     entries_keep_their_key_parts_and_judge_verdicts_are_kept_apart,
+    a_page_is_problems_first_and_filters_combine,
+    facets_records_history_and_failures,
+    finished_run_ids_until_match_finished_runs_until,
+    whole_outcomes_are_recorded_with_their_history_rows,
 );
 
 /// A fresh location (nothing opened there yet) on each backend, for the tests that open
@@ -415,4 +419,188 @@ fn postgres_errors_name_the_store_without_its_password() {
     assert!(err.contains("password authentication failed"), "{err}");
     assert!(err.contains(&format!("127.0.0.1:{}", cluster.port)), "{err}");
     assert!(!err.contains("not-the-password") && !err.contains(pg_cluster::PASSWORD), "{err}");
+}
+
+// The dashboard's reads (`store::dashboard`).
+
+use super::dashboard::{OutcomeFilter, OutcomePage};
+
+fn dash_outcome(id: &str, status: Status, priority: Priority, agent: &str) -> Outcome {
+    Outcome {
+        judge_ms: None,
+        id: id.to_owned(),
+        priority,
+        category: "c".to_owned(),
+        agent: agent.to_owned(),
+        agent_url: None,
+        source: "s.yaml:1:1".to_owned(),
+        status,
+        reasons: vec![format!("{id} {status}")],
+        checks: Vec::new(),
+        transcript: Vec::new(),
+        latency_ms: Some(id.len() as u64 * 10),
+        duration_ms: 5,
+        usage: None,
+        cost_usd: None,
+        cached: false,
+        cache: None,
+        attempts: 1,
+        judge: None,
+        llm: Vec::new(),
+    }
+}
+
+/// Run `run1`: five scenarios of two agents, three priorities and every status but
+/// unassessed, two of them tagged.
+fn store_with_run(store: &Store) {
+    store
+        .record_run_started(&RunStart {
+            run_id: "run1".to_owned(),
+            started_at: "2026-01-01T00:00:00Z".to_owned(),
+            planned: 5,
+            config_digest: "d".to_owned(),
+            ..RunStart::default()
+        })
+        .unwrap();
+    let tags = [vec!["security".to_owned()], vec!["security".to_owned(), "a_b%".to_owned()]];
+    store.record_run_tags("run1", [("x_fail", &tags[0][..]), ("p_0", &tags[1][..])]).unwrap();
+    for o in [
+        dash_outcome("a_pass", Status::Passed, Priority::P0, "qa"),
+        dash_outcome("x_fail", Status::Failed, Priority::P1, "qa"),
+        dash_outcome("p_0", Status::Error, Priority::P0, "ops"),
+        dash_outcome("zz_skip", Status::Skipped, Priority::P2, "ops"),
+        dash_outcome("b_pass", Status::Passed, Priority::P1, "ops"),
+    ] {
+        store.record_outcome("run1", &o, None).unwrap();
+    }
+}
+
+fn ids(page: &OutcomePage) -> Vec<&str> {
+    page.rows.iter().map(|r| r.id.as_str()).collect()
+}
+
+fn a_page_is_problems_first_and_filters_combine(store: &Store) {
+    store_with_run(store);
+    let all = store.outcome_page("run1", &OutcomeFilter::default(), 0, 10).unwrap();
+    assert_eq!(ids(&all), ["x_fail", "p_0", "zz_skip", "a_pass", "b_pass"]);
+    assert_eq!(all.matching, 5);
+    let second = store.outcome_page("run1", &OutcomeFilter::default(), 2, 2).unwrap();
+    assert_eq!(ids(&second), ["zz_skip", "a_pass"]);
+    assert_eq!(second.matching, 5);
+
+    let filter = OutcomeFilter {
+        statuses: vec![Status::Failed, Status::Error],
+        tag: Some("security".to_owned()),
+        ..OutcomeFilter::default()
+    };
+    assert_eq!(ids(&store.outcome_page("run1", &filter, 0, 10).unwrap()), ["x_fail", "p_0"]);
+    let filter = OutcomeFilter {
+        agent: Some("ops".to_owned()),
+        priority: Some(Priority::P0),
+        ..OutcomeFilter::default()
+    };
+    assert_eq!(ids(&store.outcome_page("run1", &filter, 0, 10).unwrap()), ["p_0"]);
+    // `_` and `%` in a search are literal characters.
+    let search =
+        |text: &str| OutcomeFilter { search: Some(text.to_owned()), ..OutcomeFilter::default() };
+    assert_eq!(
+        ids(&store.outcome_page("run1", &search("_P"), 0, 10).unwrap()),
+        ["a_pass", "b_pass"]
+    );
+    assert!(store.outcome_page("run1", &search("%"), 0, 10).unwrap().rows.is_empty());
+    let tag = OutcomeFilter { tag: Some("a_b%".to_owned()), ..OutcomeFilter::default() };
+    assert_eq!(ids(&store.outcome_page("run1", &tag, 0, 10).unwrap()), ["p_0"]);
+}
+
+fn facets_records_history_and_failures(store: &Store) {
+    store_with_run(store);
+    let facets = store.run_facets("run1").unwrap();
+    assert_eq!(facets.agents, [("ops".to_owned(), 3), ("qa".to_owned(), 2)]);
+    assert_eq!(facets.tags, [("a_b%".to_owned(), 1), ("security".to_owned(), 2)]);
+    assert_eq!(facets.priorities[0], (Priority::P0, 2));
+    let record = store.outcome_record("run1", "x_fail").unwrap().unwrap();
+    assert_eq!(record.reasons, ["x_fail failed"]);
+    assert!(store.outcome_record("run1", "missing").unwrap().is_none());
+    assert_eq!(store.scenario_tags("run1", "p_0").unwrap(), ["a_b%", "security"]);
+    let history = store.scenario_history("x_fail", 10).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].record.status, Status::Failed);
+    assert_eq!(store.run_latencies("run1").unwrap(), [30, 60, 60, 60, 70]);
+    let failures = store.recent_failures(&["run1".to_owned()], 10).unwrap();
+    let mut failing: Vec<&str> = failures.iter().map(|f| f.record.id.as_str()).collect();
+    failing.sort_unstable();
+    assert_eq!(failing, ["p_0", "x_fail"]);
+    assert_eq!(store.newest_unfinished_run().unwrap().unwrap().id, "run1");
+    assert!(store.last_recorded_ms(&["run1".to_owned()]).unwrap().is_some());
+    assert_eq!(store.run_ids(5).unwrap(), [("run1".to_owned(), false)]);
+    assert!(store.finished_run_ids_until("run1", 5).unwrap().is_empty(), "run1 is unfinished");
+}
+
+fn finished_run_ids_until_match_finished_runs_until(store: &Store) {
+    for (id, at, finish) in [
+        ("r1", "2026-01-01T00:00:00Z", true),
+        ("r2", "2026-01-02T00:00:00Z", false),
+        ("r3b", "2026-01-03T00:00:00Z", true),
+        ("r3a", "2026-01-03T00:00:00Z", true),
+        ("r4", "2026-01-04T00:00:00Z", true),
+    ] {
+        store
+            .record_run_started(&RunStart {
+                run_id: id.to_owned(),
+                started_at: at.to_owned(),
+                config_digest: "d".to_owned(),
+                ..RunStart::default()
+            })
+            .unwrap();
+        if finish {
+            let summary =
+                crate::engine::summarize(id.to_owned(), at.to_owned(), at.to_owned(), 1, [], None);
+            store.finish_run(&summary).unwrap();
+        }
+    }
+    for until in ["r1", "r2", "r3a", "r3b", "r4"] {
+        let run = store.find_run(until).unwrap();
+        for limit in [0, 1, 2, 10] {
+            let full: Vec<String> = store
+                .finished_runs_until(Some(&run), limit)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            assert_eq!(
+                store.finished_run_ids_until(until, limit).unwrap(),
+                full,
+                "{until} {limit}"
+            );
+        }
+    }
+}
+
+/// Every write path keeps the whole outcome beside its history row (the dashboard opens it),
+/// and a rewrite replaces both.
+fn whole_outcomes_are_recorded_with_their_history_rows(store: &Store) {
+    start(store, "r1", "2026-01-01T00:00:00Z");
+    let first = outcome("cached", Status::Failed);
+    store.record_outcome("r1", &first, Some((&key(1), Some(0.5)))).unwrap();
+    store.record_outcome("r1", &outcome("plain", Status::Error), None).unwrap();
+    store
+        .record_outcomes(
+            "r1",
+            &[outcome("batch", Status::Passed), outcome("batch", Status::Failed)],
+        )
+        .unwrap();
+    for (id, status) in
+        [("cached", Status::Failed), ("plain", Status::Error), ("batch", Status::Failed)]
+    {
+        let record = store.outcome_record("r1", id).unwrap().unwrap();
+        assert_eq!((record.id.as_str(), record.status), (id, status));
+        assert_eq!(record.reasons, [format!("{id} is {status}")]);
+    }
+    store.record_outcome("r1", &outcome("plain", Status::Passed), None).unwrap();
+    assert_eq!(store.outcome_record("r1", "plain").unwrap().unwrap().status, Status::Passed);
+    let failures = store.recent_failures(&["r1".to_owned()], 10).unwrap();
+    let mut failing: Vec<&str> = failures.iter().map(|f| f.record.id.as_str()).collect();
+    failing.sort_unstable();
+    assert_eq!(failing, ["batch", "cached"]);
+    assert!(store.outcome_record("r1", "never").unwrap().is_none());
 }
