@@ -292,6 +292,7 @@ fn the_dashboard_filters_opens_links_and_updates_live_in_a_browser() {
     let finished = store.run_ids(3).unwrap()[1].0.clone();
     let running = start(ServeOptions {
         cache_dir: cache.clone(),
+        store: rogue_runner::store::Location::Dir(cache.clone()),
         bind: "127.0.0.1:0".parse().unwrap(),
         token: None,
     })

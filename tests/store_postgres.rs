@@ -10,6 +10,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -308,4 +310,73 @@ fn the_config_file_names_the_store_and_a_password_in_it_is_refused_unshown() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("PGPASSWORD"), "{stderr}");
     assert!(!stderr.contains("file-secret-pw"), "{stderr}");
+}
+
+fn http_get(url: &str, path: &str) -> (u16, String) {
+    let addr = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, text)
+}
+
+/// `serve` with ROGUE_STORE_URL shows what runners recorded in the shared store (the runs,
+/// a run's scenarios filtered, a scenario across runs), and still tells commands with the
+/// same --cache-dir where it is; the URL it prints and logs carries no password.
+#[test]
+#[ignore = "needs PostgreSQL (initdb, pg_ctl): .ci/run installs it"]
+fn serve_reads_the_shared_store_and_keeps_its_state_file_in_the_cache_dir() {
+    let cluster = PgCluster::start();
+    cluster.create_db("dash");
+    let url = cluster.url("dash");
+    let agent = MockServer::start(MockAgentOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = write_scenarios(dir.path(), 10);
+    for _ in 0..2 {
+        let output = run_command(dir.path(), &scenarios, &agent.base_url(), &url, &[])
+            .args(["--output-dir", "out"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let run_id = store_at(&cluster, "dash").runs(1).unwrap()[0].id.clone();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args(["serve", "--cache-dir", "cache", "--bind", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("ROGUE_STORE_URL", &url)
+        .env("PGPASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let base = first.trim().trim_end_matches('/').to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+
+    let (status, runs) = http_get(&base, "/");
+    assert_eq!(status, 200, "{runs}");
+    assert!(runs.contains(&format!("&#x2f;runs&#x2f;{run_id}")), "{runs}");
+    let (status, page) = http_get(&base, &format!("/runs/{run_id}?status=failed"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("shop_004") && page.contains("shop_009"), "{page}");
+    assert!(!page.contains("shop_001"), "only the failed scenarios: {page}");
+    let (status, scenario) = http_get(&base, "/scenario?id=shop_004");
+    assert_eq!(status, 200, "{scenario}");
+    assert!(scenario.contains("shop_004"), "{scenario}");
+    assert!(
+        dir.path().join("cache").join(rogue_runner::serve::STATE_FILE_NAME).exists(),
+        "the state file is in this machine's --cache-dir"
+    );
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("dashboard of postgres"), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
 }

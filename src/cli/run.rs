@@ -50,7 +50,8 @@ pub(super) fn run_selected(
     let session = Session::new(config);
     // `-q`: notes and warnings go nowhere; errors are returned, and the progress prints the
     // one-line result.
-    let dashboard = super::serve::before_run(serve, &config.store.cache_dir, stderr)?;
+    let dashboard =
+        super::serve::before_run(serve, &config.store.cache_dir, &config.store.location(), stderr)?;
     let mut sink = std::io::sink();
     let notes: &mut dyn Write = if config.quiet { &mut sink } else { &mut *stderr };
     write_notes(config, &session, &scenarios, notes)?;

@@ -7,14 +7,17 @@ use super::CliError;
 use super::args::ServeArgs;
 use crate::model::ExitCode;
 use crate::serve::{Running, ServeError, ServeOptions, running_dashboard};
+use crate::store::Location;
 
 pub(super) fn serve(
     args: &ServeArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
+    let location = super::store::location(&args.dir)?;
     let running = crate::serve::start(ServeOptions {
         cache_dir: args.dir.cache_dir.clone(),
+        store: location.clone(),
         bind: args.bind,
         token: args.token.clone(),
     })
@@ -25,7 +28,7 @@ pub(super) fn serve(
     writeln!(
         err,
         "dashboard of {} at {} (read-only); Ctrl-C stops it",
-        args.dir.cache_dir.display(),
+        location.display(),
         running.url
     )?;
     if running.token_generated {
@@ -48,7 +51,7 @@ pub(super) fn serve(
 fn serve_error(error: &ServeError) -> CliError {
     let hint = match error {
         ServeError::Bind { .. } => "pass --bind 127.0.0.1:PORT with a free port",
-        ServeError::Store(_) => "check --cache-dir",
+        ServeError::Store(error) => return super::store::store_error(error),
         ServeError::WeakToken => "generate one, e.g. `openssl rand -hex 16`",
         ServeError::Runtime(_) => "check the process limits",
     };
@@ -60,6 +63,7 @@ fn serve_error(error: &ServeError) -> CliError {
 pub(super) fn before_run(
     serve: bool,
     cache_dir: &Path,
+    store: &Location,
     err: &mut dyn Write,
 ) -> Result<Option<Running>, CliError> {
     if let Some(state) = running_dashboard(cache_dir) {
@@ -71,6 +75,7 @@ pub(super) fn before_run(
     }
     let options = |bind: &str| ServeOptions {
         cache_dir: cache_dir.to_path_buf(),
+        store: store.clone(),
         bind: bind.parse().unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
         token: None,
     };

@@ -3,7 +3,6 @@
 //! every answer.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
@@ -15,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use minijinja::Environment;
 
-use crate::store::{Store, StoreError};
+use crate::store::{Location, Store, StoreError};
 
 /// The Content-Security-Policy of every answer: the dashboard's own script and stylesheet,
 /// its own event stream, and nothing else (no inline script or style, no frame, no other
@@ -40,7 +39,8 @@ pub(super) type RunStatsCache = Mutex<HashMap<String, super::pages::RunStats>>;
 pub(super) struct AppState {
     /// Idle connections; a request takes one or opens another.
     stores: Mutex<Vec<Store>>,
-    cache_dir: PathBuf,
+    /// Where another connection opens.
+    location: Location,
     token: Option<String>,
     /// Bound to loopback: the Host header must name this machine (DNS rebinding).
     loopback: bool,
@@ -53,13 +53,13 @@ pub(super) struct AppState {
 impl AppState {
     pub(super) fn new(
         store: Store,
-        cache_dir: PathBuf,
+        location: Location,
         token: Option<String>,
         loopback: bool,
     ) -> Arc<Self> {
         Arc::new(AppState {
             stores: Mutex::new(vec![store]),
-            cache_dir,
+            location,
             token,
             loopback,
             templates: templates(),
@@ -78,7 +78,7 @@ impl AppState {
             let taken = state.stores.lock().unwrap_or_else(PoisonError::into_inner).pop();
             let store = match taken {
                 Some(store) => store,
-                None => Store::open(&state.cache_dir).map_err(PageError::Store)?,
+                None => Store::open_at(&state.location).map_err(PageError::Store)?,
             };
             let result = body(&state, &store);
             let mut idle = state.stores.lock().unwrap_or_else(PoisonError::into_inner);

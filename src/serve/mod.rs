@@ -1,4 +1,5 @@
-//! `rogue-runner serve`: a read-only web dashboard over the store of one `--cache-dir`.
+//! `rogue-runner serve`: a read-only web dashboard over the store of one `--cache-dir`, or
+//! over a shared PostgreSQL store (`--store`).
 //!
 //! Pages (rendered on the server by minijinja with HTML autoescaping; charts are inline SVG
 //! drawn here; the one stylesheet and script are compiled into the binary):
@@ -19,7 +20,9 @@
 //!
 //! While it runs, a small state file in the cache directory ([`STATE_FILE_NAME`]) tells
 //! `history`, `compare` and `run` where the dashboard is; it is removed on exit, and a reader
-//! checks that the address still answers.
+//! checks that the address still answers. With a shared store the file still lives in this
+//! machine's `--cache-dir`: only commands on this machine with the same `--cache-dir` hint at
+//! this dashboard (the store is shared; where a dashboard runs is not).
 //!
 //! Layer: above `store` (which it reads) and `report`; below `session` and `cli`.
 
@@ -35,7 +38,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::StoreError;
+use crate::store::{Location, StoreError};
 
 pub use app::{CSP, TOKEN_COOKIE, TOKEN_HEADER};
 
@@ -48,7 +51,11 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8484";
 /// How `serve` runs.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// Where the state file goes ([`STATE_FILE_NAME`]): `history`, `compare` and `run` with
+    /// the same `--cache-dir` find the dashboard through it, whichever store it reads.
     pub cache_dir: PathBuf,
+    /// The store it reads: the SQLite file in `cache_dir`, or a shared PostgreSQL store.
+    pub store: Location,
     pub bind: SocketAddr,
     /// Required when binding a non-loopback address; generated when `None` there.
     pub token: Option<String>,
@@ -141,14 +148,14 @@ pub fn start(options: ServeOptions) -> Result<Running, ServeError> {
     let (token, token_generated) = token_policy(options.bind.ip(), options.token)?;
     // Creates the store if there is none yet: a dashboard opened before the first run shows
     // that run live.
-    let store = crate::store::Store::open(&options.cache_dir)?;
+    let store = crate::store::Store::open_at(&options.store)?;
     let listener = std::net::TcpListener::bind(options.bind)
         .map_err(|error| ServeError::Bind { addr: options.bind, error })?;
     let addr =
         listener.local_addr().map_err(|error| ServeError::Bind { addr: options.bind, error })?;
     listener.set_nonblocking(true).map_err(|error| ServeError::Bind { addr, error })?;
     let url = format!("http://{}", display_addr(addr));
-    let state = app::AppState::new(store, options.cache_dir.clone(), token.clone(), loopback);
+    let state = app::AppState::new(store, options.store.clone(), token.clone(), loopback);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("dashboard")
@@ -182,6 +189,8 @@ pub fn start(options: ServeOptions) -> Result<Running, ServeError> {
     let record = DashboardState { url: url.clone(), pid: std::process::id(), addr };
     if let Ok(json) = serde_json::to_string_pretty(&record) {
         // Only a convenience for other commands: a dashboard that cannot write it still serves.
+        // A shared store creates nothing in --cache-dir, so the directory may be new.
+        let _ = fs_err::create_dir_all(&options.cache_dir);
         let _ = fs_err::write(&state_file, json);
     }
     Ok(Running {

@@ -110,6 +110,7 @@ fn finish_run(store: &Store, id: &str, outcomes: &[Outcome]) {
 fn serve(dir: &Path, token: Option<&str>) -> Running {
     start(ServeOptions {
         cache_dir: dir.to_path_buf(),
+        store: crate::store::Location::Dir(dir.to_path_buf()),
         bind: "127.0.0.1:0".parse().unwrap(),
         token: token.map(str::to_owned),
     })
@@ -456,8 +457,12 @@ fn the_compare_page_compares_as_the_store_does() {
         sample::SampleSpec { runs: 12, scenarios_per_run: 80, seed: 3, last_unfinished: true };
     sample::generate(dir.path(), spec).unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let state =
-        app::AppState::new(Store::open(dir.path()).unwrap(), dir.path().to_path_buf(), None, true);
+    let state = app::AppState::new(
+        Store::open(dir.path()).unwrap(),
+        crate::store::Location::Dir(dir.path().to_path_buf()),
+        None,
+        true,
+    );
     let runs = store.runs(20).unwrap();
     for (a, b) in [(5, 1), (3, 0), (11, 10), (1, 5), (2, 2)] {
         for window in [0, 1, 3, 10, 50] {
