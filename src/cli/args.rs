@@ -128,8 +128,9 @@ pub enum Command {
     /// Print the resolved settings of a run and where each came from (flag, environment,
     /// config file and profile, default). Takes `run`'s options after its own.
     Config(ConfigArgs),
-    /// Serve a read-only web dashboard over --cache-dir: runs and trends, each run's
-    /// scenarios, comparisons, one scenario across runs, and the run in progress, live.
+    /// Serve a read-only web dashboard over the store (--cache-dir, or --store): runs and
+    /// trends, each run's scenarios, comparisons, one scenario across runs, and the run in
+    /// progress, live.
     Serve(ServeArgs),
     /// Print a shell completion script.
     Completions {
