@@ -107,7 +107,7 @@ fn scenario_record(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Scena
 }
 
 /// `%`, `_` and the escape itself stand for themselves in a `LIKE … ESCAPE '\'` pattern.
-fn like_escape(text: &str) -> String {
+pub(super) fn like_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {

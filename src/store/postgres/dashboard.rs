@@ -10,7 +10,7 @@ use super::{PgStore, parse_status, run_record, to_i64};
 use crate::model::Outcome;
 use crate::scenario::Priority;
 use crate::store::dashboard::{
-    Facets, MAX_PAGE, OutcomeFilter, OutcomePage, RecentOutcome, ScenarioRun,
+    Facets, MAX_PAGE, OutcomeFilter, OutcomePage, RecentOutcome, ScenarioRun, like_escape,
 };
 use crate::store::{RunRecord, ScenarioRecord, StoreError};
 
@@ -62,18 +62,6 @@ fn scenario_record(row: &Row, at: usize) -> ScenarioRecord {
         duration_ms: row.get::<_, i64>(at + 7).unsigned_abs(),
         reason: row.get(at + 8),
     }
-}
-
-/// `%`, `_` and the escape itself stand for themselves in a `LIKE … ESCAPE '\'` pattern.
-fn like_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn count(n: i64) -> usize {
