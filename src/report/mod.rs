@@ -27,6 +27,7 @@ mod progress;
 mod results_json;
 mod state;
 mod text;
+mod thread;
 
 #[cfg(test)]
 pub(crate) mod tests;
@@ -49,6 +50,7 @@ pub use results_json::ResultsJson;
 pub use text::sanitize_terminal_text;
 /// For the dashboard (`serve`), which shows the same texts the way report.html does.
 pub(crate) use text::{clean_line, document_text};
+pub use thread::ReportThread;
 
 use crate::model::RunEvent;
 
@@ -56,6 +58,13 @@ use crate::model::RunEvent;
 pub trait Reporter: Send {
     /// Takes one event, in the order the engine emitted them.
     fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError>;
+
+    /// Takes several events at once, in order: those that arrived while this reporter was
+    /// busy with the previous ones. One by one by default; the store's recorder writes their
+    /// outcomes in one transaction (group commit).
+    fn on_events(&mut self, events: &[RunEvent]) -> Result<(), ReportError> {
+        events.iter().try_for_each(|event| self.on_event(event))
+    }
 
     /// Writes whatever can be written from the events seen so far; the engine calls it when the
     /// run is interrupted before `RunFinished`. Does nothing by default, and nothing once the
@@ -202,6 +211,27 @@ impl ReportSet {
             self.finish_side_by_side(event);
         } else {
             self.each(|reporter| reporter.on_event(event));
+        }
+    }
+
+    /// Hands `events` (in order) to every reporter still working, reporter by reporter: the
+    /// first reporter (the store's recorder) has taken the whole batch before the next one
+    /// sees any of it, so whatever `events.jsonl` shows finished is already recorded.
+    pub fn on_events(&mut self, events: &[RunEvent]) {
+        let mut rest = events;
+        while !rest.is_empty() {
+            // The end of the run is rendered side by side, on its own.
+            let end = rest
+                .iter()
+                .position(|event| matches!(event, RunEvent::RunFinished { .. }))
+                .unwrap_or(rest.len());
+            let (before, after) = rest.split_at(end);
+            if !before.is_empty() {
+                self.each(|reporter| reporter.on_events(before));
+            }
+            let Some((finished, after)) = after.split_first() else { break };
+            self.finish_side_by_side(finished);
+            rest = after;
         }
     }
 

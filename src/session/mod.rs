@@ -11,7 +11,7 @@ mod store;
 pub mod watch;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +23,7 @@ use crate::engine::{Plan, RunOptions, Runner, StopSignal, StopSignalCell};
 use crate::judge::Judge;
 use crate::judge::rogue_evaluator::RogueEvaluator;
 use crate::model::{ExitCode, RunSummary};
-use crate::report::{Progress, ReportError, ReportPaths, ReportSet};
+use crate::report::{Progress, ReportError, ReportPaths, ReportSet, ReportThread};
 use crate::scenario::Scenario;
 use crate::store::{Recorder, StoreError};
 
@@ -239,7 +239,8 @@ async fn run_with_store(
     if let Some(recorder) = recorder {
         set = set.with_first(recorder);
     }
-    let reports = Arc::new(Mutex::new(set));
+    // The reporters run on their own thread: the engine never waits for the store or a file.
+    let reports = Arc::new(ReportThread::spawn(set));
     let cancel = CancellationToken::new();
     let stop_signal = StopSignalCell::default();
     let interrupt = tokio::spawn({
@@ -261,23 +262,18 @@ async fn run_with_store(
                 let _ = stop_signal.set(first);
                 cancel.cancel();
                 if let Some(second) = signals.next().await {
-                    if let Ok(mut set) = reports.try_lock() {
-                        set.flush_partial();
-                    }
+                    reports.flush_partial_now();
                     std::process::exit(second.exit_code().code());
                 }
             }
         }
     });
     let runner = runner.with_stop_signal(stop_signal);
-    let mut sink = |event: &crate::model::RunEvent| {
-        if let Ok(mut set) = reports.lock() {
-            set.on_event(event);
-        }
-    };
+    let mut sink = |event: &crate::model::RunEvent| reports.send(event.clone());
     let summary = runner.run(plan, &mut sink, cancel).await;
     interrupt.abort();
-    let errors = reports.lock().map(|mut set| set.take_errors()).unwrap_or_default();
+    // Every event is handed over (the reports written) before the run returns.
+    let errors = reports.finish();
     (summary, errors)
 }
 

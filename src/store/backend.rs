@@ -218,6 +218,16 @@ impl Store {
         forward!(self, s => s.record_outcome(run_id, outcome, cache))
     }
 
+    /// Records finished outcomes of run `run_id`, each with its cache entry when given, in one
+    /// transaction: the recorder's group commit.
+    pub fn record_outcome_batch(
+        &self,
+        run_id: &str,
+        batch: &[super::OutcomeWrite<'_>],
+    ) -> Result<(), StoreError> {
+        forward!(self, s => s.record_outcome_batch(run_id, batch))
+    }
+
     /// Records several finished outcomes of run `run_id` at once, without touching the cache.
     pub fn record_outcomes<'a>(
         &self,

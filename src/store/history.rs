@@ -100,6 +100,10 @@ pub(super) const RUN_COLUMNS: &str = "
     COALESCE(SUM(s.status = 'unassessed'), 0), r.partition, r.selection_digest
     FROM runs r LEFT JOIN run_scenarios s ON s.run_id = r.id";
 
+/// One finished outcome to record, with its cache key and what it cost when it is to be
+/// cached too.
+pub type OutcomeWrite<'a> = (&'a Outcome, Option<(&'a CacheKey, Option<f64>)>);
+
 impl SqliteStore {
     /// Records that a run started. Recording the same run twice keeps the first.
     pub fn record_run_started(&self, start: &RunStart) -> Result<(), StoreError> {
@@ -138,10 +142,23 @@ impl SqliteStore {
         outcome: &Outcome,
         cache: Option<(&CacheKey, Option<f64>)>,
     ) -> Result<(), StoreError> {
+        self.record_outcome_batch(run_id, &[(outcome, cache)])
+    }
+
+    /// Records finished outcomes of run `run_id`, each with its cache entry when given, in one
+    /// transaction (the recorder's group commit): once this returns, a crash loses none of
+    /// them, and a failure writes none of them.
+    pub fn record_outcome_batch(
+        &self,
+        run_id: &str,
+        batch: &[OutcomeWrite<'_>],
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
-            insert_outcome(tx, run_id, outcome)?;
-            if let Some((key, cost)) = cache {
-                put(tx, key, outcome, cost)?;
+            for &(outcome, cache) in batch {
+                insert_outcome(tx, run_id, outcome)?;
+                if let Some((key, cost)) = cache {
+                    put(tx, key, outcome, cost)?;
+                }
             }
             Ok(())
         })

@@ -46,7 +46,7 @@ pub use cache_key::{
 pub use compare::{Change, Comparison, DEFAULT_FLAKY_WINDOW, Flaky, compare};
 pub use db::{SCHEMA_VERSION, STORE_FILE_NAME, SqliteStore};
 pub use error::StoreError;
-pub use history::{RunRecord, RunResults, RunStart, ScenarioRecord, git_commit};
+pub use history::{OutcomeWrite, RunRecord, RunResults, RunStart, ScenarioRecord, git_commit};
 pub use postgres::{POSTGRES_SCHEMA_VERSION, PgTarget};
 pub use recorder::{DEFAULT_CACHE_TTL, Recorder, RunCache, RunInfo, SharedStore};
 

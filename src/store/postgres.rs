@@ -33,8 +33,8 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 
 use super::cache::{now_ms, rfc3339};
 use super::{
-    CacheKey, CacheSummary, CachedOutcome, CachedRuling, Lookup, RunRecord, RunResults, RunStart,
-    ScenarioRecord, StoreError, StoredEntry, is_cacheable,
+    CacheKey, CacheSummary, CachedOutcome, CachedRuling, Lookup, OutcomeWrite, RunRecord,
+    RunResults, RunStart, ScenarioRecord, StoreError, StoredEntry, is_cacheable,
 };
 use crate::model::StatusCounts;
 use crate::model::{CacheStats, CancelReason, JudgeRuling, Outcome, RunSummary, Status};
@@ -917,45 +917,51 @@ impl PgStore {
         Ok(())
     }
 
-    /// One statement: the history row and, when cacheable, the cache entry (a data-modifying
-    /// `WITH`), so both are written or neither.
+    /// The history row and, when cacheable, the cache entry, in one statement: both are
+    /// written or neither.
     pub fn record_outcome(
         &self,
         run_id: &str,
         outcome: &Outcome,
         cache: Option<(&CacheKey, Option<f64>)>,
     ) -> Result<(), StoreError> {
-        let history = HistoryRow::new(outcome).map_err(|e| self.json(&e))?;
-        let cached = match cache {
-            Some((key, cost)) if !outcome.cached && is_cacheable(outcome) => {
-                Some(CacheRow::new(key, outcome, cost).map_err(|e| self.json(&e))?)
-            }
-            _ => None,
-        };
-        self.with(async |c| match &cached {
-            None => c.execute(PUT_HISTORY, &history.params(&run_id)).await,
-            Some(row) => {
-                let mut params = history.params(&run_id);
-                params.extend(row.params());
-                c.execute(PUT_HISTORY_AND_CACHE, &params).await
-            }
-        })?;
-        Ok(())
+        self.record_outcome_batch(run_id, &[(outcome, cache)])
     }
 
-    /// All of them in one statement (`UNNEST` of arrays).
+    /// All of them in one statement, without touching the cache.
     pub fn record_outcomes<'a>(
         &self,
         run_id: &str,
         outcomes: impl IntoIterator<Item = &'a Outcome>,
     ) -> Result<(), StoreError> {
-        // An upsert may touch a row once per statement: the last outcome of an id wins, as
-        // it does in SQLite.
+        let batch: Vec<OutcomeWrite<'_>> = outcomes.into_iter().map(|o| (o, None)).collect();
+        self.record_outcome_batch(run_id, &batch)
+    }
+
+    /// The recorder's group commit: every history row, whole outcome and cache entry of the
+    /// batch in one statement (`UNNEST` of arrays, data-modifying `WITH`), so one round trip
+    /// writes them all, or nothing is written.
+    pub fn record_outcome_batch(
+        &self,
+        run_id: &str,
+        batch: &[OutcomeWrite<'_>],
+    ) -> Result<(), StoreError> {
+        // An upsert may touch a row once per statement: the last outcome of an id (and the
+        // last entry of a key) wins, as it does in SQLite.
         let mut last: HashMap<&str, &Outcome> = HashMap::new();
         let mut order = Vec::new();
-        for outcome in outcomes {
+        let mut last_entry: HashMap<&str, (&CacheKey, &Outcome, Option<f64>)> = HashMap::new();
+        let mut entry_order = Vec::new();
+        for &(outcome, cache) in batch {
             if last.insert(&outcome.id, outcome).is_none() {
                 order.push(outcome.id.as_str());
+            }
+            if let Some((key, cost)) = cache
+                && !outcome.cached
+                && is_cacheable(outcome)
+                && last_entry.insert(key.as_str(), (key, outcome, cost)).is_none()
+            {
+                entry_order.push(key.as_str());
             }
         }
         if order.is_empty() {
@@ -966,53 +972,19 @@ impl PgStore {
             .map(|id| HistoryRow::new(last[id]))
             .collect::<Result<_, _>>()
             .map_err(|e| self.json(&e))?;
-        let column = |f: fn(&HistoryRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
-        let ids = column(|r| r.id.clone());
-        let priorities = column(|r| r.priority.to_owned());
-        let agents = column(|r| r.agent.clone());
-        let statuses = column(|r| r.status.to_owned());
-        let cached: Vec<bool> = rows.iter().map(|r| r.cached).collect();
-        let costs: Vec<Option<f64>> = rows.iter().map(|r| r.cost_usd).collect();
-        let latencies: Vec<Option<i64>> = rows.iter().map(|r| r.latency_ms).collect();
-        let durations: Vec<i64> = rows.iter().map(|r| r.duration_ms).collect();
-        let reasons: Vec<Option<String>> = rows.iter().map(|r| r.reason.clone()).collect();
-        let recorded: Vec<i64> = rows.iter().map(|r| r.recorded_ms).collect();
-        let jsons = column(|r| r.json.clone());
-        self.with(async |c| {
-            c.execute(
-                "WITH history AS (
-                     INSERT INTO run_scenarios
-                         (run_id, scenario_id, priority, agent, status, cached, cost_usd,
-                          latency_ms, duration_ms, reason)
-                     SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[],
-                         $6::bool[], $7::float8[], $8::int8[], $9::int8[], $10::text[])
-                     ON CONFLICT (run_id, scenario_id) DO UPDATE SET
-                         priority = EXCLUDED.priority, agent = EXCLUDED.agent,
-                         status = EXCLUDED.status, cached = EXCLUDED.cached,
-                         cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms,
-                         duration_ms = EXCLUDED.duration_ms, reason = EXCLUDED.reason
-                 )
-                 INSERT INTO run_outcomes (run_id, scenario_id, recorded_ms, outcome_json)
-                 SELECT $1, * FROM UNNEST($2::text[], $11::int8[], $12::text[])
-                 ON CONFLICT (run_id, scenario_id) DO UPDATE SET
-                     recorded_ms = EXCLUDED.recorded_ms, outcome_json = EXCLUDED.outcome_json",
-                &[
-                    &run_id,
-                    &ids,
-                    &priorities,
-                    &agents,
-                    &statuses,
-                    &cached,
-                    &costs,
-                    &latencies,
-                    &durations,
-                    &reasons,
-                    &recorded,
-                    &jsons,
-                ],
-            )
-            .await
-        })?;
+        let entries: Vec<CacheRow> = entry_order
+            .iter()
+            .map(|key| {
+                let (key, outcome, cost) = last_entry[key];
+                CacheRow::new(key, outcome, cost)
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.json(&e))?;
+        let history = HistoryColumns::new(&rows);
+        let cache = CacheColumns::new(&entries);
+        let mut params = history.params(&run_id);
+        params.extend(cache.params());
+        self.with(async |c| c.execute(PUT_OUTCOMES, &params).await)?;
         Ok(())
     }
 
@@ -1225,47 +1197,38 @@ const PUT_CACHE: &str = "
         cost_usd = EXCLUDED.cost_usd, created_ms = EXCLUDED.created_ms,
         tool_version = EXCLUDED.tool_version, parts_json = EXCLUDED.parts_json";
 
-/// The history row and the whole outcome (`run_outcomes`, for the dashboard) in one
-/// statement, as SQLite writes both in one transaction.
-const PUT_HISTORY: &str = "
+/// A batch of outcomes: their history rows (`run_scenarios`), the whole outcomes
+/// (`run_outcomes`, for the dashboard) and their cache entries, in one statement, as SQLite
+/// writes them in one transaction. Parameters: [`HistoryColumns::params`], then
+/// [`CacheColumns::params`].
+const PUT_OUTCOMES: &str = "
     WITH history AS (
         INSERT INTO run_scenarios
             (run_id, scenario_id, priority, agent, status, cached, cost_usd, latency_ms,
              duration_ms, reason)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[],
+            $7::float8[], $8::int8[], $9::int8[], $10::text[])
         ON CONFLICT (run_id, scenario_id) DO UPDATE SET priority = EXCLUDED.priority,
             agent = EXCLUDED.agent, status = EXCLUDED.status, cached = EXCLUDED.cached,
             cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms,
             duration_ms = EXCLUDED.duration_ms, reason = EXCLUDED.reason
+    ), entries AS (
+        INSERT INTO cache
+            (key, scenario_id, status, outcome_json, cost_usd, created_ms, tool_version,
+             parts_json)
+        SELECT key, scenario_id, status, outcome_json, cost_usd, created_ms, $19, parts_json
+        FROM UNNEST($13::text[], $14::text[], $15::text[], $16::text[], $17::float8[],
+            $18::int8[], $20::text[])
+            AS e(key, scenario_id, status, outcome_json, cost_usd, created_ms, parts_json)
+        ON CONFLICT (key) DO UPDATE SET scenario_id = EXCLUDED.scenario_id,
+            status = EXCLUDED.status, outcome_json = EXCLUDED.outcome_json,
+            cost_usd = EXCLUDED.cost_usd, created_ms = EXCLUDED.created_ms,
+            tool_version = EXCLUDED.tool_version, parts_json = EXCLUDED.parts_json
     )
     INSERT INTO run_outcomes (run_id, scenario_id, recorded_ms, outcome_json)
-    VALUES ($1, $2, $11, $12)
+    SELECT $1, * FROM UNNEST($2::text[], $11::int8[], $12::text[])
     ON CONFLICT (run_id, scenario_id) DO UPDATE SET recorded_ms = EXCLUDED.recorded_ms,
         outcome_json = EXCLUDED.outcome_json";
-
-const PUT_HISTORY_AND_CACHE: &str = "
-    WITH history AS (
-        INSERT INTO run_scenarios
-            (run_id, scenario_id, priority, agent, status, cached, cost_usd, latency_ms,
-             duration_ms, reason)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        ON CONFLICT (run_id, scenario_id) DO UPDATE SET priority = EXCLUDED.priority,
-            agent = EXCLUDED.agent, status = EXCLUDED.status, cached = EXCLUDED.cached,
-            cost_usd = EXCLUDED.cost_usd, latency_ms = EXCLUDED.latency_ms,
-            duration_ms = EXCLUDED.duration_ms, reason = EXCLUDED.reason
-    ), record AS (
-        INSERT INTO run_outcomes (run_id, scenario_id, recorded_ms, outcome_json)
-        VALUES ($1, $2, $11, $12)
-        ON CONFLICT (run_id, scenario_id) DO UPDATE SET recorded_ms = EXCLUDED.recorded_ms,
-            outcome_json = EXCLUDED.outcome_json
-    )
-    INSERT INTO cache
-        (key, scenario_id, status, outcome_json, cost_usd, created_ms, tool_version, parts_json)
-    VALUES ($13, $14, $15, $16, $17, $18, $19, $20)
-    ON CONFLICT (key) DO UPDATE SET scenario_id = EXCLUDED.scenario_id,
-        status = EXCLUDED.status, outcome_json = EXCLUDED.outcome_json,
-        cost_usd = EXCLUDED.cost_usd, created_ms = EXCLUDED.created_ms,
-        tool_version = EXCLUDED.tool_version, parts_json = EXCLUDED.parts_json";
 
 /// One `run_scenarios` row's values, and the `run_outcomes` row beside it.
 struct HistoryRow {
@@ -1297,23 +1260,6 @@ impl HistoryRow {
             recorded_ms: now_ms(),
             json: serde_json::to_string(outcome)?,
         })
-    }
-
-    fn params<'a>(&'a self, run_id: &'a &'a str) -> Vec<&'a (dyn ToSql + Sync)> {
-        vec![
-            run_id,
-            &self.id,
-            &self.priority,
-            &self.agent,
-            &self.status,
-            &self.cached,
-            &self.cost_usd,
-            &self.latency_ms,
-            &self.duration_ms,
-            &self.reason,
-            &self.recorded_ms,
-            &self.json,
-        ]
     }
 }
 
@@ -1357,6 +1303,98 @@ impl CacheRow {
             &self.created_ms,
             &self.tool_version,
             &self.parts_json,
+        ]
+    }
+}
+
+/// A batch's history rows as the arrays [`PUT_OUTCOMES`] unnests ($2–$12).
+struct HistoryColumns<'a> {
+    ids: Vec<&'a str>,
+    priorities: Vec<&'static str>,
+    agents: Vec<&'a str>,
+    statuses: Vec<&'static str>,
+    cached: Vec<bool>,
+    costs: Vec<Option<f64>>,
+    latencies: Vec<Option<i64>>,
+    durations: Vec<i64>,
+    reasons: Vec<Option<&'a str>>,
+    recorded: Vec<i64>,
+    jsons: Vec<&'a str>,
+}
+
+impl<'a> HistoryColumns<'a> {
+    fn new(rows: &'a [HistoryRow]) -> Self {
+        HistoryColumns {
+            ids: rows.iter().map(|r| r.id.as_str()).collect(),
+            priorities: rows.iter().map(|r| r.priority).collect(),
+            agents: rows.iter().map(|r| r.agent.as_str()).collect(),
+            statuses: rows.iter().map(|r| r.status).collect(),
+            cached: rows.iter().map(|r| r.cached).collect(),
+            costs: rows.iter().map(|r| r.cost_usd).collect(),
+            latencies: rows.iter().map(|r| r.latency_ms).collect(),
+            durations: rows.iter().map(|r| r.duration_ms).collect(),
+            reasons: rows.iter().map(|r| r.reason.as_deref()).collect(),
+            recorded: rows.iter().map(|r| r.recorded_ms).collect(),
+            jsons: rows.iter().map(|r| r.json.as_str()).collect(),
+        }
+    }
+
+    /// $1 (the run) to $12.
+    fn params<'p>(&'p self, run_id: &'p &'p str) -> Vec<&'p (dyn ToSql + Sync)> {
+        vec![
+            run_id,
+            &self.ids,
+            &self.priorities,
+            &self.agents,
+            &self.statuses,
+            &self.cached,
+            &self.costs,
+            &self.latencies,
+            &self.durations,
+            &self.reasons,
+            &self.recorded,
+            &self.jsons,
+        ]
+    }
+}
+
+/// A batch's cache entries as the arrays [`PUT_OUTCOMES`] unnests ($13–$20).
+struct CacheColumns<'a> {
+    keys: Vec<&'a str>,
+    scenario_ids: Vec<&'a str>,
+    statuses: Vec<&'static str>,
+    jsons: Vec<&'a str>,
+    costs: Vec<Option<f64>>,
+    created: Vec<i64>,
+    tool_version: &'static str,
+    parts: Vec<Option<&'a str>>,
+}
+
+impl<'a> CacheColumns<'a> {
+    fn new(rows: &'a [CacheRow]) -> Self {
+        CacheColumns {
+            keys: rows.iter().map(|r| r.key.as_str()).collect(),
+            scenario_ids: rows.iter().map(|r| r.scenario_id.as_str()).collect(),
+            statuses: rows.iter().map(|r| r.status).collect(),
+            jsons: rows.iter().map(|r| r.json.as_str()).collect(),
+            costs: rows.iter().map(|r| r.cost_usd).collect(),
+            created: rows.iter().map(|r| r.created_ms).collect(),
+            tool_version: env!("CARGO_PKG_VERSION"),
+            parts: rows.iter().map(|r| r.parts_json.as_deref()).collect(),
+        }
+    }
+
+    /// $13 to $20.
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.keys,
+            &self.scenario_ids,
+            &self.statuses,
+            &self.jsons,
+            &self.costs,
+            &self.created,
+            &self.tool_version,
+            &self.parts,
         ]
     }
 }

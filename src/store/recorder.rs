@@ -5,7 +5,9 @@
 //! Recording failures never fail a run: the recorder keeps going after an error, counts what
 //! it could not write, and reports it once, as a report error, when the run ends.
 //!
-//! Each outcome a conversation produced is written in its own transaction as it arrives.
+//! The outcomes conversations produced are written as they arrive: those that arrived
+//! together (the report thread hands over what queued while the reporters were busy) in one
+//! transaction — group commit — before any later reporter sees them.
 //! Outcomes that came from the cache arrive in a burst, without a conversation in between;
 //! their history rows are written together (up to [`CACHED_BATCH`] at once, and before any
 //! other event), which makes a fully cached rerun several times cheaper to record. A run
@@ -19,8 +21,8 @@ use rayon::prelude::*;
 
 use super::cache_key::AgentParts;
 use super::{
-    CacheKey, KeyContext, KeyParts, Pinning, RunStart, Store, StoreError, agent_parts,
-    key_parts_with, within_ttl,
+    CacheKey, KeyContext, KeyParts, OutcomeWrite, Pinning, RunStart, Store, StoreError,
+    agent_parts, key_parts_with, within_ttl,
 };
 use crate::engine::{CacheHit, CacheQuery, ResultCache};
 use crate::judge::VerdictCache;
@@ -195,9 +197,9 @@ pub struct RunInfo {
 }
 
 /// Records the run in the history and, with a [`RunCache`], every cache miss's outcome in
-/// the cache. Each finished outcome is written in its own transaction as it arrives, so a
-/// killed run keeps every result that finished. Put it first in the report set: then
-/// whatever `events.jsonl` shows finished is already in the store.
+/// the cache. The finished outcomes of each batch of events are written in one transaction
+/// as they arrive, so a killed run keeps every result that finished. Put it first in the
+/// report set: then whatever `events.jsonl` shows finished is already in the store.
 #[derive(Debug)]
 pub struct Recorder {
     store: SharedStore,
@@ -206,7 +208,7 @@ pub struct Recorder {
     start: Option<RunStart>,
     started: bool,
     /// Cached outcomes not yet written to the history.
-    cached: Vec<Outcome>,
+    cached: Vec<Arc<Outcome>>,
     failed_writes: usize,
     first_error: Option<String>,
     reported: bool,
@@ -271,26 +273,70 @@ impl Recorder {
         }
     }
 
-    fn record(&mut self, outcome: &Outcome) {
-        if outcome.cached {
-            self.cached.push(outcome.clone());
-            if self.cached.len() >= CACHED_BATCH {
-                self.flush_cached();
-            }
+    /// Writes the outcomes conversations produced (`fresh`, in order) in one transaction,
+    /// each with its cache entry when the cache missed it. Should that fail, each is tried on
+    /// its own, so one bad outcome does not lose the others.
+    fn record_fresh(&mut self, fresh: &[&Outcome]) {
+        if fresh.is_empty() {
             return;
         }
         self.flush_cached();
         let Some(run_id) = self.start.as_ref().map(|s| s.run_id.clone()) else { return };
-        let key = self.pending.as_ref().and_then(|pending| {
-            pending.lock().unwrap_or_else(PoisonError::into_inner).remove(&outcome.id)
-        });
-        let result = self.store.lock().unwrap_or_else(PoisonError::into_inner).record_outcome(
-            &run_id,
-            outcome,
-            // The cache keeps the outcome's actual cost, never the file's `cost_estimate`.
-            key.as_ref().map(|key| (key, outcome.cost_usd)),
-        );
-        self.note(result);
+        let keys: Vec<Option<CacheKey>> = match &self.pending {
+            Some(pending) => {
+                let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
+                fresh.iter().map(|outcome| pending.remove(&outcome.id)).collect()
+            }
+            None => vec![None; fresh.len()],
+        };
+        // The cache keeps the outcome's actual cost, never the file's `cost_estimate`.
+        let batch: Vec<OutcomeWrite<'_>> = fresh
+            .iter()
+            .zip(&keys)
+            .map(|(outcome, key)| (*outcome, key.as_ref().map(|key| (key, outcome.cost_usd))))
+            .collect();
+        let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let results = match store.record_outcome_batch(&run_id, &batch) {
+            Ok(()) => vec![Ok(())],
+            Err(_) if batch.len() > 1 => {
+                batch.iter().map(|write| store.record_outcome_batch(&run_id, &[*write])).collect()
+            }
+            Err(error) => vec![Err(error)],
+        };
+        drop(store);
+        for result in results {
+            self.note(result);
+        }
+    }
+
+    /// Takes a batch of events: the outcomes conversations produced in it are written
+    /// together when the batch ends or another kind of event comes, whichever is first.
+    fn take(&mut self, events: &[RunEvent]) -> Result<(), ReportError> {
+        let mut fresh: Vec<&Outcome> = Vec::new();
+        for event in events {
+            match event {
+                RunEvent::ScenarioFinished { outcome } if outcome.cached => {
+                    self.cached.push(Arc::clone(outcome));
+                    if self.cached.len() >= CACHED_BATCH {
+                        self.flush_cached();
+                    }
+                }
+                RunEvent::ScenarioFinished { outcome } => {
+                    if !self.cached.is_empty() {
+                        // History rows in the order the outcomes came.
+                        self.record_fresh(&std::mem::take(&mut fresh));
+                        self.flush_cached();
+                    }
+                    fresh.push(outcome);
+                }
+                other => {
+                    self.record_fresh(&std::mem::take(&mut fresh));
+                    self.on_other(other)?;
+                }
+            }
+        }
+        self.record_fresh(&fresh);
+        Ok(())
     }
 
     /// Writes the history rows of the cached outcomes seen so far.
@@ -305,7 +351,7 @@ impl Recorder {
             .store
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .record_outcomes(&run_id, &cached);
+            .record_outcomes(&run_id, cached.iter().map(|outcome| &**outcome));
         self.note(result);
     }
 
@@ -324,6 +370,22 @@ impl Recorder {
 
 impl Reporter for Recorder {
     fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError> {
+        self.take(std::slice::from_ref(event))
+    }
+
+    fn on_events(&mut self, events: &[RunEvent]) -> Result<(), ReportError> {
+        self.take(events)
+    }
+
+    fn flush_partial(&mut self) -> Result<(), ReportError> {
+        self.flush_cached();
+        self.report()
+    }
+}
+
+impl Recorder {
+    /// Every event but a finished scenario.
+    fn on_other(&mut self, event: &RunEvent) -> Result<(), ReportError> {
         match event {
             RunEvent::RunStarted { run_id, started_at, total, partition, .. } => {
                 self.start = Some(RunStart {
@@ -347,7 +409,7 @@ impl Reporter for Recorder {
                     self.note(result);
                 }
             }
-            RunEvent::ScenarioFinished { outcome } => self.record(outcome),
+            RunEvent::ScenarioFinished { .. } => {}
             RunEvent::RunFinished { summary } => {
                 self.flush_cached();
                 let result = self
@@ -365,10 +427,5 @@ impl Reporter for Recorder {
             | RunEvent::RunCancelled { .. } => self.flush_cached(),
         }
         Ok(())
-    }
-
-    fn flush_partial(&mut self) -> Result<(), ReportError> {
-        self.flush_cached();
-        self.report()
     }
 }

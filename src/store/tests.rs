@@ -180,6 +180,41 @@ fn outcomes_and_cache_entries_are_written_together(store: &Store) {
     assert_eq!(store.cache_lookup(&key(2)).unwrap(), Lookup::Miss);
 }
 
+/// The recorder's group commit: history rows, whole outcomes and cache entries of many
+/// outcomes in one write; the last of an id (or a key) wins; what may not be cached is not.
+fn a_batch_of_outcomes_is_written_whole_or_not_at_all(store: &Store) {
+    start(store, "r", "2026-01-01T00:00:00Z");
+    let (a, b, errored) =
+        (outcome("a", Status::Passed), outcome("b", Status::Failed), outcome("e", Status::Error));
+    let mut b_again = outcome("b", Status::Passed);
+    b_again.cost_usd = Some(0.5);
+    let (k1, k2, k3) = (key(11), key(12), key(13));
+    let batch = [
+        (&a, Some((&k1, Some(0.1)))),
+        (&b, Some((&k2, Some(0.2)))),
+        (&errored, Some((&k3, None))),
+        (&b_again, Some((&k2, Some(0.5)))),
+    ];
+    store.record_outcome_batch("r", &batch).unwrap();
+    let results = store.run_results(store.find_run("r").unwrap()).unwrap();
+    let statuses: Vec<(&str, Status)> =
+        results.scenarios.iter().map(|s| (s.id.as_str(), s.status)).collect();
+    assert_eq!(statuses, [("a", Status::Passed), ("b", Status::Passed), ("e", Status::Error)]);
+    assert_eq!(store.outcome_record("r", "b").unwrap().unwrap().cost_usd, Some(0.5));
+    let found = store.cache_lookup_many(&[k1.clone(), k2.clone(), k3.clone()]).unwrap();
+    let costs: Vec<Option<Option<f64>>> =
+        found.iter().map(|hit| hit.as_ref().map(|h| h.cost_usd)).collect();
+    assert_eq!(costs, [Some(Some(0.1)), Some(Some(0.5)), None], "an error is never cached");
+    // A batch into a run that was never started breaks a foreign key: none of it is written.
+    let (k4, k5) = (key(14), key(15));
+    let (c, d) = (outcome("c", Status::Passed), outcome("d", Status::Passed));
+    let err =
+        store.record_outcome_batch("nope", &[(&c, Some((&k4, None))), (&d, Some((&k5, None)))]);
+    assert!(err.is_err());
+    assert_eq!(store.cache_lookup_many(&[k4, k5]).unwrap(), [None, None]);
+    assert_eq!(store.outcome_record("nope", "c").unwrap(), None);
+}
+
 fn entries_keep_their_key_parts_and_judge_verdicts_are_kept_apart(store: &Store) {
     let parts = KeyParts(vec![KeyPart {
         name: "agent identity".to_owned(),
@@ -294,6 +329,7 @@ both_backends!(
     clear_and_prune,
     history_records_runs_as_they_go,
     outcomes_and_cache_entries_are_written_together,
+    a_batch_of_outcomes_is_written_whole_or_not_at_all,
     entries_keep_their_key_parts_and_judge_verdicts_are_kept_apart,
     a_page_is_problems_first_and_filters_combine,
     facets_records_history_and_failures,
