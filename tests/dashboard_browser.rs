@@ -32,6 +32,9 @@ use serde_json::{Value, json};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const WAIT: Duration = Duration::from_secs(30);
+/// How long a fresh Chromium may take to answer its first command. Once, on a loaded 2-core
+/// CI machine, one never answered; [`Browser::launch`] then starts another.
+const FIRST_ANSWER: Duration = Duration::from_secs(60);
 
 /// Headless Chromium with a DevTools session on one page.
 struct Browser {
@@ -45,12 +48,27 @@ struct Browser {
 }
 
 impl Browser {
+    /// A browser on a blank page. A Chromium that does not answer its first command is
+    /// started again, once, with a fresh profile (the page's own behaviour is never retried);
+    /// should that one not answer either, the test fails with both stderr logs.
     fn launch(profile: &Path) -> Browser {
+        let mut failures = Vec::new();
+        for attempt in 1..=2 {
+            match Browser::start(&profile.with_extension(format!("try{attempt}"))) {
+                Ok(browser) => return browser,
+                Err(failure) => failures.push(format!("attempt {attempt}: {failure}")),
+            }
+        }
+        panic!("chromium did not come up:\n{}", failures.join("\n"));
+    }
+
+    fn start(profile: &Path) -> Result<Browser, String> {
         assert!(
             Path::new(CHROMIUM).is_file(),
             "{CHROMIUM} is missing: install it with `apt-get install -y chromium`"
         );
-        let stderr = fs_err::File::create(profile.with_extension("stderr")).unwrap();
+        let stderr_path = profile.with_extension("stderr");
+        let stderr = fs_err::File::create(&stderr_path).unwrap();
         // fd 3: what Chromium reads (our pipe); fd 4: what it writes (our pipe).
         let mut child = Command::new("sh")
             .arg("-c")
@@ -103,7 +121,20 @@ impl Browser {
             next_id: 0,
             session: String::new(),
         };
-        let target = browser.call("Target.createTarget", json!({ "url": "about:blank" }));
+        let target = match browser.send_within(
+            "Target.createTarget",
+            json!({ "url": "about:blank" }),
+            FIRST_ANSWER,
+        ) {
+            Ok(answer) => answer["result"].clone(),
+            Err(failure) => {
+                drop(browser);
+                let log = fs_err::read_to_string(&stderr_path).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                return Err(format!("{failure}; its stderr ends:\n{}", tail.join("\n")));
+            }
+        };
         let target_id = target["targetId"].as_str().unwrap().to_owned();
         let attached = browser
             .call("Target.attachToTarget", json!({ "targetId": target_id, "flatten": true }));
@@ -115,7 +146,7 @@ impl Browser {
             "Emulation.setDeviceMetricsOverride",
             json!({ "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
         );
-        browser
+        Ok(browser)
     }
 
     /// Sends one command (to the page's session once there is one) and waits for its answer.
@@ -127,6 +158,16 @@ impl Browser {
 
     /// [`Browser::call`], with the whole answer, errors included.
     fn send(&mut self, method: &str, params: Value) -> Value {
+        self.send_within(method, params, WAIT).unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    /// [`Browser::send`], waiting `wait` at most.
+    fn send_within(
+        &mut self,
+        method: &str,
+        params: Value,
+        wait: Duration,
+    ) -> Result<Value, String> {
         self.next_id += 1;
         let id = self.next_id;
         let mut message = json!({ "id": id, "method": method, "params": params });
@@ -135,16 +176,22 @@ impl Browser {
         }
         let mut bytes = serde_json::to_vec(&message).unwrap();
         bytes.push(0);
-        self.input.write_all(&bytes).unwrap();
-        self.input.flush().unwrap();
-        let deadline = Instant::now() + WAIT;
+        self.input
+            .write_all(&bytes)
+            .and_then(|()| self.input.flush())
+            .map_err(|error| format!("{method}: cannot write to chromium: {error}"))?;
+        let deadline = Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.messages.recv_timeout(left) {
-                Ok(value) if value["id"] == json!(id) => return value,
+                Ok(value) if value["id"] == json!(id) => return Ok(value),
                 Ok(event) => self.events.push_back(event),
-                Err(RecvTimeoutError::Timeout) => panic!("{method}: no answer within {WAIT:?}"),
-                Err(RecvTimeoutError::Disconnected) => panic!("{method}: chromium went away"),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!("{method}: no answer within {wait:?}"));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(format!("{method}: chromium went away"));
+                }
             }
         }
     }
