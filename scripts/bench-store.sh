@@ -49,7 +49,8 @@ CORPUS=${CORPUS:-$root/../shared/corpus/genesis}
 [[ -d $CORPUS ]] || die "no corpus at $CORPUS (check out ../shared, or set CORPUS)"
 [[ -n ${EPOCHREALTIME:-} ]] || die "bash >= 5 is needed (EPOCHREALTIME)"
 command -v jq >/dev/null || die "jq is needed"
-[[ $STORE_URL != *:*@* ]] || die "the store URL holds a password: put it in PGPASSWORD instead"
+# user:password@ after the scheme (the scheme's own colon is not a password).
+[[ ${STORE_URL#*://} != *:*@* ]] || die "the store URL holds a password: put it in PGPASSWORD instead"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rogue-bench-store.XXXXXX")
 pids=()

@@ -170,6 +170,7 @@ fn two_runs_at_once_on_one_cache_dir_both_finish_and_are_recorded() {
             out,
             &["--use-cache", "--parallel", "8"],
         )
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -189,6 +190,8 @@ fn two_runs_at_once_on_one_cache_dir_both_finish_and_are_recorded() {
     for run in &runs {
         assert!(run.is_finished());
         assert_eq!((run.counts.total, run.counts.passed, run.counts.failed), (40, 32, 8));
+        // Found beside the run (on the report thread), recorded with its start.
+        assert_eq!(run.git_commit.as_deref(), Some("0123456789abcdef0123456789abcdef01234567"));
     }
     assert_eq!(store.cache_summary().unwrap().entries, 40);
 }

@@ -217,12 +217,15 @@ impl RunStore {
             let loaded = StoreBaseline::load(&store, baseline)?;
             run_store.baseline = Baseline::Asked(Arc::new(loaded));
         }
-        let info = RunInfo {
-            git_commit: crate::store::git_commit(Path::new(".")),
-            config_digest: options.config_digest.clone(),
-        };
+        let info = RunInfo { git_commit: None, config_digest: options.config_digest.clone() };
+        // `git rev-parse` takes milliseconds: asked beside the run, answered when the run's
+        // start is recorded (on the report thread), so no scenario waits for it.
+        let git_commit = std::thread::Builder::new()
+            .name("git-commit".to_owned())
+            .spawn(|| crate::store::git_commit(Path::new(".")))
+            .ok();
         if !options.use_cache {
-            run_store.recorder = Some(Recorder::new(store, info));
+            run_store.recorder = Some(Recorder::new(store, info).with_git_commit(git_commit));
             return Ok(run_store);
         }
         if !options.pinning.pins_anything() {
@@ -240,7 +243,9 @@ impl RunStore {
             options.pinning.clone(),
             options.cache_ttl,
         ));
-        let recorder = Recorder::on_shared(cache.shared_store(), info).with_cache(&cache);
+        let recorder = Recorder::on_shared(cache.shared_store(), info)
+            .with_cache(&cache)
+            .with_git_commit(git_commit);
         run_store.cache = Some(cache);
         run_store.recorder = Some(recorder);
         Ok(run_store)

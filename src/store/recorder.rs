@@ -214,6 +214,8 @@ pub struct Recorder {
     reported: bool,
     /// The tags of the planned scenarios that have any, recorded when the run starts.
     tags: Vec<(String, Vec<String>)>,
+    /// Finding the commit, when it is still under way: joined when the run starts.
+    git_commit: Option<std::thread::JoinHandle<Option<String>>>,
 }
 
 impl Recorder {
@@ -235,7 +237,19 @@ impl Recorder {
             first_error: None,
             reported: false,
             tags: Vec::new(),
+            git_commit: None,
         }
+    }
+
+    /// The commit the run is recorded with is what `finding` finds (a thread started before
+    /// the run, so the run does not wait for `git`); it replaces [`RunInfo::git_commit`].
+    #[must_use]
+    pub fn with_git_commit(
+        mut self,
+        finding: Option<std::thread::JoinHandle<Option<String>>>,
+    ) -> Self {
+        self.git_commit = finding;
+        self
     }
 
     /// Also record the tags of the planned scenarios (`(id, tags)`), for the dashboard's
@@ -388,6 +402,9 @@ impl Recorder {
     fn on_other(&mut self, event: &RunEvent) -> Result<(), ReportError> {
         match event {
             RunEvent::RunStarted { run_id, started_at, total, partition, .. } => {
+                if let Some(finding) = self.git_commit.take() {
+                    self.info.git_commit = finding.join().ok().flatten();
+                }
                 self.start = Some(RunStart {
                     run_id: run_id.clone(),
                     started_at: started_at.clone(),
