@@ -539,8 +539,8 @@ fn rerun_failed_status_filters_and_the_cache_estimate_read_the_shared_store() {
     assert!(!second.join("cache").exists(), "nothing is written to --cache-dir");
 }
 
-/// `list --store` on a server that cannot be reached is exit 2 naming the store, without the
-/// user part of the URL. Needs no server: the port is one just freed.
+/// `list --store` (or `[store] url`) on a server that cannot be reached is exit 2 naming the
+/// store, without the user part of the URL. Needs no server: the port is one just freed.
 #[test]
 fn list_on_an_unreachable_store_is_a_clear_error_naming_it_redacted() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -559,4 +559,18 @@ fn list_on_an_unreachable_store_is_a_clear_error_naming_it_redacted() {
     // A list that reads no recorded run does not touch the store.
     let plain = rogue_runner(dir.path(), &["list", scenarios.to_str().unwrap(), "--store", &url]);
     assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
+    // `[store] url` in the config file is the store `validate` reads, as `run` records into it.
+    fs_err::write(
+        dir.path().join("rogue-runner.toml"),
+        format!("[store]\nurl = \"postgres://file-user@127.0.0.1:{port}/from-file\"\n"),
+    )
+    .unwrap();
+    let output = rogue_runner(
+        dir.path(),
+        &["validate", scenarios.to_str().unwrap(), "-E", "status(failed)"],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("postgres://***@127.0.0.1:{port}/from-file")), "{stderr}");
+    assert!(!stderr.contains("file-user"), "{stderr}");
 }
