@@ -380,3 +380,197 @@ fn serve_reads_the_shared_store_and_keeps_its_state_file_in_the_cache_dir() {
     assert!(stderr.contains("dashboard of postgres"), "{stderr}");
     assert!(!stderr.contains(PASSWORD), "{stderr}");
 }
+
+/// `rogue-runner ARGS` in `dir`, with the password in the environment and no store but the
+/// one `ARGS` name.
+fn rogue_runner(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("PGPASSWORD", PASSWORD)
+        .env_remove("ROGUE_STORE_URL")
+        .env_remove("ROGUE_RUNNER_CONFIG")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The ids `list --format json` printed.
+fn listed_ids(output: &std::process::Output) -> Vec<String> {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    doc["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A run recorded in the shared store is what `list`, `validate`, `run --rerun-failed` and
+/// `estimate --use-cache` read with `--store`, on a machine whose --cache-dir is empty (each
+/// command gets a fresh one, left uncreated); without `--store` the same `list` finds nothing.
+#[test]
+#[ignore = "needs PostgreSQL (initdb, pg_ctl): .ci/run installs it"]
+fn rerun_failed_status_filters_and_the_cache_estimate_read_the_shared_store() {
+    let cluster = PgCluster::start();
+    cluster.create_db("rerun");
+    let url = cluster.url("rerun");
+    let agent = MockServer::start(MockAgentOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    // shop_004 expects `pong` and fails; shop_000 to shop_003 pass.
+    let scenarios = write_scenarios(dir.path(), 5);
+    let scenarios_arg = scenarios.to_str().unwrap();
+    let first = dir.path().join("first");
+    fs_err::create_dir_all(&first).unwrap();
+    let cache = ["--use-cache", "--agent-version", "v1", "--output-dir", "out"];
+    let output = run_command(&first, &scenarios, &agent.base_url(), &url, &cache).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let elsewhere = dir.path().join("elsewhere");
+    fs_err::create_dir_all(&elsewhere).unwrap();
+    let list = |extra: &[&str], cache_dir: &str| {
+        let mut args = vec!["list", scenarios_arg, "--format", "json", "--cache-dir", cache_dir];
+        args.extend_from_slice(extra);
+        rogue_runner(&elsewhere, &args)
+    };
+    let rerun = list(&["--rerun-failed", "--store", &url], "fresh1");
+    assert_eq!(listed_ids(&rerun), ["shop_004"]);
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert!(stderr.contains("--rerun-failed: the 1 scenario(s) that failed"), "{stderr}");
+    assert_eq!(
+        listed_ids(&list(&["-E", "status(failed)", "--store", &url], "fresh2")),
+        ["shop_004"]
+    );
+    assert_eq!(listed_ids(&list(&["-E", "status(passed)", "--store", &url], "fresh3")).len(), 4);
+    // The same with the URL in the environment, as CI sets it.
+    let from_env = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args(["list", scenarios_arg, "--format", "json", "--rerun-failed"])
+        .args(["--cache-dir", "fresh4"])
+        .current_dir(&elsewhere)
+        .env("PGPASSWORD", PASSWORD)
+        .env("ROGUE_STORE_URL", &url)
+        .env_remove("ROGUE_RUNNER_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(listed_ids(&from_env), ["shop_004"]);
+    // Without --store this machine has no recorded run: the error names where it looked.
+    let local = list(&["--rerun-failed"], "fresh5");
+    let stderr = String::from_utf8_lossy(&local.stderr);
+    assert_eq!(local.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("recorded in fresh5, and no finished run"), "{stderr}");
+
+    let validate = rogue_runner(
+        &elsewhere,
+        &[
+            "validate",
+            scenarios_arg,
+            "--format",
+            "json",
+            "-E",
+            "status(failed)",
+            "--store",
+            &url,
+            "--cache-dir",
+            "fresh6",
+        ],
+    );
+    assert!(validate.status.success(), "{}", String::from_utf8_lossy(&validate.stderr));
+    let doc: Value = serde_json::from_slice(&validate.stdout).unwrap();
+    assert_eq!(doc["scenarios"], 1, "{doc}");
+
+    // `run --rerun-failed` on another runner runs the failure alone.
+    let second = dir.path().join("second");
+    fs_err::create_dir_all(&second).unwrap();
+    let output = run_command(
+        &second,
+        &scenarios,
+        &agent.base_url(),
+        &url,
+        &["--rerun-failed", "--output-dir", "out"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let results: Value =
+        serde_json::from_str(&fs_err::read_to_string(second.join("out/results.json")).unwrap())
+            .unwrap();
+    let ran: Vec<&str> = results["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, ["shop_004"]);
+
+    // The estimate counts the first runner's cached results as hits, and names the store
+    // without its credentials.
+    let estimate = rogue_runner(
+        &elsewhere,
+        &[
+            "estimate",
+            scenarios_arg,
+            "--rogue-server",
+            &agent.base_url(),
+            "--use-cache",
+            "--agent-version",
+            "v1",
+            "--store",
+            &url,
+            "--cache-dir",
+            "fresh7",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&estimate.stdout);
+    assert!(estimate.status.success(), "{stdout}{}", String::from_utf8_lossy(&estimate.stderr));
+    let redacted = rogue_runner::redact::redact_url(&url);
+    assert!(!redacted.contains("rogue@"), "{redacted}");
+    assert!(
+        stdout.contains(&format!("5 of 5 scenario(s) would be reused from {redacted} ")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&url) && !stdout.contains(PASSWORD), "{stdout}");
+    for fresh in 1..=7 {
+        assert!(!elsewhere.join(format!("fresh{fresh}")).exists(), "fresh{fresh} was created");
+    }
+    assert!(!second.join("cache").exists(), "nothing is written to --cache-dir");
+}
+
+/// `list --store` (or `[store] url`) on a server that cannot be reached is exit 2 naming the
+/// store, without the user part of the URL. Needs no server: the port is one just freed.
+#[test]
+fn list_on_an_unreachable_store_is_a_clear_error_naming_it_redacted() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = write_scenarios(dir.path(), 2);
+    let url = format!("postgres://team-user@127.0.0.1:{port}/team");
+    let output = rogue_runner(
+        dir.path(),
+        &["list", scenarios.to_str().unwrap(), "--rerun-failed", "--store", &url],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("postgres://***@127.0.0.1:{port}/team")), "{stderr}");
+    assert!(stderr.contains("check --store"), "{stderr}");
+    assert!(!stderr.contains("team-user") && !stderr.contains(PASSWORD), "{stderr}");
+    // A list that reads no recorded run does not touch the store.
+    let plain = rogue_runner(dir.path(), &["list", scenarios.to_str().unwrap(), "--store", &url]);
+    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
+    // `[store] url` in the config file is the store `validate` reads, as `run` records into it.
+    fs_err::write(
+        dir.path().join("rogue-runner.toml"),
+        format!("[store]\nurl = \"postgres://file-user@127.0.0.1:{port}/from-file\"\n"),
+    )
+    .unwrap();
+    let output = rogue_runner(
+        dir.path(),
+        &["validate", scenarios.to_str().unwrap(), "-E", "status(failed)"],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("postgres://***@127.0.0.1:{port}/from-file")), "{stderr}");
+    assert!(!stderr.contains("file-user"), "{stderr}");
+}

@@ -490,9 +490,16 @@ pub struct ValidateArgs {
     /// Output: human-readable diagnostics, or one JSON document.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
-    /// The store whose latest run `-E 'status(…)'` reads.
+    /// The store whose recorded runs `-E 'status(…)'` and --rerun-failed read (one SQLite
+    /// file), unless --store names a shared one.
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
     pub cache_dir: PathBuf,
+    /// Read `-E 'status(…)'` and --rerun-failed from this PostgreSQL store shared by a team
+    /// (postgres://USER@HOST/DB), as `run --store` records into it, instead of --cache-dir.
+    /// Also `[store] url` in the config file. The password comes from PGPASSWORD or ~/.pgpass
+    /// (PGPASSFILE), never from the URL.
+    #[arg(long, value_name = "URL", env = "ROGUE_STORE_URL")]
+    pub store: Option<String>,
     #[command(flatten)]
     pub input: InputArgs,
 }
@@ -505,9 +512,16 @@ pub struct ListArgs {
     pub filters: FilterArgs,
     #[command(flatten)]
     pub sample: SampleArgs,
-    /// The store whose latest run `-E 'status(…)'` reads.
+    /// The store whose recorded runs `-E 'status(…)'` and --rerun-failed read (one SQLite
+    /// file), unless --store names a shared one.
     #[arg(long, value_name = "DIR", default_value = ".rogue_cache")]
     pub cache_dir: PathBuf,
+    /// Read `-E 'status(…)'` and --rerun-failed from this PostgreSQL store shared by a team
+    /// (postgres://USER@HOST/DB), as `run --store` records into it, instead of --cache-dir.
+    /// Also `[store] url` in the config file. The password comes from PGPASSWORD or ~/.pgpass
+    /// (PGPASSFILE), never from the URL.
+    #[arg(long, value_name = "URL", env = "ROGUE_STORE_URL")]
+    pub store: Option<String>,
     /// Output: a table, or JSON with the counts and every normalized scenario.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,

@@ -242,7 +242,7 @@ pub(super) fn run_config(args: &RunArgs) -> Result<RunConfig, CliError> {
         ProgressChoice::Plain => ProgressMode::Plain,
         ProgressChoice::Quiet => ProgressMode::Quiet,
     };
-    let selection = selection_from(&args.filters, Some(&args.sample), &store.location())?;
+    let selection = selection_from(&args.filters, Some(&args.sample), &|| Ok(store.location()))?;
     // --judge-rpm is the whole run's budget: each shard of a partitioned run takes its share.
     let share = selection.partition().map(|p| RateShare { shard: p.shard, of: p.total });
     judge.would_use.endpoint.rate_share = share;

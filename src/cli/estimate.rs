@@ -42,7 +42,9 @@ pub(super) fn run(
         estimate.add(scenario.priority, &e);
     }
     let mut text = render(&estimate, setup, judge, agent_model, &assumptions);
-    text.push_str(&render_cache(cache.as_ref(), scenarios.len(), &config.store.cache_dir));
+    // The store the run would read: `--store`/`[store] url` when set, shown redacted.
+    let store = config.store.location().display();
+    text.push_str(&render_cache(cache.as_ref(), scenarios.len(), &store));
     if !authored.is_empty() {
         let _ = writeln!(
             text,
@@ -189,19 +191,19 @@ fn cache_preview(
     scenarios: &[Scenario],
     stderr: &mut dyn Write,
 ) -> Result<CachePreview, CliError> {
-    let dir = &config.store.cache_dir;
-    let store = match Store::open_existing(dir) {
+    let location = config.store.location();
+    let store = match Store::open_existing_at(&location) {
         Ok(Some(store)) => store,
         Ok(None) => {
             return Ok(CachePreview {
-                notes: vec![format!("nothing is recorded in {} yet", dir.display())],
+                notes: vec![format!("nothing is recorded in {} yet", location.display())],
                 ..CachePreview::default()
             });
         }
         Err(error) => {
             writeln!(stderr, "warning: {error}")?;
             return Ok(CachePreview {
-                notes: vec![format!("the store in {} cannot be read", dir.display())],
+                notes: vec![format!("the store in {} cannot be read", location.display())],
                 ..CachePreview::default()
             });
         }
@@ -283,22 +285,21 @@ fn cache_preview(
     Ok(preview)
 }
 
-/// The result-cache lines of the assumptions.
-fn render_cache(cache: Option<&CachePreview>, selected: usize, dir: &std::path::Path) -> String {
+/// The result-cache lines of the assumptions. `store` names the store: the `--cache-dir`
+/// directory, or the shared store's URL without its credentials.
+fn render_cache(cache: Option<&CachePreview>, selected: usize, store: &str) -> String {
     let mut out = String::new();
     let Some(c) = cache else {
         let _ = writeln!(
             out,
-            "- result cache: not consulted (add --use-cache to count the hits the store in {} would give)",
-            dir.display()
+            "- result cache: not consulted (add --use-cache to count the hits the store in {store} would give)"
         );
         return out;
     };
     let _ = writeln!(
         out,
-        "- result cache (--use-cache): {} of {selected} scenario(s) would be reused from {} ({} looked up, each agent URL's card read once for the keys); the estimate above covers the {} that would run; the reused results cost ${:.4} when they ran",
+        "- result cache (--use-cache): {} of {selected} scenario(s) would be reused from {store} ({} looked up, each agent URL's card read once for the keys); the estimate above covers the {} that would run; the reused results cost ${:.4} when they ran",
         c.hits.len(),
-        dir.display(),
         c.looked_up,
         selected - c.hits.len(),
         c.saved_usd

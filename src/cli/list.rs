@@ -29,11 +29,9 @@ pub(super) fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let selection = selection_from(
-        &args.filters,
-        Some(&args.sample),
-        &crate::store::Location::Dir(args.cache_dir.clone()),
-    )?;
+    let selection = selection_from(&args.filters, Some(&args.sample), &|| {
+        super::store::selection_location(&args.cache_dir, args.store.as_deref())
+    })?;
     let report = load_paths(&args.scenarios.all(), &args.input.load_options());
     // What a run with the same flags would select (`Selection::apply` is what it uses).
     let selected: Vec<&Scenario> = selection.apply(report.scenarios.iter().collect());

@@ -386,12 +386,14 @@ fn current_thread_runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// The validated selection: filters, `-E` expressions (their `status()` answered from the
-/// latest run in the store at `store`), `--rerun-failed` (read from there too), `--limit`/
-/// `--sample` when the command takes them, and the shard.
+/// latest run in the store `store` gives), `--rerun-failed` (read from there too), `--limit`/
+/// `--sample` when the command takes them, and the shard. `store` is asked only when a filter
+/// needs it, so that a command that reads no recorded run never trips over the store's
+/// settings (an unusable `ROGUE_STORE_URL`, a config file it would not otherwise read).
 fn selection_from(
     filters: &args::FilterArgs,
     sample: Option<&args::SampleArgs>,
-    store: &crate::store::Location,
+    store: &dyn Fn() -> Result<crate::store::Location, CliError>,
 ) -> Result<Selection, CliError> {
     let partition = filters
         .partition
@@ -412,12 +414,15 @@ fn selection_from(
         CliError::usage(e.to_string(), "use shell-style globs such as `qa_*` or `*_p0_*`")
     })?;
     let set = crate::scenario::FilterSet::parse(&filters.filter_expr).map_err(CliError::Filter)?;
-    let statuses = if set.needs_status() { Some(select::status_lookup(store)?) } else { None };
+    let statuses = if set.needs_status() { Some(select::status_lookup(&store()?)?) } else { None };
     let filter = set.resolve(statuses).map_err(|e| {
         CliError::usage(e.to_string(), "run once first: every run records its results")
     })?;
-    let rerun =
-        filters.rerun_failed.as_deref().map(|run| select::rerun_failed(store, run)).transpose()?;
+    let rerun = filters
+        .rerun_failed
+        .as_deref()
+        .map(|run| select::rerun_failed(&store()?, run))
+        .transpose()?;
     let sampling = match sample {
         None | Some(args::SampleArgs { limit: None, sample: None, .. }) => Sampling::All,
         Some(args::SampleArgs { limit: Some(n), .. }) => Sampling::Limit(*n),

@@ -223,7 +223,7 @@ pub(super) fn rerun_failed(location: &Location, reference: &str) -> Result<Rerun
                 "--rerun-failed reads the runs recorded in {}, and no finished run is recorded there",
                 location.display()
             ),
-            "run once first (every run records its results there), or point --cache-dir at the store of earlier runs",
+            none_recorded_hint(location),
         )
     };
     let store = super::store::open_existing(location)?.ok_or_else(none_recorded)?;
@@ -241,6 +241,18 @@ pub(super) fn rerun_failed(location: &Location, reference: &str) -> Result<Rerun
         }));
     }
     Ok(rerun)
+}
+
+/// The fix when no run is recorded in the store at `location`, naming the option that chose it.
+fn none_recorded_hint(location: &Location) -> &'static str {
+    match location {
+        Location::Dir(_) => {
+            "run once first (every run records its results there), or point --cache-dir at the store of earlier runs"
+        }
+        Location::Postgres(_) => {
+            "run once first with the same --store (every run records its results there), or check that --store (ROGUE_STORE_URL, [store] url) names the store of earlier runs"
+        }
+    }
 }
 
 /// How far back the shards of a partitioned run are looked for.
@@ -312,7 +324,7 @@ pub(super) fn status_lookup(location: &Location) -> Result<StatusLookup, CliErro
                 "status() reads the latest run recorded in {}, and no finished run is recorded there",
                 location.display()
             ),
-            "run once first (every run records its results there), or point --cache-dir at the store of earlier runs",
+            none_recorded_hint(location),
         )
     };
     let store = super::store::open_existing(location)?.ok_or_else(none_recorded)?;

@@ -25,8 +25,9 @@ pub(super) fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<ExitCode, CliError> {
-    let selection =
-        selection_from(&args.filters, None, &crate::store::Location::Dir(args.cache_dir.clone()))?;
+    let selection = selection_from(&args.filters, None, &|| {
+        super::store::selection_location(&args.cache_dir, args.store.as_deref())
+    })?;
     let report = load_paths(&args.scenarios.all(), &args.input.load_options());
     let selected: Vec<_> = report.scenarios.iter().filter(|s| selection.matches(s)).collect();
     let stats = Stats::of(selected.iter().copied());

@@ -43,6 +43,24 @@ pub(in crate::cli) fn location(dir: &CacheDirArg) -> Result<Location, CliError> 
     Location::from_args(&dir.cache_dir, dir.store.as_deref(), 2).map_err(|e| store_error(&e))
 }
 
+/// The store `list` and `validate` read `-E 'status(…)'` and `--rerun-failed` from, found as
+/// `run` finds the store it records into: `--store URL` (or `ROGUE_STORE_URL`), else
+/// `[store] url` in the config file, else the SQLite file in `cache_dir`.
+pub(in crate::cli) fn selection_location(
+    cache_dir: &std::path::Path,
+    store: Option<&str>,
+) -> Result<Location, CliError> {
+    let from_file;
+    let url = match store {
+        Some(url) => Some(url),
+        None => {
+            from_file = super::config::load_file_config(&super::config::process_env)?.store.url;
+            from_file.as_deref()
+        }
+    };
+    Location::from_args(cache_dir, url, 2).map_err(|e| store_error(&e))
+}
+
 /// Opens the store at `location` when there is one (`None`: nothing recorded yet).
 pub(super) fn open_existing(location: &Location) -> Result<Option<Store>, CliError> {
     Store::open_existing_at(location).map_err(|e| store_error(&e))
