@@ -537,6 +537,20 @@ fn rerun_failed_status_filters_and_the_cache_estimate_read_the_shared_store() {
         assert!(!elsewhere.join(format!("fresh{fresh}")).exists(), "fresh{fresh} was created");
     }
     assert!(!second.join("cache").exists(), "nothing is written to --cache-dir");
+
+    // `[store] url` in the config file is the store of `history` and `compare` too.
+    let configured = dir.path().join("configured");
+    fs_err::create_dir_all(&configured).unwrap();
+    fs_err::write(configured.join("rogue-runner.toml"), format!("[store]\nurl = \"{url}\"\n"))
+        .unwrap();
+    let history = rogue_runner(&configured, &["history", "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&history.stderr);
+    assert!(history.status.success(), "{stderr}");
+    let runs: Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(runs.as_array().map(Vec::len), Some(2), "{runs}");
+    let compare = rogue_runner(&configured, &["compare", "--format", "json"]);
+    assert!(compare.status.success(), "{}", String::from_utf8_lossy(&compare.stderr));
+    assert!(!configured.join(".rogue_cache").exists(), "nothing is read from --cache-dir");
 }
 
 /// `list --store` (or `[store] url`) on a server that cannot be reached is exit 2 naming the

@@ -30,22 +30,22 @@ pub(super) fn store_error(error: &StoreError) -> CliError {
         }
         StoreError::NewerSchema { .. } => "upgrade rogue-runner, or choose another --cache-dir",
         StoreError::Postgres { .. } | StoreError::BadUrl { .. } => {
-            "check --store (ROGUE_STORE_URL) and that the server is reachable; the password \
-             comes from PGPASSWORD or ~/.pgpass"
+            "check --store (ROGUE_STORE_URL, or [store] url in rogue-runner.toml) and that the \
+             server is reachable; the password comes from PGPASSWORD or ~/.pgpass"
         }
         _ => "check --cache-dir; `rogue-runner cache clear` starts the cache afresh",
     };
     CliError::usage(error.to_string(), hint)
 }
 
-/// Where the store is: `--store URL` (or `ROGUE_STORE_URL`), else `--cache-dir`.
+/// Where `history`, `compare`, `cache` and `serve` find the store: as [`selection_location`].
 pub(in crate::cli) fn location(dir: &CacheDirArg) -> Result<Location, CliError> {
-    Location::from_args(&dir.cache_dir, dir.store.as_deref(), 2).map_err(|e| store_error(&e))
+    selection_location(&dir.cache_dir, dir.store.as_deref())
 }
 
-/// The store `list` and `validate` read `-E 'status(…)'` and `--rerun-failed` from, found as
-/// `run` finds the store it records into: `--store URL` (or `ROGUE_STORE_URL`), else
-/// `[store] url` in the config file, else the SQLite file in `cache_dir`.
+/// The store a command reads, found as `run` finds the store it records into: `--store URL`
+/// (or `ROGUE_STORE_URL`), else `[store] url` in the config file, else the SQLite file in
+/// `cache_dir`.
 pub(in crate::cli) fn selection_location(
     cache_dir: &std::path::Path,
     store: Option<&str>,
