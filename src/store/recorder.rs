@@ -324,7 +324,7 @@ impl Recorder {
     }
 
     /// Takes a batch of events: the outcomes conversations produced in it are written
-    /// together when the batch ends or another kind of event comes, whichever is first.
+    /// together when the batch ends, or the run starts, stops or ends inside it.
     fn take(&mut self, events: &[RunEvent]) -> Result<(), ReportError> {
         let mut fresh: Vec<&Outcome> = Vec::new();
         for event in events {
@@ -343,10 +343,16 @@ impl Recorder {
                     }
                     fresh.push(outcome);
                 }
-                other => {
+                // A run's start and end keep their order with its outcomes; scenarios that
+                // start between two that finish (a freed slot refilled) need not split the
+                // write.
+                other @ (RunEvent::RunStarted { .. }
+                | RunEvent::RunFinished { .. }
+                | RunEvent::RunCancelled { .. }) => {
                     self.record_fresh(&std::mem::take(&mut fresh));
                     self.on_other(other)?;
                 }
+                other => self.on_other(other)?,
             }
         }
         self.record_fresh(&fresh);
