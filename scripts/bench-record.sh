@@ -69,7 +69,7 @@ for ((round = 0; round <= ROUNDS; round++)); do
         ((round > 0)) && times[$v]="${times[$v]:-} $t"
     done
 done
-echo "2,000 outcomes at --parallel $C, mock agent $L_MS ms, mode $MODE, $ROUNDS rounds"
+echo "$N outcomes at --parallel $C, mock agent $L_MS ms, mode $MODE, $ROUNDS rounds"
 python3 - "${times[none]}" "${times[sqlite-old]}" "${times[sqlite-new]}" "${times[url-old]}" "${times[url-new]}" <<'PY'
 import sys, statistics as st
 names = ["none", "sqlite-old", "sqlite-new", "url-old", "url-new"]
