@@ -181,3 +181,33 @@ fn list_table_escapes_newlines_ansi_and_bidi_controls_from_scenario_files() {
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(doc["scenarios"][0]["id"], "evil\nFAKE ROW\x1b[31mred\u{202E}evil");
 }
+
+/// `list --format json | head`: the reader going away is not an error (as with the table).
+#[test]
+fn a_closed_pipe_ends_json_output_quietly() {
+    use std::fmt::Write as _;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    // Far more JSON than a pipe holds, so the writer meets the closed end.
+    let mut yaml = String::from("version: 1\nagent: qa\nscenarios:\n");
+    for i in 0..3000 {
+        write!(yaml, "  - id: s_{i:04}\n    priority: P1\n    message: hello {i}\n    expect:\n      contains: [hi]\n")
+            .unwrap();
+    }
+    fs_err::write(dir.path().join("many.yaml"), yaml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
+        .args(["list", "--format", "json"])
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .env_remove("ROGUE_RUNNER_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("pipe"), "{stderr}");
+}

@@ -220,11 +220,12 @@ mod watch {
     }
 
     impl Watch {
-        fn start(dir: &Path, agent: &MockServer) -> Watch {
+        fn start(dir: &Path, agent: &MockServer, extra: &[&str]) -> Watch {
             let mut child = Command::new(env!("CARGO_BIN_EXE_rogue-runner"))
                 .args(["watch", "scenarios", "--rogue-server", &agent.base_url()])
                 .args(["--output-dir", "out", "--cache-dir", "cache", "--progress", "quiet"])
                 .args(["--no-fail-fast"])
+                .args(extra)
                 .current_dir(dir)
                 .env("NO_COLOR", "1")
                 .env_remove("ROGUE_SERVER")
@@ -313,7 +314,7 @@ mod watch {
         fs_err::write(dir.join("scenarios/other.yaml"), other).unwrap();
 
         // At start, everything runs once.
-        let mut watch = Watch::start(dir, &agent);
+        let mut watch = Watch::start(dir, &agent, &[]);
         watch.wait_for("watching scenarios for changes");
         assert_eq!(ran(dir).len(), 7);
 
@@ -360,9 +361,14 @@ mod watch {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path();
         write_shop(dir, &[]);
-        let mut watch = Watch::start(dir, &agent);
+        // `--serve` is shared with `run`, and watch says it does not act on it.
+        let mut watch = Watch::start(dir, &agent, &["--serve"]);
         // Said as the run starts.
-        watch.wait_for("judge:");
+        let lines = watch.wait_for("judge:");
+        assert!(
+            lines.iter().any(|l| l.contains("watch does not start the dashboard (--serve)")),
+            "{lines:?}"
+        );
         let (code, rest) = watch.interrupt();
         assert_eq!(code, 130, "{rest:?}");
         assert!(!rest.iter().any(|l| l.contains("watching")), "{rest:?}");

@@ -432,7 +432,7 @@ pub struct RunArgs {
 
     /// Watch this run in the dashboard: start `serve` for --cache-dir on 127.0.0.1 (port 8484,
     /// or a free one) unless one is running already, and print its Live page. On a terminal it
-    /// goes on serving after the run until Ctrl-C.
+    /// goes on serving after the run until Ctrl-C. (`watch` does not: run `serve` beside it.)
     #[arg(long)]
     pub serve: bool,
 

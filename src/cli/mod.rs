@@ -57,6 +57,9 @@ pub fn main() -> i32 {
         Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             ExitCode::Success.code()
         }
+        Err(CliError::Json(e)) if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::Success.code()
+        }
         Err(e) => {
             let report = miette::Report::new(e);
             let _ = writeln!(err, "{report:?}");

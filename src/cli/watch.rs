@@ -27,6 +27,14 @@ enum Round {
 pub(super) fn watch(args: &RunArgs, stderr: &mut dyn Write) -> Result<ExitCode, CliError> {
     let mut config = config::run_config(args)?;
     super::run::check_evaluator(&config)?;
+    if args.serve {
+        // `--serve` is a `run` flag (and so a `[run]` key) that watch shares but does not act on.
+        writeln!(
+            stderr,
+            "warning: watch does not start the dashboard (--serve); run `rogue-runner serve` \
+             beside it to follow each round live"
+        )?;
+    }
     // Created now, so that what a run writes there is known never to be a change (they may
     // sit under a watched directory), whatever their path looks like.
     let mut ignored = Vec::new();
