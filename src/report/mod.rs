@@ -59,8 +59,8 @@ pub trait Reporter: Send {
     /// Takes one event, in the order the engine emitted them.
     fn on_event(&mut self, event: &RunEvent) -> Result<(), ReportError>;
 
-    /// Takes several events at once, in order: those that arrived while this reporter was
-    /// busy with the previous ones. One by one by default; the store's recorder writes their
+    /// Takes several events at once, in order: a batch that gathered on the report thread
+    /// ([`ReportThread`]). One by one by default; the store's recorder writes the batch's
     /// outcomes in one transaction (group commit).
     fn on_events(&mut self, events: &[RunEvent]) -> Result<(), ReportError> {
         events.iter().try_for_each(|event| self.on_event(event))
