@@ -1,8 +1,8 @@
 //! The run history: one `runs` row per run, one `run_scenarios` row per finished scenario.
 //!
-//! A run is written as it goes: its row when it starts, each outcome in its own short
-//! transaction as it finishes, the totals when it ends. A run killed half-way keeps its row
-//! and every outcome that finished, and shows as unfinished.
+//! A run is written as it goes: its row when it starts, the outcomes that finish together in
+//! one short transaction (the recorder's group commit), the totals when it ends. A run killed
+//! half-way keeps its row and every outcome that finished, and shows as unfinished.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
