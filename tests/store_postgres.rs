@@ -588,3 +588,46 @@ fn list_on_an_unreachable_store_is_a_clear_error_naming_it_redacted() {
     assert!(stderr.contains(&format!("postgres://***@127.0.0.1:{port}/from-file")), "{stderr}");
     assert!(!stderr.contains("file-user"), "{stderr}");
 }
+
+/// TLS (item 2): against a server whose certificate a throwaway CA signed, `sslmode=verify-full`
+/// with `sslrootcert` records and reads the run; `sslmode=require` checks the system's roots,
+/// which do not know that CA, and refuses with the reason. The server takes TCP connections
+/// only over TLS, so what worked was TLS.
+#[test]
+#[ignore = "needs PostgreSQL (initdb, pg_ctl) and openssl: .ci/run installs them"]
+fn tls_verifies_the_server_against_the_given_ca_and_the_system_roots_refuse_it() {
+    let cluster = PgCluster::start_tls();
+    cluster.create_db("tls");
+    let plain = cluster.url("tls");
+    let ca = cluster.ca_file();
+    let verified = plain
+        .replace("sslmode=disable", &format!("sslmode=verify-full&sslrootcert={}", ca.display()));
+    let system_roots = plain.replace("sslmode=disable", "sslmode=require");
+    let agent = MockServer::start(MockAgentOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    // shop_004 fails by design.
+    let scenarios = write_scenarios(dir.path(), 5);
+    let output = run_command(dir.path(), &scenarios, &agent.base_url(), &verified, &[])
+        .args(["--output-dir", "out"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("not recorded"), "{stderr}");
+    let history = rogue_runner(dir.path(), &["history", "--format", "json", "--store", &verified]);
+    assert!(history.status.success(), "{}", String::from_utf8_lossy(&history.stderr));
+    let runs: Vec<Value> = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["counts"]["failed"], 1, "{}", runs[0]);
+
+    let refused = rogue_runner(dir.path(), &["history", "--store", &system_roots]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+
+    let without_tls = rogue_runner(dir.path(), &["history", "--store", &plain]);
+    let stderr = String::from_utf8_lossy(&without_tls.stderr);
+    assert_eq!(without_tls.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("pg_hba.conf"), "{stderr}");
+}

@@ -29,6 +29,22 @@ pub struct PgCluster {
 impl PgCluster {
     /// Starts a new cluster. Panics, saying what to install, when PostgreSQL is missing.
     pub fn start() -> PgCluster {
+        PgCluster::start_with(false)
+    }
+
+    /// A cluster that takes TCP connections only over TLS (`hostssl` in pg_hba.conf), with a
+    /// server certificate for `127.0.0.1` signed by a throwaway CA: [`PgCluster::ca_file`].
+    /// The certificates are made with the `openssl` command (Debian's postgresql needs it).
+    pub fn start_tls() -> PgCluster {
+        PgCluster::start_with(true)
+    }
+
+    /// The CA that signed a [`PgCluster::start_tls`] cluster's certificate (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("tls/ca.crt")
+    }
+
+    fn start_with(tls: bool) -> PgCluster {
         let bin = find_bin().unwrap_or_else(|| {
             panic!(
                 "this test needs PostgreSQL (initdb, pg_ctl) on PATH or in \
@@ -71,12 +87,13 @@ impl PgCluster {
                 "--locale=C",
             ],
         );
+        let tls_options = if tls { cluster.set_up_tls(&data) } else { String::new() };
         // Find a free port, then start; another process may take it in between: retry.
         for _ in 0..5 {
             let port = free_port();
             let options = format!(
                 "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-                 -c max_connections=200",
+                 -c max_connections=200{tls_options}",
                 path_str(cluster.dir.path())
             );
             let log = path_str(&cluster.dir.path().join("log"));
@@ -96,6 +113,64 @@ impl PgCluster {
     /// `PGPASSWORD` or `PgTarget::with_password`.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://rogue@127.0.0.1:{}/{db}?sslmode=disable", self.port)
+    }
+
+    /// Makes the CA and the server's certificate, lets TCP clients in only over TLS, and
+    /// returns the server options that turn TLS on.
+    fn set_up_tls(&self, data: &Path) -> String {
+        let tls = self.dir.path().join("tls");
+        fs_err::create_dir_all(&tls).expect("tls dir");
+        fs_err::write(tls.join("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+            .expect("extensions");
+        let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        let steps = [
+            format!("req -x509 {ec} -keyout ca.key -out ca.crt -days 2 -subj /CN=rogue-test-ca"),
+            format!("req {ec} -keyout server.key -out server.csr -subj /CN=127.0.0.1"),
+            "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
+             -days 2 -extfile server.ext"
+                .to_owned(),
+        ];
+        for step in &steps {
+            let args: Vec<&str> = step.split_whitespace().collect();
+            let output = Command::new("openssl")
+                .args(&args)
+                .current_dir(&tls)
+                .stdin(Stdio::null())
+                .output()
+                .expect("openssl (apt-get install openssl)");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        // The server reads its key only when its own user owns it, unreadable to others.
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(tls.join("server.key"), std::fs::Permissions::from_mode(0o600))
+            .expect("chmod key");
+        if let Some(user) = &self.run_as {
+            let status = Command::new("chown")
+                .args(["-R", &format!("{user}:"), &path_str(&tls)])
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown {user} failed");
+        }
+        // TCP only over TLS: a plain connection is refused, so one that works used TLS.
+        let hba = data.join("pg_hba.conf");
+        let rules = fs_err::read_to_string(&hba).expect("pg_hba.conf");
+        let rules: String = rules
+            .lines()
+            .map(|line| match line.strip_prefix("host ") {
+                Some(rest) => format!("hostssl {rest}\n"),
+                None => format!("{line}\n"),
+            })
+            .collect();
+        fs_err::write(&hba, rules).expect("pg_hba.conf");
+        format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            path_str(&tls.join("server.crt")),
+            path_str(&tls.join("server.key"))
+        )
     }
 
     /// Creates database `name` (each test takes its own).
