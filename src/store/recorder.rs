@@ -5,9 +5,9 @@
 //! Recording failures never fail a run: the recorder keeps going after an error, counts what
 //! it could not write, and reports it once, as a report error, when the run ends.
 //!
-//! The outcomes conversations produced are written as they arrive: those that arrived
-//! together (the report thread hands over what queued while the reporters were busy) in one
-//! transaction — group commit — before any later reporter sees them.
+//! The outcomes conversations produced are written as they arrive: those of one batch (the
+//! report thread lets events gather for a few milliseconds) in one transaction — group
+//! commit — before any later reporter sees them.
 //! Outcomes that came from the cache arrive in a burst, without a conversation in between;
 //! their history rows are written together (up to [`CACHED_BATCH`] at once, and before any
 //! other event), which makes a fully cached rerun several times cheaper to record. A run
