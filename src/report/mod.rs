@@ -207,11 +207,7 @@ impl ReportSet {
 
     /// Hands `event` to every reporter still working. Never fails: see [`ReportSet::errors`].
     pub fn on_event(&mut self, event: &RunEvent) {
-        if matches!(event, RunEvent::RunFinished { .. }) {
-            self.finish_side_by_side(event);
-        } else {
-            self.each(|reporter| reporter.on_event(event));
-        }
+        self.on_events(std::slice::from_ref(event));
     }
 
     /// Hands `events` (in order) to every reporter still working, reporter by reporter: the

@@ -335,14 +335,9 @@ impl Recorder {
                         self.flush_cached();
                     }
                 }
-                RunEvent::ScenarioFinished { outcome } => {
-                    if !self.cached.is_empty() {
-                        // History rows in the order the outcomes came.
-                        self.record_fresh(&std::mem::take(&mut fresh));
-                        self.flush_cached();
-                    }
-                    fresh.push(outcome);
-                }
+                // Written together when the batch ends (`record_fresh` writes the pending
+                // cached outcomes' rows first).
+                RunEvent::ScenarioFinished { outcome } => fresh.push(outcome),
                 // A run's start and end keep their order with its outcomes; scenarios that
                 // start between two that finish (a freed slot refilled) need not split the
                 // write.
